@@ -1,0 +1,48 @@
+import type { EventEnvelope } from '@parley/kernel';
+
+export interface Delivery {
+  /** 1 on the first delivery, 2 on the first redelivery, ... */
+  attempt: number;
+}
+
+export interface SubscriptionOptions {
+  /**
+   * Durable consumer group: every event is handled by exactly one subscriber of the group across all
+   * processes, and the group's position survives restarts (NATS) or the process's life (in-process).
+   */
+  group: string;
+  /** Event types or NATS-style patterns over them: `chat.message.created`, `chat.*.created`, `identity.>`. */
+  subjects: string[];
+  /** Resolving acknowledges the event; throwing asks for a redelivery after a backoff. */
+  handler: (event: EventEnvelope, delivery: Delivery) => Promise<void>;
+  /** Deliveries before the event is given up (default 5). */
+  maxDeliver?: number;
+  /** Delay before redelivery number `attempt + 1` (default: exponential from 100 ms, capped at 30 s). */
+  backoffMs?: (attempt: number) => number;
+  /** Called once when an event failed `maxDeliver` times; it is then acknowledged and never redelivered. */
+  onDeadLetter?: (event: EventEnvelope, error: unknown, attempts: number) => Promise<void>;
+}
+
+export interface Subscription {
+  /** Stops receiving; waits for the handler in progress. The durable position is kept. */
+  close(): Promise<void>;
+}
+
+/**
+ * The Bus port carries durable domain events between services. Application code never publishes
+ * directly: it writes to its outbox, and the outbox relay publishes (so an event exists iff its
+ * transaction committed). Delivery is at least once; consumers make handling idempotent.
+ */
+export interface Bus {
+  publish(event: EventEnvelope): Promise<void>;
+  subscribe(options: SubscriptionOptions): Promise<Subscription>;
+  ping(): Promise<void>;
+  /** Stops every subscription (waiting for handlers in progress) and closes connections. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MAX_DELIVER = 5;
+
+export function defaultBackoffMs(attempt: number): number {
+  return Math.min(30_000, 100 * 2 ** (attempt - 1));
+}

@@ -1,0 +1,27 @@
+/**
+ * The Cache port: ephemeral, shared state (rate limits, presence, deny lists, drafts) and ephemeral pub/sub.
+ * In memory for one process; Redis when several processes must agree. Nothing durable lives here.
+ */
+export interface Cache {
+  get(key: string): Promise<string | null>;
+  /** Stores a value; with `ttlMs` it disappears after that many milliseconds. */
+  set(key: string, value: string, ttlMs?: number): Promise<void>;
+  /** Stores the value only if the key is absent; true when this call stored it (a lock or a first-writer claim). */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  delete(key: string): Promise<void>;
+  /** Atomically adds one; the window's expiry starts with the first increment. Returns the count and the ms left. */
+  increment(key: string, windowMs: number): Promise<{ count: number; ttlMs: number }>;
+  /** Adds (or refreshes) a member that expires on its own after `ttlMs`. */
+  addMember(key: string, member: string, ttlMs: number): Promise<void>;
+  removeMember(key: string, member: string): Promise<void>;
+  /** The members not yet expired, in no particular order. */
+  members(key: string): Promise<string[]>;
+  publish(channel: string, message: string): Promise<void>;
+  /** Delivers every message published on the channel after the returned promise resolves. */
+  subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe>;
+  /** Resolves when the backend answers; rejects otherwise (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type Unsubscribe = () => Promise<void>;

@@ -1,0 +1,158 @@
+import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import FindMyWay, { type HTTPMethod } from 'find-my-way';
+import { AppError } from './errors.ts';
+import { installErrorHandler, sendProblem } from './error-handler.ts';
+import type { Logger } from './logger.ts';
+import { createProcessMetrics, type ProcessMetrics } from './metrics.ts';
+import { Readiness } from './readiness.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    readiness: Readiness;
+    metrics: ProcessMetrics;
+  }
+}
+
+export type App = FastifyInstance;
+/** What a service plugin works with: schemas typed through TypeBox. */
+export type TypedApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+export interface ProcessAppOptions {
+  logger: Logger;
+  bodyLimitBytes: number;
+  corsOrigins: string[] | '*';
+  title?: string;
+  version?: string;
+  /** Serve the merged OpenAPI document at /openapi.json and the reference at /docs (the edge does). */
+  serveDocs?: boolean;
+}
+
+const REQUEST_ID = /^[\w.:@-]{1,128}$/;
+const METHODS: HTTPMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'];
+
+/**
+ * The root Fastify instance of a process: every service plugin mounted in it inherits request ids,
+ * problem+json errors, security headers, CORS, body limits, metrics and the ops endpoints.
+ */
+export async function createProcessApp(options: ProcessAppOptions): Promise<App> {
+  const loggerInstance: FastifyBaseLogger = options.logger;
+  const app: App = Fastify({
+    loggerInstance,
+    bodyLimit: options.bodyLimitBytes,
+    disableRequestLogging: true,
+    requestIdLogLabel: 'requestId',
+    genReqId: (request) => {
+      const incoming = request.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true } },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  });
+
+  app.decorate('readiness', new Readiness());
+  app.decorate('metrics', createProcessMetrics());
+  installErrorHandler(app);
+  installMethodAwareNotFound(app);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    app.metrics.httpDuration.observe(
+      { method: request.method, route, status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    request.log.info(
+      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request completed',
+    );
+  });
+
+  await app.register(helmet, { global: true });
+  if (options.corsOrigins === '*' || options.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: options.corsOrigins === '*' ? true : options.corsOrigins,
+      credentials: options.corsOrigins !== '*',
+      exposedHeaders: ['x-request-id', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'],
+    });
+  }
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: options.title ?? 'Parley API',
+        version: options.version ?? '1.0.0',
+        description: 'Chat and chatbot platform. Errors are RFC 9457 problem+json with a stable `code`.',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+    },
+  });
+  if (options.serveDocs ?? true) {
+    await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: false });
+    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  }
+
+  registerOpsRoutes(app);
+  return app;
+}
+
+function registerOpsRoutes(app: App): void {
+  app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
+    const report = await app.readiness.report();
+    return reply.status(report.ready ? 200 : 503).send(report);
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    return reply.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics());
+  });
+}
+
+/** Unknown paths are 404 problems; a known path with the wrong method is 405 with an Allow header. */
+function installMethodAwareNotFound(app: App): void {
+  const known = FindMyWay({ ignoreTrailingSlash: true });
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      try {
+        known.on(method as HTTPMethod, route.url ?? route.path, () => {});
+      } catch {
+        // the same method and path registered twice (HEAD for GET): already known
+      }
+    }
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    const allowed = METHODS.filter((method) => method !== request.method && known.find(method, path));
+    if (allowed.length > 0) {
+      const error = new AppError(405, 'method_not_allowed', `${request.method} is not allowed on ${path}.`, {
+        headers: { allow: allowed.join(', ') },
+      });
+      return sendProblem(reply, request, error);
+    }
+    return sendProblem(reply, request, new AppError(404, 'not_found', `There is nothing at ${path}.`));
+  });
+}

@@ -1,0 +1,86 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, type FieldProblem } from './errors.ts';
+
+const FASTIFY_CODES: Record<string, { status: number; code: string; detail?: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large', detail: 'The request body is too large.' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    code: 'unsupported_media_type',
+    detail: 'This content type is not accepted here; send application/json.',
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'validation_failed', detail: 'The JSON body is empty.' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_json', detail: 'The body is not valid JSON.' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    status: 400,
+    code: 'bad_request',
+    detail: 'Content-Length does not match the body.',
+  },
+};
+
+const STATUS_CODES: Record<number, string> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  406: 'not_acceptable',
+  408: 'request_timeout',
+  409: 'conflict',
+  413: 'payload_too_large',
+  414: 'uri_too_long',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+  431: 'headers_too_large',
+};
+
+type ValidationIssue = NonNullable<FastifyError['validation']>[number];
+
+function fieldProblems(context: string | undefined, issues: ValidationIssue[]): FieldProblem[] {
+  return issues.map((issue) => {
+    const params = issue.params as Record<string, unknown>;
+    let path = issue.instancePath.replace(/^\//, '').replaceAll('/', '.');
+    const extra = params.missingProperty ?? params.additionalProperty;
+    if (typeof extra === 'string') path = path ? `${path}.${extra}` : extra;
+    const message =
+      typeof params.additionalProperty === 'string'
+        ? 'is not an allowed field'
+        : (issue.message ?? 'is invalid');
+    return { path: [context ?? 'body', path].filter(Boolean).join('.'), message };
+  });
+}
+
+/** Turns any thrown error into problem+json: coded AppErrors as they are, framework errors mapped, the rest a 500 without detail. */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  const fastifyError = error as Partial<FastifyError> & { validationContext?: string };
+  if (fastifyError.validation) {
+    const errors = fieldProblems(fastifyError.validationContext, fastifyError.validation);
+    return new AppError(400, 'validation_failed', 'The request is not valid.', { errors });
+  }
+  const known = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;
+  if (known) return new AppError(known.status, known.code, known.detail ?? fastifyError.message ?? '');
+  const status = fastifyError.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new AppError(status, STATUS_CODES[status] ?? 'bad_request', fastifyError.message ?? 'Bad request.');
+  }
+  return new AppError(500, 'internal_error', 'Something went wrong on our side; it has been logged.', {
+    cause: error,
+  });
+}
+
+export function sendProblem(reply: FastifyReply, request: FastifyRequest, error: AppError): FastifyReply {
+  return reply
+    .status(error.status)
+    .headers(error.headers)
+    .type('application/problem+json')
+    .send(error.toProblem(request.url.split('?')[0]));
+}
+
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error, request, reply) => {
+    const appError = toAppError(error);
+    if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: appError.code, status: appError.status }, appError.message);
+    return sendProblem(reply, request, appError);
+  });
+}
