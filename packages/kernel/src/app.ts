@@ -12,8 +12,8 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
-import { AppError } from './errors.ts';
 import { installErrorHandler, sendProblem } from './error-handler.ts';
+import { AppError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { createProcessMetrics, type ProcessMetrics } from './metrics.ts';
 import { Readiness } from './readiness.ts';
@@ -41,7 +41,7 @@ export interface ProcessAppOptions {
   corsOrigins: string[] | '*';
   title?: string;
   version?: string;
-  /** Serve the merged OpenAPI document at /openapi.json and the reference at /docs (the edge does). */
+  /** Serve the interactive API reference at /docs (the edge does); every process serves /openapi.json. */
   serveDocs?: boolean;
 }
 
@@ -63,7 +63,9 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
       const incoming = request.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
-    ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true } },
+    ajv: {
+      customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true },
+    },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
@@ -84,7 +86,12 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
       reply.elapsedTime / 1000,
     );
     request.log.info(
-      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
       'request completed',
     );
   });
@@ -94,7 +101,13 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
     await app.register(cors, {
       origin: options.corsOrigins === '*' ? true : options.corsOrigins,
       credentials: options.corsOrigins !== '*',
-      exposedHeaders: ['x-request-id', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'],
+      exposedHeaders: [
+        'x-request-id',
+        'retry-after',
+        'ratelimit-limit',
+        'ratelimit-remaining',
+        'ratelimit-reset',
+      ],
     });
   }
 
@@ -111,10 +124,8 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
       },
     },
   });
-  if (options.serveDocs ?? true) {
-    await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: false });
-    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  }
+  if (options.serveDocs ?? true) await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   registerOpsRoutes(app);
   return app;

@@ -68,7 +68,9 @@ export function parseConfig(env: Env, cwd: string = process.cwd()): Config {
   const natsUrl = reader.optionalUrl('NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']);
   const mailTransport = reader.string('PARLEY_MAIL_TRANSPORT', 'file');
   if (mailTransport !== 'file' && !/^smtps?:\/\//.test(mailTransport)) {
-    problems.push(`PARLEY_MAIL_TRANSPORT must be "file" or an smtp:// or smtps:// URL (got "${mailTransport}")`);
+    problems.push(
+      `PARLEY_MAIL_TRANSPORT must be "file" or an smtp:// or smtps:// URL (got "${mailTransport}")`,
+    );
   }
   const corsRaw = reader.string('PARLEY_CORS_ORIGINS', '');
   const publicUrl = reader.string('PARLEY_PUBLIC_URL', `http://localhost:${port}`);
@@ -98,7 +100,13 @@ export function parseConfig(env: Env, cwd: string = process.cwd()): Config {
     openaiBaseUrl: reader.optionalUrl('OPENAI_BASE_URL', ['http:', 'https:']),
     logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, environment === 'test' ? 'silent' : 'info'),
     bodyLimitBytes: reader.integer('PARLEY_BODY_LIMIT', 1024 * 1024, { min: 1024 }),
-    corsOrigins: corsRaw === '*' ? '*' : corsRaw.split(',').map((o) => o.trim()).filter(Boolean),
+    corsOrigins:
+      corsRaw === '*'
+        ? '*'
+        : corsRaw
+            .split(',')
+            .map((o) => o.trim())
+            .filter(Boolean),
     shutdownTimeoutMs: reader.integer('PARLEY_SHUTDOWN_TIMEOUT_MS', 10_000, { min: 100 }),
     shutdownDelayMs: reader.integer('PARLEY_SHUTDOWN_DELAY_MS', 0, { min: 0 }),
     outboxPollMs: reader.integer('PARLEY_OUTBOX_POLL_MS', 250, { min: 10 }),
@@ -188,7 +196,10 @@ class EnvReader {
     const chosen = new Set<ServiceName>();
     for (const item of items) {
       if ((SERVICE_NAMES as readonly string[]).includes(item)) chosen.add(item as ServiceName);
-      else this.problems.push(`${name} must be "all" or a comma list of ${SERVICE_NAMES.join(', ')} (got "${item}")`);
+      else
+        this.problems.push(
+          `${name} must be "all" or a comma list of ${SERVICE_NAMES.join(', ')} (got "${item}")`,
+        );
     }
     return chosen;
   }
@@ -200,7 +211,9 @@ class EnvReader {
     } catch {
       // reported below
     }
-    this.problems.push(`${name} must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')} (got "${raw}")`);
+    this.problems.push(
+      `${name} must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')} (got "${raw}")`,
+    );
     return false;
   }
 }

@@ -2,7 +2,11 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { AppError, type FieldProblem } from './errors.ts';
 
 const FASTIFY_CODES: Record<string, { status: number; code: string; detail?: string }> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large', detail: 'The request body is too large.' },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    status: 413,
+    code: 'payload_too_large',
+    detail: 'The request body is too large.',
+  },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
     status: 415,
     code: 'unsupported_media_type',
@@ -61,7 +65,11 @@ export function toAppError(error: unknown): AppError {
   if (known) return new AppError(known.status, known.code, known.detail ?? fastifyError.message ?? '');
   const status = fastifyError.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return new AppError(status, STATUS_CODES[status] ?? 'bad_request', fastifyError.message ?? 'Bad request.');
+    return new AppError(
+      status,
+      STATUS_CODES[status] ?? 'bad_request',
+      fastifyError.message ?? 'Bad request.',
+    );
   }
   return new AppError(500, 'internal_error', 'Something went wrong on our side; it has been logged.', {
     cause: error,

@@ -82,7 +82,8 @@ export const badRequest = (detail: string, errors?: FieldProblem[]) =>
   new AppError(400, 'validation_failed', detail, errors ? { errors } : {});
 export const unauthorized = (detail = 'Authentication is required.', code = 'unauthorized') =>
   new AppError(401, code, detail, { headers: { 'www-authenticate': 'Bearer' } });
-export const forbidden = (detail = 'You are not allowed to do this.') => new AppError(403, 'forbidden', detail);
+export const forbidden = (detail = 'You are not allowed to do this.') =>
+  new AppError(403, 'forbidden', detail);
 export const notFound = (detail = 'The resource does not exist.') => new AppError(404, 'not_found', detail);
 export const conflict = (detail: string, code = 'conflict') => new AppError(409, code, detail);
 export const payloadTooLarge = (detail: string) => new AppError(413, 'payload_too_large', detail);

@@ -8,3 +8,5 @@ export * from './lifecycle.ts';
 export * from './logger.ts';
 export * from './metrics.ts';
 export * from './readiness.ts';
+export * from './service.ts';
+export * from './auth/index.ts';

@@ -42,7 +42,10 @@ export class Readiness {
       await Promise.race([
         check(),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${this.timeoutMs} ms`)),
+            this.timeoutMs,
+          );
         }),
       ]);
       return { ok: true, ms: Math.round(performance.now() - started) };

@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Type } from 'typebox';
+import { type App, createProcessApp, type TypedApp } from '../src/app.ts';
+import { conflict } from '../src/errors.ts';
+import { createLogger } from '../src/logger.ts';
+
+describe('process app', () => {
+  let app: App;
+  let dependencyUp = true;
+
+  before(async () => {
+    app = await createProcessApp({ logger: createLogger({ level: 'silent' }), bodyLimitBytes: 2048, corsOrigins: [] });
+    app.readiness.add('dependency', async () => {
+      if (!dependencyUp) throw new Error('dependency down');
+    });
+    const typed = app.withTypeProvider() as TypedApp;
+    typed.post(
+      '/things',
+      {
+        schema: {
+          body: Type.Object(
+            { name: Type.String({ minLength: 1, maxLength: 20 }), size: Type.Integer({ minimum: 1 }) },
+            { additionalProperties: false },
+          ),
+        },
+      },
+      async (request, reply) => reply.status(201).send({ name: request.body.name, size: request.body.size }),
+    );
+    typed.get('/things/:id', async () => {
+      throw conflict('That thing is busy.', 'thing_busy');
+    });
+    typed.get('/explode', async () => {
+      throw new Error('secret connection string postgres://admin:hunter2@db');
+    });
+    await app.ready();
+  });
+  after(() => app.close());
+
+  it('answers /health', async () => {
+    const response = await app.inject({ method: 'GET', url: '/health' });
+    assert.equal(response.statusCode, 200);
+    assert.deepEqual(response.json(), { status: 'ok' });
+  });
+
+  it('answers /ready with each dependency, 503 when one is down or when shutting down', async () => {
+    const ready = await app.inject({ method: 'GET', url: '/ready' });
+    assert.equal(ready.statusCode, 200);
+    assert.equal(ready.json().checks.dependency.ok, true);
+    dependencyUp = false;
+    const down = await app.inject({ method: 'GET', url: '/ready' });
+    assert.equal(down.statusCode, 503);
+    assert.equal(down.json().checks.dependency.error, 'dependency down');
+    dependencyUp = true;
+    app.readiness.markShuttingDown();
+    const closing = await app.inject({ method: 'GET', url: '/ready' });
+    assert.equal(closing.statusCode, 503);
+    assert.equal(closing.json().status, 'shutting_down');
+  });
+
+  it('serves Prometheus metrics with HTTP latency, event-loop lag and process figures', async () => {
+    await app.inject({ method: 'GET', url: '/health' });
+    const response = await app.inject({ method: 'GET', url: '/metrics' });
+    assert.equal(response.statusCode, 200);
+    assert.match(String(response.headers['content-type']), /^text\/plain/);
+    assert.match(response.body, /http_request_duration_seconds_bucket\{.*route="\/health".*\}/);
+    assert.match(response.body, /nodejs_eventloop_lag_seconds/);
+    assert.match(response.body, /process_resident_memory_bytes/);
+  });
+
+  it('echoes a sane x-request-id and generates one otherwise', async () => {
+    const echoed = await app.inject({ method: 'GET', url: '/health', headers: { 'x-request-id': 'abc-123' } });
+    assert.equal(echoed.headers['x-request-id'], 'abc-123');
+    const generated = await app.inject({ method: 'GET', url: '/health', headers: { 'x-request-id': 'bad id\n' } });
+    assert.match(String(generated.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+  });
+
+  it('sets security headers', async () => {
+    const response = await app.inject({ method: 'GET', url: '/health' });
+    assert.equal(response.headers['x-content-type-options'], 'nosniff');
+    assert.ok(response.headers['content-security-policy']);
+  });
+
+  it('lists every invalid field as a problem', async () => {
+    const response = await app.inject({ method: 'POST', url: '/things', payload: { name: '', size: 'big', extra: 1 } });
+    assert.equal(response.statusCode, 400);
+    assert.equal(response.headers['content-type'], 'application/problem+json; charset=utf-8');
+    const problem = response.json();
+    assert.equal(problem.code, 'validation_failed');
+    assert.equal(problem.status, 400);
+    const paths = problem.errors.map((error: { path: string }) => error.path).sort();
+    assert.deepEqual(paths, ['body.extra', 'body.name', 'body.size']);
+  });
+
+  it('names a missing field', async () => {
+    const response = await app.inject({ method: 'POST', url: '/things', payload: { name: 'a' } });
+    assert.deepEqual(response.json().errors, [{ path: 'body.size', message: "must have required property 'size'" }]);
+  });
+
+  it('rejects malformed JSON, oversized bodies and wrong content types', async () => {
+    const malformed = await app.inject({
+      method: 'POST',
+      url: '/things',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"name": ',
+    });
+    assert.equal(malformed.statusCode, 400);
+    assert.equal(malformed.json().code, 'invalid_json');
+    const large = await app.inject({ method: 'POST', url: '/things', payload: { name: 'x'.repeat(5000), size: 1 } });
+    assert.equal(large.statusCode, 413);
+    assert.equal(large.json().code, 'payload_too_large');
+    const wrongType = await app.inject({
+      method: 'POST',
+      url: '/things',
+      headers: { 'content-type': 'application/xml' },
+      payload: '<thing/>',
+    });
+    assert.equal(wrongType.statusCode, 415);
+    assert.equal(wrongType.json().code, 'unsupported_media_type');
+  });
+
+  it('renders coded errors as problem+json', async () => {
+    const response = await app.inject({ method: 'GET', url: '/things/1' });
+    assert.equal(response.statusCode, 409);
+    assert.deepEqual(response.json(), {
+      type: 'https://parley.dev/problems/thing-busy',
+      title: 'Conflict',
+      status: 409,
+      detail: 'That thing is busy.',
+      instance: '/things/1',
+      code: 'thing_busy',
+    });
+  });
+
+  it('hides the internals of a 500', async () => {
+    const response = await app.inject({ method: 'GET', url: '/explode' });
+    assert.equal(response.statusCode, 500);
+    assert.equal(response.json().code, 'internal_error');
+    assert.doesNotMatch(response.body, /hunter2|postgres|stack|at /);
+  });
+
+  it('answers unknown paths with 404 and known paths with the wrong method with 405', async () => {
+    const missing = await app.inject({ method: 'GET', url: '/nowhere' });
+    assert.equal(missing.statusCode, 404);
+    assert.equal(missing.json().code, 'not_found');
+    const wrongMethod = await app.inject({ method: 'DELETE', url: '/things' });
+    assert.equal(wrongMethod.statusCode, 405);
+    assert.equal(wrongMethod.json().code, 'method_not_allowed');
+    assert.equal(wrongMethod.headers.allow, 'POST');
+  });
+
+  it('publishes an OpenAPI 3.1 document and renders /docs', async () => {
+    const document = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    assert.equal(document.openapi, '3.1.0');
+    assert.ok(document.paths['/things']);
+    const docs = await app.inject({ method: 'GET', url: '/docs/' });
+    assert.equal(docs.statusCode, 200);
+    assert.match(docs.body, /swagger-ui/i);
+  });
+});

@@ -1,0 +1,6 @@
+export * from './database.ts';
+export * from './idempotent-consumer.ts';
+export * from './migrate.ts';
+export * from './outbox.ts';
+export * from './outbox-relay.ts';
+export * from './outbox-tables.ts';

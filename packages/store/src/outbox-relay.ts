@@ -1,0 +1,136 @@
+import type { Bus } from '@parley/bus';
+import type { EventEnvelope, Logger } from '@parley/kernel';
+import { and, asc, inArray, isNull, lt } from 'drizzle-orm';
+import type { Database } from './database.ts';
+import type { EventTables } from './outbox-tables.ts';
+
+export interface RelayOptions {
+  database: Database;
+  tables: Pick<EventTables, 'outbox'>;
+  bus: Bus;
+  logger: Logger;
+  pollMs?: number;
+  batchSize?: number;
+  /** Published rows are kept this long for inspection, then deleted. */
+  retentionMs?: number;
+  /** Test seam: runs after a batch is published and before it is marked sent. */
+  afterPublish?: (events: EventEnvelope[]) => Promise<void>;
+}
+
+/**
+ * Publishes outbox rows to the bus in commit order. Rows are claimed with SKIP LOCKED, so relays in
+ * several processes share the work; a crash between publish and mark-as-sent republishes the batch
+ * (at least once), which the bus's dedupe and the consumers' idempotency absorb.
+ */
+export class OutboxRelay {
+  private readonly pollMs: number;
+  private readonly batchSize: number;
+  private readonly retentionMs: number;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private lastCleanup = 0;
+  private failures = 0;
+
+  constructor(private readonly options: RelayOptions) {
+    this.pollMs = options.pollMs ?? 250;
+    this.batchSize = options.batchSize ?? 200;
+    this.retentionMs = options.retentionMs ?? 3 * 24 * 3600 * 1000;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  /** Publishes everything pending now; returns how many events went out. */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (let sent = await this.publishBatch(); sent > 0; sent = await this.publishBatch()) total += sent;
+    return total;
+  }
+
+  /** Stops the loop and publishes what is still pending, so a graceful shutdown leaves nothing behind. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loop;
+    try {
+      await this.drain();
+    } catch (error) {
+      this.options.logger.warn(
+        { err: error },
+        'outbox drain at shutdown failed; events stay for the next start',
+      );
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let sent = 0;
+      try {
+        sent = await this.publishBatch();
+        this.failures = 0;
+        await this.cleanupPeriodically();
+      } catch (error) {
+        this.failures++;
+        this.options.logger.error({ err: error, failures: this.failures }, 'outbox relay failed; retrying');
+      }
+      if (sent < this.batchSize && this.running) await this.idle();
+    }
+  }
+
+  private idle(): Promise<void> {
+    const delay = this.failures > 0 ? Math.min(10_000, this.pollMs * 2 ** this.failures) : this.pollMs;
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, delay);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+  }
+
+  private async publishBatch(): Promise<number> {
+    const { outbox } = this.options.tables;
+    return this.options.database.db.transaction(async (tx) => {
+      const rows = await tx
+        .select({ position: outbox.position, envelope: outbox.envelope })
+        .from(outbox)
+        .where(isNull(outbox.publishedAt))
+        .orderBy(asc(outbox.position))
+        .limit(this.batchSize)
+        .for('update', { skipLocked: true });
+      if (rows.length === 0) return 0;
+      const events = rows.map((row) => row.envelope);
+      for (const event of events) await this.options.bus.publish(event);
+      await this.options.afterPublish?.(events);
+      await tx
+        .update(outbox)
+        .set({ publishedAt: new Date() })
+        .where(
+          inArray(
+            outbox.position,
+            rows.map((row) => row.position),
+          ),
+        );
+      return rows.length;
+    });
+  }
+
+  private async cleanupPeriodically(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastCleanup < 10 * 60 * 1000) return;
+    this.lastCleanup = now;
+    const { outbox } = this.options.tables;
+    await this.options.database.db
+      .delete(outbox)
+      .where(and(lt(outbox.publishedAt, new Date(now - this.retentionMs))));
+  }
+}

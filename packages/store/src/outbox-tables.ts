@@ -1,0 +1,57 @@
+import type { EventEnvelope } from '@parley/kernel';
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  index,
+  integer,
+  jsonb,
+  type PgSchema,
+  primaryKey,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core';
+
+/**
+ * The event tables every service keeps in its own schema: the outbox it publishes from, the event ids
+ * its consumers have handled, and the events they gave up on. Call this from the service's schema file
+ * so drizzle-kit puts them in that service's migrations.
+ */
+export function eventTables(schema: PgSchema) {
+  const outbox = schema.table(
+    'outbox',
+    {
+      position: bigserial('position', { mode: 'number' }).primaryKey(),
+      eventId: text('event_id').notNull().unique(),
+      type: text('type').notNull(),
+      envelope: jsonb('envelope').$type<EventEnvelope>().notNull(),
+      createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+      publishedAt: timestamp('published_at', { withTimezone: true }),
+    },
+    (table) => [index('outbox_unpublished_idx').on(table.position).where(sql`published_at is null`)],
+  );
+
+  const processedEvents = schema.table(
+    'processed_events',
+    {
+      consumer: text('consumer').notNull(),
+      eventId: text('event_id').notNull(),
+      processedAt: timestamp('processed_at', { withTimezone: true }).notNull().defaultNow(),
+    },
+    (table) => [primaryKey({ columns: [table.consumer, table.eventId] })],
+  );
+
+  const deadLetters = schema.table('dead_letters', {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    consumer: text('consumer').notNull(),
+    eventId: text('event_id').notNull(),
+    type: text('type').notNull(),
+    envelope: jsonb('envelope').$type<EventEnvelope>().notNull(),
+    error: text('error').notNull(),
+    attempts: integer('attempts').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  });
+
+  return { outbox, processedEvents, deadLetters };
+}
+
+export type EventTables = ReturnType<typeof eventTables>;

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { skipReason, testBackends } from '@parley/kernel/testing';
+import { sql } from 'drizzle-orm';
+import { openDatabase, queryRows } from '../src/database.ts';
+import { migrate } from '../src/migrate.ts';
+import { openPostgresTestDatabase } from '../src/testing/test-database.ts';
+import { runStoreContract } from './store-contract.ts';
+
+const { databaseUrl } = testBackends();
+
+if (databaseUrl) {
+  runStoreContract('PostgreSQL', () => openPostgresTestDatabase(databaseUrl));
+
+  describe('PostgreSQL migrations under concurrency', () => {
+    it('applies each migration exactly once when several processes start together', async () => {
+      const test = await openPostgresTestDatabase(databaseUrl);
+      const migrationsFolder = fileURLToPath(new URL('./fixture/migrations', import.meta.url));
+      const pools = await Promise.all(
+        Array.from({ length: 4 }, () => openDatabase({ databaseUrl: test.url, poolSize: 1 })),
+      );
+      try {
+        const results = await Promise.all(
+          pools.map((database) => migrate(database, { schema: 'store_fixture', migrationsFolder })),
+        );
+        assert.equal(results.reduce((sum, result) => sum + result.applied, 0), 1);
+        const rows = await queryRows<{ n: number }>(
+          test.database.db,
+          sql`select count(*)::int as n from store_fixture.__migrations`,
+        );
+        assert.equal(rows[0]?.n, 1);
+      } finally {
+        await Promise.all(pools.map((database) => database.close()));
+        await test.dispose();
+      }
+    });
+  });
+} else {
+  describe('store contract: PostgreSQL', { skip: skipReason('DATABASE_URL', 'PostgreSQL store contract') }, () => {});
+}

@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { MemoryBus } from '@parley/bus';
+import { createEvent, createLogger, type EventEnvelope } from '@parley/kernel';
+import { count, eq, sql } from 'drizzle-orm';
+import { queryRows, withSerializationRetry } from '../src/database.ts';
+import { subscribeIdempotent } from '../src/idempotent-consumer.ts';
+import { migrate } from '../src/migrate.ts';
+import { Outbox } from '../src/outbox.ts';
+import { OutboxRelay } from '../src/outbox-relay.ts';
+import type { TestDatabase } from '../src/testing/test-database.ts';
+import { deadLetters, effects, notes, outbox, processedEvents } from './fixture/schema.ts';
+
+const migrationsFolder = fileURLToPath(new URL('./fixture/migrations', import.meta.url));
+const logger = createLogger({ level: 'silent' });
+const tables = { outbox, processedEvents, deadLetters };
+
+export async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** One suite over every database driver: migrations, outbox, relay and the idempotent consumer. */
+export function runStoreContract(name: string, open: () => Promise<TestDatabase>): void {
+  describe(`store contract: ${name}`, () => {
+    let handle: TestDatabase;
+
+    before(async () => {
+      handle = await open();
+      await migrate(handle.database, { schema: 'store_fixture', migrationsFolder });
+    });
+    after(() => handle.dispose());
+
+    it('applies each migration once and records it', async () => {
+      const again = await migrate(handle.database, { schema: 'store_fixture', migrationsFolder });
+      assert.equal(again.applied, 0);
+      const rows = await queryRows<{ n: number }>(
+        handle.database.db,
+        sql`select count(*)::int as n from store_fixture.__migrations`,
+      );
+      assert.equal(rows[0]?.n, 1);
+    });
+
+    it('writes the event only when the business change commits', async () => {
+      const box = new Outbox(handle.database, tables);
+      const kept = createEvent('fixture.note.created', { id: 'n-kept' });
+      await box.transaction(async (tx) => {
+        await tx.insert(notes).values({ id: 'n-kept', body: 'kept' });
+        await box.add(tx, kept);
+      });
+      const dropped = createEvent('fixture.note.created', { id: 'n-dropped' });
+      await assert.rejects(
+        box.transaction(async (tx) => {
+          await box.add(tx, dropped);
+          await tx.insert(notes).values({ id: 'n-kept', body: 'duplicate key: rolls back' });
+        }),
+      );
+      const ids = (await handle.database.db.select({ id: outbox.eventId }).from(outbox)).map((row) => row.id);
+      assert.ok(ids.includes(kept.id));
+      assert.ok(!ids.includes(dropped.id));
+    });
+
+    it('relays committed events to the bus in order and marks them published', async () => {
+      const bus = new MemoryBus();
+      const received: string[] = [];
+      await bus.subscribe({
+        group: 'order-check',
+        subjects: ['fixture.order.*'],
+        handler: async (event) => {
+          received.push(event.id);
+        },
+      });
+      const box = new Outbox(handle.database, tables);
+      const relay = new OutboxRelay({ database: handle.database, tables, bus, logger, pollMs: 20 });
+      box.onCommitted(() => relay.wake());
+      relay.start();
+      const sent: EventEnvelope[] = [];
+      for (let i = 0; i < 30; i++) {
+        const event = createEvent('fixture.order.placed', { i });
+        sent.push(event);
+        await box.transaction((tx) => box.add(tx, event));
+      }
+      await waitFor(() => received.length === 30);
+      await relay.stop();
+      await bus.close();
+      assert.deepEqual(
+        received,
+        sent.map((event) => event.id),
+      );
+      const [pending] = await handle.database.db
+        .select({ n: count() })
+        .from(outbox)
+        .where(sql`published_at is null and type = 'fixture.order.placed'`);
+      assert.equal(pending?.n, 0);
+    });
+
+    it('redelivers after a relay dies between publish and mark-as-sent, and the consumer acts once', async () => {
+      const bus = new MemoryBus();
+      let deliveries = 0;
+      const group = 'crash-check';
+      await subscribeIdempotent({
+        bus,
+        database: handle.database,
+        tables,
+        group,
+        subjects: ['fixture.crash.*'],
+        logger,
+        handle: async (tx, event) => {
+          await tx.insert(effects).values({ eventId: event.id, consumer: group });
+        },
+      });
+      await bus.subscribe({
+        group: 'crash-delivery-counter',
+        subjects: ['fixture.crash.*'],
+        handler: async () => {
+          deliveries++;
+        },
+      });
+      const box = new Outbox(handle.database, tables);
+      const event = createEvent('fixture.crash.happened', { n: 1 });
+      await box.transaction((tx) => box.add(tx, event));
+
+      const dying = new OutboxRelay({
+        database: handle.database,
+        tables,
+        bus,
+        logger,
+        afterPublish: async () => {
+          throw new Error('process killed before marking the batch sent');
+        },
+      });
+      await assert.rejects(dying.drain(), /process killed/);
+      await waitFor(() => deliveries === 1);
+
+      const restarted = new OutboxRelay({ database: handle.database, tables, bus, logger });
+      assert.equal(await restarted.drain(), 1, 'the unmarked event is published again');
+      await waitFor(() => deliveries === 2);
+      await waitFor(async () => {
+        const handled = await handle.database.db
+          .select({ n: count() })
+          .from(processedEvents)
+          .where(eq(processedEvents.eventId, event.id));
+        return handled[0]?.n === 1;
+      });
+      await bus.close();
+      const rows = await handle.database.db.select().from(effects).where(eq(effects.eventId, event.id));
+      assert.equal(rows.length, 1, 'the side effect happened exactly once');
+      assert.equal(await restarted.drain(), 0, 'nothing is left to publish');
+    });
+
+    it('rolls back the handler with its processed mark, then dead-letters a poison event', async () => {
+      const bus = new MemoryBus();
+      const group = 'poison-check';
+      let attempts = 0;
+      await subscribeIdempotent({
+        bus,
+        database: handle.database,
+        tables,
+        group,
+        subjects: ['fixture.poison.*'],
+        logger,
+        maxDeliver: 3,
+        backoffMs: () => 5,
+        handle: async (tx, event) => {
+          attempts++;
+          await tx.insert(effects).values({ eventId: event.id, consumer: group });
+          throw new Error('cannot handle this one');
+        },
+      });
+      const event = createEvent('fixture.poison.pill', {});
+      await bus.publish(event);
+      await waitFor(async () => {
+        const rows = await handle.database.db.select().from(deadLetters).where(eq(deadLetters.eventId, event.id));
+        return rows.length === 1;
+      });
+      await bus.close();
+      assert.equal(attempts, 3);
+      const [letter] = await handle.database.db.select().from(deadLetters).where(eq(deadLetters.eventId, event.id));
+      assert.equal(letter?.consumer, group);
+      assert.equal(letter?.attempts, 3);
+      assert.match(letter?.error ?? '', /cannot handle/);
+      const leftovers = await handle.database.db.select().from(effects).where(eq(effects.eventId, event.id));
+      assert.equal(leftovers.length, 0, 'failed attempts left no partial writes');
+    });
+
+    it('retries a transaction on serialization failure only', async () => {
+      let calls = 0;
+      const value = await withSerializationRetry(async () => {
+        calls++;
+        if (calls < 3) throw Object.assign(new Error('could not serialize access'), { code: '40001' });
+        return 'done';
+      });
+      assert.equal(value, 'done');
+      assert.equal(calls, 3);
+      let other = 0;
+      await assert.rejects(
+        withSerializationRetry(async () => {
+          other++;
+          throw Object.assign(new Error('duplicate key'), { code: '23505' });
+        }),
+      );
+      assert.equal(other, 1);
+    });
+  });
+}
