@@ -7,6 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
+  LogController,
   type RawReplyDefaultExpression,
   type RawRequestDefaultExpression,
   type RawServerDefault,
@@ -57,8 +58,8 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
   const app: App = Fastify({
     loggerInstance,
     bodyLimit: options.bodyLimitBytes,
-    disableRequestLogging: true,
-    requestIdLogLabel: 'requestId',
+    // One line per request, written by the onResponse hook below with the route's figures.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     genReqId: (request) => {
       const incoming = request.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();

@@ -1,4 +1,5 @@
 export * from './app.ts';
+export * from './auth/index.ts';
 export * from './config.ts';
 export * from './error-handler.ts';
 export * from './errors.ts';
@@ -9,4 +10,3 @@ export * from './logger.ts';
 export * from './metrics.ts';
 export * from './readiness.ts';
 export * from './service.ts';
-export * from './auth/index.ts';

@@ -10,7 +10,11 @@ describe('process app', () => {
   let dependencyUp = true;
 
   before(async () => {
-    app = await createProcessApp({ logger: createLogger({ level: 'silent' }), bodyLimitBytes: 2048, corsOrigins: [] });
+    app = await createProcessApp({
+      logger: createLogger({ level: 'silent' }),
+      bodyLimitBytes: 2048,
+      corsOrigins: [],
+    });
     app.readiness.add('dependency', async () => {
       if (!dependencyUp) throw new Error('dependency down');
     });
@@ -69,9 +73,17 @@ describe('process app', () => {
   });
 
   it('echoes a sane x-request-id and generates one otherwise', async () => {
-    const echoed = await app.inject({ method: 'GET', url: '/health', headers: { 'x-request-id': 'abc-123' } });
+    const echoed = await app.inject({
+      method: 'GET',
+      url: '/health',
+      headers: { 'x-request-id': 'abc-123' },
+    });
     assert.equal(echoed.headers['x-request-id'], 'abc-123');
-    const generated = await app.inject({ method: 'GET', url: '/health', headers: { 'x-request-id': 'bad id\n' } });
+    const generated = await app.inject({
+      method: 'GET',
+      url: '/health',
+      headers: { 'x-request-id': 'bad id\n' },
+    });
     assert.match(String(generated.headers['x-request-id']), /^[0-9a-f-]{36}$/);
   });
 
@@ -82,7 +94,11 @@ describe('process app', () => {
   });
 
   it('lists every invalid field as a problem', async () => {
-    const response = await app.inject({ method: 'POST', url: '/things', payload: { name: '', size: 'big', extra: 1 } });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/things',
+      payload: { name: '', size: 'big', extra: 1 },
+    });
     assert.equal(response.statusCode, 400);
     assert.equal(response.headers['content-type'], 'application/problem+json; charset=utf-8');
     const problem = response.json();
@@ -94,7 +110,9 @@ describe('process app', () => {
 
   it('names a missing field', async () => {
     const response = await app.inject({ method: 'POST', url: '/things', payload: { name: 'a' } });
-    assert.deepEqual(response.json().errors, [{ path: 'body.size', message: "must have required property 'size'" }]);
+    assert.deepEqual(response.json().errors, [
+      { path: 'body.size', message: "must have required property 'size'" },
+    ]);
   });
 
   it('rejects malformed JSON, oversized bodies and wrong content types', async () => {
@@ -106,7 +124,11 @@ describe('process app', () => {
     });
     assert.equal(malformed.statusCode, 400);
     assert.equal(malformed.json().code, 'invalid_json');
-    const large = await app.inject({ method: 'POST', url: '/things', payload: { name: 'x'.repeat(5000), size: 1 } });
+    const large = await app.inject({
+      method: 'POST',
+      url: '/things',
+      payload: { name: 'x'.repeat(5000), size: 1 },
+    });
     assert.equal(large.statusCode, 413);
     assert.equal(large.json().code, 'payload_too_large');
     const wrongType = await app.inject({

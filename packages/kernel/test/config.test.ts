@@ -79,7 +79,14 @@ describe('configuration', () => {
       PARLEY_MAIL_TRANSPORT: 'pigeon',
       PARLEY_RATE_LIMIT: '1.5',
     });
-    for (const name of ['PORT', 'PARLEY_SERVICES', 'DATABASE_URL', 'LOG_LEVEL', 'PARLEY_MAIL_TRANSPORT', 'PARLEY_RATE_LIMIT']) {
+    for (const name of [
+      'PORT',
+      'PARLEY_SERVICES',
+      'DATABASE_URL',
+      'LOG_LEVEL',
+      'PARLEY_MAIL_TRANSPORT',
+      'PARLEY_RATE_LIMIT',
+    ]) {
       assert.ok(
         problems.some((problem) => problem.startsWith(name)),
         `${name} missing from ${problems.join('; ')}`,
@@ -96,7 +103,11 @@ describe('configuration', () => {
     assert.ok(problems.some((problem) => problem.includes('PARLEY_CORS_ORIGINS')));
     assert.ok(problems.some((problem) => problem.includes('DATABASE_URL')));
     assert.doesNotThrow(() =>
-      parseConfig({ NODE_ENV: 'production', PARLEY_DATA_DIR: '/var/lib/parley', PARLEY_CORS_ORIGINS: 'https://x.y' }),
+      parseConfig({
+        NODE_ENV: 'production',
+        PARLEY_DATA_DIR: '/var/lib/parley',
+        PARLEY_CORS_ORIGINS: 'https://x.y',
+      }),
     );
   });
 });

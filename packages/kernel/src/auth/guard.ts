@@ -37,7 +37,8 @@ export function requireRole(authenticator: Authenticator, minimum: Role) {
   const authenticate = requireAuth(authenticator);
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     await authenticate(request, reply);
-    if (!hasRole(principalOf(request).role, minimum)) throw forbidden(`This needs the ${minimum} role or higher.`);
+    if (!hasRole(principalOf(request).role, minimum))
+      throw forbidden(`This needs the ${minimum} role or higher.`);
   };
 }
 

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const main = join(root, 'apps/server/src/main.ts');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `npm start`'s entry point as its own process, on embedded defaults except the given variables. */
+function startParley(env: Record<string, string>): Started {
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !/^(DATABASE_URL|REDIS_URL|NATS_URL|PARLEY_|PORT$)/.test(name)),
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', main], {
+    cwd: root,
+    env: { ...inherited, NODE_ENV: 'development', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function waitHealthy(base: string, started: Started, timeoutMs: number): Promise<number> {
+  const begin = Date.now();
+  while (Date.now() - begin < timeoutMs) {
+    try {
+      const response = await fetch(`${base}/health`);
+      if (response.ok) return Date.now() - begin;
+    } catch {
+      // not listening yet
+    }
+    if (started.child.exitCode !== null) throw new Error(`exited early:\n${started.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`not healthy within ${timeoutMs} ms:\n${started.output()}`);
+}
+
+describe('the Parley process on embedded defaults', () => {
+  let dataDir: string;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'parley-process-'));
+  });
+  after(() => rm(dataDir, { recursive: true, force: true }));
+
+  it('refuses a bad PORT with a message naming it', async () => {
+    const started = startParley({ PORT: 'abc', PARLEY_DATA_DIR: dataDir });
+    const code = await started.exited;
+    assert.notEqual(code, 0);
+    assert.match(started.output(), /PORT must be an integer/);
+  });
+
+  it('starts healthy on an empty data dir, serves the ops endpoints, stops cleanly and keeps its data', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const first = startParley({ PORT: String(port), HOST: '127.0.0.1', PARLEY_DATA_DIR: dataDir });
+    const startupMs = await waitHealthy(base, first, 20_000);
+    assert.ok(startupMs < 10_000, `first start took ${startupMs} ms`);
+
+    const ready = await fetch(`${base}/ready`);
+    assert.equal(ready.status, 200, await ready.clone().text());
+    const readiness = (await ready.json()) as { checks: Record<string, { ok: boolean }> };
+    assert.deepEqual(Object.keys(readiness.checks).sort(), ['bus', 'cache', 'database']);
+
+    const metrics = await fetch(`${base}/metrics`);
+    assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain; version=0.0.4/);
+    assert.match(await metrics.text(), /# TYPE http_request_duration_seconds histogram/);
+
+    const openapi = (await (await fetch(`${base}/openapi.json`)).json()) as { openapi: string; paths: object };
+    assert.equal(openapi.openapi, '3.1.0');
+    const docs = await fetch(`${base}/docs/`);
+    assert.equal(docs.status, 200);
+    assert.match(await docs.text(), /<div id="swagger-ui">/);
+
+    first.child.kill('SIGINT');
+    assert.equal(await first.exited, 0, first.output());
+    assert.match(first.output(), /shutdown complete/);
+    assert.ok((await readdir(join(dataDir, 'pglite'))).length > 0, 'the embedded database is on disk');
+
+    const second = startParley({ PORT: String(port), HOST: '127.0.0.1', PARLEY_DATA_DIR: dataDir });
+    await waitHealthy(base, second, 20_000);
+    assert.equal((await fetch(`${base}/ready`)).status, 200);
+    second.child.kill('SIGTERM');
+    assert.equal(await second.exited, 0, second.output());
+  });
+});
