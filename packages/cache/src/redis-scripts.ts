@@ -1,0 +1,39 @@
+import { LuaScript } from './lua-script.ts';
+
+/**
+ * Server time in ms: member expiries are compared across processes, so they must come from one clock.
+ * Redis 5+ replicates script effects, which is what allows TIME in a script that writes.
+ */
+const NOW_MS = `local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
+
+/**
+ * KEYS[1] counter, ARGV[1] window ms. Returns { count, ms left }. A counter without expiry (first
+ * increment, or a key stored without ttl) gets the window, so no counter can count forever.
+ */
+export const INCREMENT = new LuaScript(`local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  ttl = tonumber(ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return { count, ttl }`);
+
+/**
+ * KEYS[1] sorted set scored by expiry time, ARGV[1] member, ARGV[2] ttl ms. Expired members are pruned
+ * here too so a set that is written but never read stays bounded; the key lives as long as its
+ * longest-lived member.
+ */
+export const ADD_MEMBER = new LuaScript(`${NOW_MS}
+local ttl = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+if redis.call('PTTL', KEYS[1]) < ttl then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return 1`);
+
+/** KEYS[1] sorted set scored by expiry time. Drops the expired members and returns the others. */
+export const LIVE_MEMBERS = new LuaScript(`${NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZRANGE', KEYS[1], 0, -1)`);

@@ -1,0 +1,1 @@
+export { type CacheContractOptions, runCacheContract } from './cache-contract.ts';
