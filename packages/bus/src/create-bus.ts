@@ -1,0 +1,23 @@
+import type { Logger } from '@parley/kernel';
+import type { Bus } from './bus.ts';
+import { MemoryBus } from './memory-bus.ts';
+import { NatsBus } from './nats-bus.ts';
+
+export interface CreateBusOptions {
+  /** Set: JetStream, shared by every process. Unset: in-process, for a single-process deployment. */
+  natsUrl?: string;
+  stream?: string;
+  subjectPrefix?: string;
+  logger: Logger;
+}
+
+export async function createBus(options: CreateBusOptions): Promise<Bus> {
+  const logger = options.logger.child({ component: 'bus' });
+  if (!options.natsUrl) return new MemoryBus({ logger });
+  return NatsBus.connect({
+    url: options.natsUrl,
+    stream: options.stream,
+    subjectPrefix: options.subjectPrefix,
+    logger,
+  });
+}

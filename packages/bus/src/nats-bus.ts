@@ -1,0 +1,150 @@
+import { createLogger, type EventEnvelope, type Logger } from '@parley/kernel';
+import { connect, Events, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import type { Bus, Subscription, SubscriptionOptions } from './bus.ts';
+import { assertStreamName, assertSubjectPrefix, durableName, natsSubject, redactUrl } from './nats-names.ts';
+import { ensureConsumer, ensureStream } from './nats-setup.ts';
+import { NatsSubscription } from './nats-subscription.ts';
+import { assertEventType } from './subjects.ts';
+import { resolveSubscription } from './subscription-settings.ts';
+
+export interface NatsBusOptions {
+  url: string;
+  /** JetStream stream holding the events (default `PARLEY`). */
+  stream?: string;
+  /** Event type `a.b` travels on subject `<subjectPrefix>.a.b` (default `parley`). */
+  subjectPrefix?: string;
+  logger?: Logger;
+  /** Bound on connecting and on each JetStream API call, so a missing server fails start-up (default 5 s). */
+  timeoutMs?: number;
+}
+
+/**
+ * Event messages are small; a small pull batch keeps few messages waiting in this process (their ack wait
+ * ticks while they wait) and lets the other subscribers of a group take the rest.
+ */
+const PULL_BATCH = 10;
+
+/** The Bus over NATS JetStream: durable, shared by every process of a deployment. */
+export class NatsBus implements Bus {
+  private readonly subscriptions = new Set<NatsSubscription>();
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly js: JetStreamClient,
+    private readonly stream: string,
+    private readonly subjectPrefix: string,
+    private readonly logger: Logger,
+  ) {}
+
+  static async connect(options: NatsBusOptions): Promise<NatsBus> {
+    const stream = options.stream ?? 'PARLEY';
+    const subjectPrefix = options.subjectPrefix ?? 'parley';
+    const timeout = options.timeoutMs ?? 5_000;
+    const logger = options.logger ?? createLogger({ level: 'info', name: 'bus' });
+    assertStreamName(stream);
+    assertSubjectPrefix(subjectPrefix);
+    const where = redactUrl(options.url);
+
+    let nc: NatsConnection;
+    try {
+      // Reconnect forever once connected: a NATS restart must not take the service down with it.
+      nc = await connect({ servers: options.url, name: 'parley-bus', timeout, maxReconnectAttempts: -1 });
+    } catch (error) {
+      throw new Error(`Cannot connect to NATS at ${where}: ${messageOf(error)}`, { cause: error });
+    }
+    try {
+      const jsm = await nc.jetstreamManager({ timeout });
+      await ensureStream(jsm, stream, subjectPrefix);
+      const bus = new NatsBus(nc, jsm, nc.jetstream({ timeout }), stream, subjectPrefix, logger);
+      bus.watchConnection(where);
+      return bus;
+    } catch (error) {
+      await nc.close().catch(() => undefined);
+      throw new Error(`NATS JetStream at ${where} unusable for stream ${stream}: ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async publish(event: EventEnvelope): Promise<void> {
+    this.assertOpen();
+    assertEventType(event.type);
+    // The event id as message id lets JetStream drop a re-publish within the duplicate window.
+    await this.js.publish(natsSubject(this.subjectPrefix, event.type), JSON.stringify(event), {
+      msgID: event.id,
+    });
+  }
+
+  async subscribe(options: SubscriptionOptions): Promise<Subscription> {
+    this.assertOpen();
+    const settings = resolveSubscription(options, this.logger);
+    const subscription = new NatsSubscription(settings, this.logger);
+    this.subscriptions.add(subscription);
+    try {
+      for (const pattern of settings.subjects) {
+        const durable = durableName(settings.group, pattern);
+        await ensureConsumer(this.jsm, this.stream, {
+          durable,
+          filterSubject: natsSubject(this.subjectPrefix, pattern),
+          maxDeliver: settings.maxDeliver,
+        });
+        const consumer = await this.js.consumers.get(this.stream, durable);
+        subscription.run(await consumer.consume({ max_messages: PULL_BATCH }));
+      }
+    } catch (error) {
+      await this.release(subscription);
+      throw error;
+    }
+    return {
+      close: () => this.release(subscription),
+    };
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen();
+    await this.jsm.getAccountInfo();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async release(subscription: NatsSubscription): Promise<void> {
+    await subscription.close();
+    this.subscriptions.delete(subscription);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('Bus is closed');
+  }
+
+  private watchConnection(where: string): void {
+    void (async () => {
+      for await (const status of this.nc.status()) {
+        if (status.type === Events.Disconnect || status.type === Events.Reconnect) {
+          this.logger.warn({ nats: where, status: status.type }, 'NATS connection changed');
+        }
+      }
+    })().catch((error: unknown) => this.logger.warn({ err: error }, 'NATS status watch stopped'));
+    void this.nc.closed().then((error) => {
+      if (error) this.logger.error({ err: error, nats: where }, 'NATS connection closed');
+    });
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((subscription) => this.release(subscription)));
+    // Drain flushes the acks of the last handled events before the socket closes.
+    await this.nc.drain().catch((error: unknown) => {
+      this.logger.warn({ err: error }, 'NATS drain failed');
+    });
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,98 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamManager,
+  NatsError,
+  nanos,
+  StorageType,
+  type StreamInfo,
+} from 'nats';
+
+/** Long enough to cover an outbox relay re-publishing after a crash and restart. */
+const DUPLICATE_WINDOW_MS = 2 * 60_000;
+/** Handlers running longer keep the message with `working()`; a crashed process frees it after this. */
+export const ACK_WAIT_MS = 30_000;
+
+export function isNotFound(error: unknown): boolean {
+  return error instanceof NatsError && error.api_error?.code === 404;
+}
+
+/**
+ * Creates the stream, or widens an existing one to our subjects and duplicate window. Several processes
+ * start at once, so losing the race to create it is expected and resolved by updating.
+ */
+export async function ensureStream(
+  jsm: JetStreamManager,
+  stream: string,
+  subjectPrefix: string,
+): Promise<void> {
+  const subject = `${subjectPrefix}.>`;
+  const duplicateWindow = nanos(DUPLICATE_WINDOW_MS);
+  let info: StreamInfo;
+  try {
+    info = await jsm.streams.info(stream);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    try {
+      await jsm.streams.add({
+        name: stream,
+        subjects: [subject],
+        storage: StorageType.File,
+        duplicate_window: duplicateWindow,
+      });
+      return;
+    } catch (addError) {
+      info = await jsm.streams.info(stream).catch(() => Promise.reject(addError));
+    }
+  }
+  const subjects = info.config.subjects ?? [];
+  if (subjects.includes(subject) && info.config.duplicate_window === duplicateWindow) return;
+  await jsm.streams.update(stream, {
+    subjects: subjects.includes(subject) ? subjects : [...subjects, subject],
+    duplicate_window: duplicateWindow,
+  });
+}
+
+export interface ConsumerSpec {
+  durable: string;
+  filterSubject: string;
+  maxDeliver: number;
+}
+
+/**
+ * Deliver policy "new" applies only when the durable is first created: afterwards the group resumes from
+ * its stored position, which is what makes the group survive restarts.
+ */
+export async function ensureConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  spec: ConsumerSpec,
+): Promise<void> {
+  const ackWait = nanos(ACK_WAIT_MS);
+  try {
+    const { config } = await jsm.consumers.info(stream, spec.durable);
+    if (config.filter_subject !== spec.filterSubject) {
+      throw new Error(
+        `Consumer ${spec.durable} on ${stream} filters ${config.filter_subject}, expected ${spec.filterSubject}`,
+      );
+    }
+    if (config.max_deliver !== spec.maxDeliver || config.ack_wait !== ackWait) {
+      await jsm.consumers.update(stream, spec.durable, { max_deliver: spec.maxDeliver, ack_wait: ackWait });
+    }
+    return;
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+  try {
+    await jsm.consumers.add(stream, {
+      durable_name: spec.durable,
+      filter_subject: spec.filterSubject,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.New,
+      ack_wait: ackWait,
+      max_deliver: spec.maxDeliver,
+    });
+  } catch (error) {
+    await jsm.consumers.info(stream, spec.durable).catch(() => Promise.reject(error));
+  }
+}

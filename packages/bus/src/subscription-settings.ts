@@ -1,0 +1,58 @@
+import type { EventEnvelope, Logger } from '@parley/kernel';
+import { DEFAULT_MAX_DELIVER, defaultBackoffMs, type SubscriptionOptions } from './bus.ts';
+import { assertSubjectPattern } from './subjects.ts';
+
+/** A subscription's options with defaults applied, validated once for both adapters. */
+export interface SubscriptionSettings {
+  group: string;
+  /** Distinct patterns: a repeated one would otherwise pull the same events twice. */
+  subjects: string[];
+  handler: SubscriptionOptions['handler'];
+  maxDeliver: number;
+  backoffMs: (attempt: number) => number;
+  /** Never throws: a failing dead-letter sink must not stall the subscription behind one event. */
+  deadLetter: (event: EventEnvelope, error: unknown, attempts: number) => Promise<void>;
+}
+
+export function resolveSubscription(options: SubscriptionOptions, logger: Logger): SubscriptionSettings {
+  if (options.group.trim() === '') throw new Error('Subscription group must not be empty');
+  if (options.subjects.length === 0) throw new Error('Subscription needs at least one subject');
+  for (const subject of options.subjects) assertSubjectPattern(subject);
+  const maxDeliver = options.maxDeliver ?? DEFAULT_MAX_DELIVER;
+  if (!Number.isInteger(maxDeliver) || maxDeliver < 1) {
+    throw new Error(`maxDeliver must be a positive integer, got ${maxDeliver}`);
+  }
+  const { group, onDeadLetter } = options;
+  return {
+    group,
+    subjects: [...new Set(options.subjects)],
+    handler: options.handler,
+    maxDeliver,
+    backoffMs: guardBackoff(options.backoffMs ?? defaultBackoffMs),
+    deadLetter: async (event, error, attempts) => {
+      const context = { group, eventId: event.id, eventType: event.type, attempts, err: error };
+      if (!onDeadLetter) {
+        logger.error(context, 'event dead-lettered');
+        return;
+      }
+      try {
+        await onDeadLetter(event, error, attempts);
+      } catch (sinkError) {
+        logger.error({ ...context, deadLetterError: sinkError }, 'dead-letter handler failed; event dropped');
+      }
+    },
+  };
+}
+
+/** A broken backoff function must not kill the consumer loop that called it on a handler failure. */
+function guardBackoff(backoffMs: (attempt: number) => number): (attempt: number) => number {
+  return (attempt) => {
+    try {
+      const delay = backoffMs(attempt);
+      if (Number.isFinite(delay) && delay >= 0) return delay;
+    } catch {
+      // Falls through to the default, like an out-of-range delay.
+    }
+    return defaultBackoffMs(attempt);
+  };
+}

@@ -1,0 +1,2 @@
+export * from './bus-contract.ts';
+export * from './wait.ts';

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createLogger } from '@parley/kernel';
+import { MemoryBus } from '../src/memory-bus.ts';
+import { Recorder, sampleEvent, uniqueGroup, uniqueToken } from '../src/testing/fixtures.ts';
+import { runBusContract, waitFor } from '../src/testing/index.ts';
+
+const logger = createLogger({ level: 'silent' });
+
+runBusContract('MemoryBus', async () => new MemoryBus({ logger }), {
+  deduplicatesById: false,
+  peer: async (bus) => bus,
+});
+
+describe('MemoryBus', () => {
+  it('returns from publish before any handler runs, and never waits for one', async () => {
+    const bus = new MemoryBus({ logger });
+    const type = `${uniqueToken('async')}.created`;
+    let calls = 0;
+    let release: () => void = () => {};
+    const blocked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await bus.subscribe({
+      group: uniqueGroup('async'),
+      subjects: [type],
+      handler: async () => {
+        calls += 1;
+        await blocked;
+      },
+    });
+
+    await bus.publish(sampleEvent(type));
+    assert.equal(calls, 0, 'the handler must not run inside publish');
+    await waitFor(() => calls === 1, 'the handler to start');
+    await bus.publish(sampleEvent(type));
+
+    release();
+    await waitFor(() => calls === 2, 'the second event');
+    await bus.close();
+  });
+
+  it('keeps instances apart: each is its own process', async () => {
+    const publisher = new MemoryBus({ logger });
+    const other = new MemoryBus({ logger });
+    const type = `${uniqueToken('apart')}.created`;
+    const group = uniqueGroup('apart');
+    const seenByOther = new Recorder();
+    const seenByPublisher = new Recorder();
+    await other.subscribe({ group, subjects: [type], handler: seenByOther.handler });
+    await publisher.subscribe({ group, subjects: [type], handler: seenByPublisher.handler });
+
+    const event = sampleEvent(type);
+    await publisher.publish(event);
+    await waitFor(() => seenByPublisher.has(event.id), 'the publishing instance to handle it');
+    assert.equal(seenByOther.received.length, 0);
+    await Promise.all([publisher.close(), other.close()]);
+  });
+
+  it('hands a retry waiting for its backoff to the next subscription when the last one closes', async () => {
+    const bus = new MemoryBus({ logger });
+    const type = `${uniqueToken('parked')}.created`;
+    const group = uniqueGroup('parked');
+    const firstAttempts: number[] = [];
+    const first = await bus.subscribe({
+      group,
+      subjects: [type],
+      backoffMs: () => 60_000,
+      handler: async (_event, { attempt }) => {
+        firstAttempts.push(attempt);
+        throw new Error('not yet');
+      },
+    });
+    await bus.publish(sampleEvent(type));
+    await waitFor(() => firstAttempts.length === 1, 'the first attempt');
+    await first.close();
+
+    const laterAttempts: number[] = [];
+    await bus.subscribe({
+      group,
+      subjects: [type],
+      handler: async (_event, { attempt }) => void laterAttempts.push(attempt),
+    });
+    await waitFor(() => laterAttempts.length === 1, 'the parked retry, without its 60 s backoff');
+    assert.deepEqual(laterAttempts, [2]);
+    await bus.close();
+  });
+
+  it('cancels pending redelivery timers on close', async () => {
+    const bus = new MemoryBus({ logger });
+    const type = `${uniqueToken('timers')}.created`;
+    const timersBefore = countTimers();
+    let attempts = 0;
+    await bus.subscribe({
+      group: uniqueGroup('timers'),
+      subjects: [type],
+      backoffMs: () => 60_000,
+      handler: async () => {
+        attempts += 1;
+        throw new Error('fails');
+      },
+    });
+    await bus.publish(sampleEvent(type));
+    await waitFor(() => attempts === 1 && countTimers() > timersBefore, 'the redelivery timer');
+
+    await bus.close();
+    assert.equal(countTimers(), timersBefore);
+  });
+
+  it('refuses to publish, subscribe or answer ping once closed', async () => {
+    const bus = new MemoryBus({ logger });
+    await bus.close();
+    await assert.rejects(bus.publish(sampleEvent('closed.created')), /closed/);
+    await assert.rejects(
+      bus.subscribe({ group: uniqueGroup('closed'), subjects: ['closed.created'], handler: async () => {} }),
+      /closed/,
+    );
+    await assert.rejects(bus.ping(), /closed/);
+  });
+});
+
+function countTimers(): number {
+  return process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+}
