@@ -24,7 +24,10 @@ if (databaseUrl) {
         const results = await Promise.all(
           pools.map((database) => migrate(database, { schema: 'store_fixture', migrationsFolder })),
         );
-        assert.equal(results.reduce((sum, result) => sum + result.applied, 0), 1);
+        assert.equal(
+          results.reduce((sum, result) => sum + result.applied, 0),
+          1,
+        );
         const rows = await queryRows<{ n: number }>(
           test.database.db,
           sql`select count(*)::int as n from store_fixture.__migrations`,
@@ -37,5 +40,7 @@ if (databaseUrl) {
     });
   });
 } else {
-  describe('store contract: PostgreSQL', { skip: skipReason('DATABASE_URL', 'PostgreSQL store contract') }, () => {});
+  describe('store contract: PostgreSQL', {
+    skip: skipReason('DATABASE_URL', 'PostgreSQL store contract'),
+  }, () => {});
 }

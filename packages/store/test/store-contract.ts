@@ -16,7 +16,10 @@ const migrationsFolder = fileURLToPath(new URL('./fixture/migrations', import.me
 const logger = createLogger({ level: 'silent' });
 const tables = { outbox, processedEvents, deadLetters };
 
-export async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  condition: () => Promise<boolean> | boolean,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
@@ -174,12 +177,18 @@ export function runStoreContract(name: string, open: () => Promise<TestDatabase>
       const event = createEvent('fixture.poison.pill', {});
       await bus.publish(event);
       await waitFor(async () => {
-        const rows = await handle.database.db.select().from(deadLetters).where(eq(deadLetters.eventId, event.id));
+        const rows = await handle.database.db
+          .select()
+          .from(deadLetters)
+          .where(eq(deadLetters.eventId, event.id));
         return rows.length === 1;
       });
       await bus.close();
       assert.equal(attempts, 3);
-      const [letter] = await handle.database.db.select().from(deadLetters).where(eq(deadLetters.eventId, event.id));
+      const [letter] = await handle.database.db
+        .select()
+        .from(deadLetters)
+        .where(eq(deadLetters.eventId, event.id));
       assert.equal(letter?.consumer, group);
       assert.equal(letter?.attempts, 3);
       assert.match(letter?.error ?? '', /cannot handle/);
