@@ -19,7 +19,9 @@ if (scripts.length === 0) {
 let failed = 0;
 for (const script of scripts) {
   console.log(`\n=== bench/${script} ===`);
-  const result = spawnSync(process.execPath, ['--import', 'tsx', `${directory}${script}`], { stdio: 'inherit' });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', `${directory}${script}`], {
+    stdio: 'inherit',
+  });
   if (result.status !== 0) failed++;
 }
 process.exit(failed === 0 ? 0 : 1);

@@ -14,7 +14,11 @@ export interface Infrastructure {
  * Opens the adapters the configuration asks for — embedded (PGlite, memory, in-process bus) unless
  * DATABASE_URL, REDIS_URL or NATS_URL say otherwise — and registers each for ordered shutdown.
  */
-export async function openInfrastructure(config: Config, logger: Logger, lifecycle: Lifecycle): Promise<Infrastructure> {
+export async function openInfrastructure(
+  config: Config,
+  logger: Logger,
+  lifecycle: Lifecycle,
+): Promise<Infrastructure> {
   if (!config.databaseUrl) await mkdir(config.dataDir, { recursive: true });
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,

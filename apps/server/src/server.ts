@@ -1,5 +1,12 @@
 import { buildGateway } from '@parley/gateway';
-import { type App, type Config, createProcessApp, Lifecycle, type Logger, type ServicePlugin } from '@parley/kernel';
+import {
+  type App,
+  type Config,
+  createProcessApp,
+  Lifecycle,
+  type Logger,
+  type ServicePlugin,
+} from '@parley/kernel';
 import { type Infrastructure, openInfrastructure } from './infrastructure.ts';
 import { buildServicePlugins, needsInfrastructure } from './services.ts';
 
@@ -14,7 +21,9 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const lifecycle = new Lifecycle(logger);
   try {
-    const infrastructure = needsInfrastructure(config) ? await openInfrastructure(config, logger, lifecycle) : undefined;
+    const infrastructure = needsInfrastructure(config)
+      ? await openInfrastructure(config, logger, lifecycle)
+      : undefined;
     const app = await createProcessApp({
       logger,
       bodyLimitBytes: config.bodyLimitBytes,
@@ -27,7 +36,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       app.readiness.add('cache', () => infrastructure.cache.ping());
       app.readiness.add('bus', () => infrastructure.bus.ping());
     }
-    const services: ServicePlugin[] = infrastructure ? await buildServicePlugins(config, infrastructure, logger) : [];
+    const services: ServicePlugin[] = infrastructure
+      ? await buildServicePlugins(config, infrastructure, logger)
+      : [];
     if (config.services.has('gateway')) await buildGateway(app, { services });
     else for (const service of services) await app.register(service.plugin);
     const url = await app.listen({ port: config.port, host: config.host });

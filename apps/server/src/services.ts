@@ -1,7 +1,11 @@
 import type { Config, Logger, ServiceName, ServicePlugin } from '@parley/kernel';
 import type { Infrastructure } from './infrastructure.ts';
 
-type ServiceBuilder = (config: Config, infrastructure: Infrastructure, logger: Logger) => Promise<ServicePlugin>;
+type ServiceBuilder = (
+  config: Config,
+  infrastructure: Infrastructure,
+  logger: Logger,
+) => Promise<ServicePlugin>;
 
 /** Every service that owns data and the function that builds its plugin from this process's adapters. */
 const BUILDERS: Partial<Record<ServiceName, ServiceBuilder>> = {};

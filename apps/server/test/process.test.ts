@@ -15,7 +15,9 @@ async function freePort(): Promise<number> {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -29,7 +31,9 @@ interface Started {
 /** Starts `npm start`'s entry point as its own process, on embedded defaults except the given variables. */
 function startParley(env: Record<string, string>): Started {
   const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !/^(DATABASE_URL|REDIS_URL|NATS_URL|PARLEY_|PORT$)/.test(name)),
+    Object.entries(process.env).filter(
+      ([name]) => !/^(DATABASE_URL|REDIS_URL|NATS_URL|PARLEY_|PORT$)/.test(name),
+    ),
   );
   const child = spawn(process.execPath, ['--import', 'tsx', main], {
     cwd: root,
@@ -93,7 +97,10 @@ describe('the Parley process on embedded defaults', () => {
     assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain; version=0.0.4/);
     assert.match(await metrics.text(), /# TYPE http_request_duration_seconds histogram/);
 
-    const openapi = (await (await fetch(`${base}/openapi.json`)).json()) as { openapi: string; paths: object };
+    const openapi = (await (await fetch(`${base}/openapi.json`)).json()) as {
+      openapi: string;
+      paths: object;
+    };
     assert.equal(openapi.openapi, '3.1.0');
     const docs = await fetch(`${base}/docs/`);
     assert.equal(docs.status, 200);

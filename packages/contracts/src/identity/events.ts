@@ -5,7 +5,12 @@ export const UserSnapshot = Type.Object({
   id: Type.String(),
   email: Type.String(),
   displayName: Type.String(),
-  role: Type.Union([Type.Literal('user'), Type.Literal('agent'), Type.Literal('manager'), Type.Literal('admin')]),
+  role: Type.Union([
+    Type.Literal('user'),
+    Type.Literal('agent'),
+    Type.Literal('manager'),
+    Type.Literal('admin'),
+  ]),
   avatarUrl: Type.Union([Type.String(), Type.Null()]),
   active: Type.Boolean(),
 });
