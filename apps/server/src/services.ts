@@ -1,14 +1,55 @@
-import type { Config, Logger, ServiceName, ServicePlugin } from '@parley/kernel';
+import { buildChat } from '@parley/chat';
+import { type BlockDirectory, buildIdentity } from '@parley/identity';
+import {
+  type Authenticator,
+  type Config,
+  type Logger,
+  resolveInternalToken,
+  type ServiceName,
+  type ServicePlugin,
+  unauthorized,
+} from '@parley/kernel';
 import type { Infrastructure } from './infrastructure.ts';
+import { createRemoteAuthenticator } from './remote-authenticator.ts';
+
+/** What services built earlier in this process hand to later ones (identity provides the authenticator). */
+export interface SharedServices {
+  authenticator: Authenticator | undefined;
+  /** Identity's block list, when identity runs in this process; otherwise services keep an event-fed copy. */
+  blocks: BlockDirectory | undefined;
+}
 
 type ServiceBuilder = (
   config: Config,
   infrastructure: Infrastructure,
   logger: Logger,
+  shared: SharedServices,
 ) => Promise<ServicePlugin>;
 
+/** Until identity provides the process's authenticator, nobody gets in (401), rather than everybody. */
+const refuseEveryone: Authenticator = {
+  authenticate: async () => {
+    throw unauthorized('Authentication is not available in this process yet.');
+  },
+};
+
 /** Every service that owns data and the function that builds its plugin from this process's adapters. */
-const BUILDERS: Partial<Record<ServiceName, ServiceBuilder>> = {};
+const BUILDERS: Partial<Record<ServiceName, ServiceBuilder>> = {
+  identity: async (config, infrastructure, logger, shared) => {
+    const identity = await buildIdentity({ config, ...infrastructure, logger });
+    shared.authenticator = identity.authenticator;
+    shared.blocks = identity.blocks;
+    return identity.service;
+  },
+  chat: async (config, infrastructure, logger, shared) =>
+    buildChat({
+      config,
+      ...infrastructure,
+      logger,
+      authenticator: shared.authenticator ?? refuseEveryone,
+      internalToken: await resolveInternalToken(config),
+    }),
+};
 
 export function needsInfrastructure(config: Config): boolean {
   return [...config.services].some((name) => name !== 'gateway');
@@ -20,9 +61,19 @@ export async function buildServicePlugins(
   logger: Logger,
 ): Promise<ServicePlugin[]> {
   const plugins: ServicePlugin[] = [];
-  for (const name of config.services) {
+  // Without identity here, tokens are still verified locally: public keys from identity's JWKS, revocations
+  // from the shared cache. API keys need identity itself and are refused in such a process.
+  const shared: SharedServices = {
+    authenticator: config.services.has('identity')
+      ? undefined
+      : createRemoteAuthenticator(config, infrastructure.cache),
+    blocks: undefined,
+  };
+  // Identity first: the services after it authenticate with what it provides.
+  const ordered = [...config.services].sort((a, b) => Number(b === 'identity') - Number(a === 'identity'));
+  for (const name of ordered) {
     const build = BUILDERS[name];
-    if (build) plugins.push(await build(config, infrastructure, logger.child({ service: name })));
+    if (build) plugins.push(await build(config, infrastructure, logger.child({ service: name }), shared));
   }
   return plugins;
 }

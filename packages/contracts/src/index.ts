@@ -1,2 +1,3 @@
+export * from './chat/index.ts';
 export * from './common.ts';
 export * from './identity/events.ts';

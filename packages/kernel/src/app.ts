@@ -18,11 +18,14 @@ import { AppError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { createProcessMetrics, type ProcessMetrics } from './metrics.ts';
 import { Readiness } from './readiness.ts';
+import { createValidatorCompiler } from './validation.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
     readiness: Readiness;
     metrics: ProcessMetrics;
+    /** What /openapi.json and /docs show: this process's routes, or a gateway's document merged from its upstreams. */
+    openapiDocument: () => Record<string, unknown>;
   }
 }
 
@@ -44,6 +47,8 @@ export interface ProcessAppOptions {
   version?: string;
   /** Serve the interactive API reference at /docs (the edge does); every process serves /openapi.json. */
   serveDocs?: boolean;
+  /** Proxies whose X-Forwarded-For names the client (Fastify's trustProxy); default none. */
+  trustProxy?: boolean | string[];
 }
 
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
@@ -64,21 +69,29 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
       const incoming = request.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
-    ajv: {
-      customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true },
-    },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    trustProxy: options.trustProxy ?? false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   });
 
+  app.setValidatorCompiler(createValidatorCompiler());
   app.decorate('readiness', new Readiness());
   app.decorate('metrics', createProcessMetrics());
   installErrorHandler(app);
   installMethodAwareNotFound(app);
 
+  // Requests still running when close() starts end their keep-alive connection with their response;
+  // otherwise close() would wait for the client's idle timeout before it could finish.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -125,8 +138,15 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
       },
     },
   });
-  if (options.serveDocs ?? true) await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.decorate('openapiDocument', (): Record<string, unknown> => ({ ...app.swagger() }));
+  if (options.serveDocs ?? true) {
+    await app.register(swaggerUi, {
+      routePrefix: '/docs',
+      transformSpecification: () => app.openapiDocument(),
+      transformSpecificationClone: false,
+    });
+  }
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.openapiDocument());
 
   registerOpsRoutes(app);
   return app;

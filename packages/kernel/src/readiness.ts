@@ -1,9 +1,29 @@
-export type ReadinessCheck = () => Promise<void>;
+/**
+ * Resolves when the dependency is usable. It may resolve with a detail (shown in the report) and
+ * `degraded: true` when it works at reduced capacity (some of a service's nodes down); rejecting means
+ * not usable, and a check may attach the same detail to its error as `error.detail`.
+ */
+export type ReadinessCheck = () => Promise<void | ReadinessDetail>;
+
+export interface ReadinessDetail {
+  degraded?: boolean;
+  detail?: unknown;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  error?: string;
+  ms: number;
+  degraded?: boolean;
+  detail?: unknown;
+}
 
 export interface ReadinessReport {
   ready: boolean;
   status: 'ready' | 'not_ready' | 'shutting_down';
-  checks: Record<string, { ok: boolean; error?: string; ms: number }>;
+  /** Present and true when every check passed but some work at reduced capacity. */
+  degraded?: boolean;
+  checks: Record<string, CheckResult>;
 }
 
 /** What `/ready` asks: every dependency this process needs, each bounded by a timeout. */
@@ -32,14 +52,15 @@ export class Readiness {
     const checks = Object.fromEntries(entries);
     const allOk = entries.every(([, result]) => result.ok);
     const status = this.shuttingDown ? 'shutting_down' : allOk ? 'ready' : 'not_ready';
-    return { ready: status === 'ready', status, checks };
+    const degraded = entries.some(([, result]) => result.degraded === true);
+    return { ready: status === 'ready', status, ...(degraded ? { degraded } : {}), checks };
   }
 
-  private async run(check: ReadinessCheck): Promise<{ ok: boolean; error?: string; ms: number }> {
+  private async run(check: ReadinessCheck): Promise<CheckResult> {
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
+      const result = await Promise.race([
         check(),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
@@ -48,10 +69,16 @@ export class Readiness {
           );
         }),
       ]);
-      return { ok: true, ms: Math.round(performance.now() - started) };
+      return { ok: true, ms: Math.round(performance.now() - started), ...(result ?? {}) };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      return { ok: false, error: message, ms: Math.round(performance.now() - started) };
+      const detail = (error as { detail?: unknown } | null)?.detail;
+      return {
+        ok: false,
+        error: message,
+        ms: Math.round(performance.now() - started),
+        ...(detail === undefined ? {} : { detail }),
+      };
     } finally {
       clearTimeout(timer);
     }

@@ -31,6 +31,11 @@ describe('process app', () => {
       },
       async (request, reply) => reply.status(201).send({ name: request.body.name, size: request.body.size }),
     );
+    typed.get(
+      '/paged',
+      { schema: { querystring: Type.Object({ limit: Type.Integer({ minimum: 1, default: 20 }) }) } },
+      async (request) => ({ limit: request.query.limit }),
+    );
     typed.get('/things/:id', async () => {
       throw conflict('That thing is busy.', 'thing_busy');
     });
@@ -106,6 +111,21 @@ describe('process app', () => {
     assert.equal(problem.status, 400);
     const paths = problem.errors.map((error: { path: string }) => error.path).sort();
     assert.deepEqual(paths, ['body.extra', 'body.name', 'body.size']);
+  });
+
+  it('never coerces body types, but coerces query strings to their declared types', async () => {
+    const numericString = await app.inject({
+      method: 'POST',
+      url: '/things',
+      payload: { name: 'a', size: '5' },
+    });
+    assert.equal(numericString.statusCode, 400);
+    assert.deepEqual(numericString.json().errors, [{ path: 'body.size', message: 'must be integer' }]);
+    const query = await app.inject({ method: 'GET', url: '/paged?limit=7' });
+    assert.deepEqual(query.json(), { limit: 7 });
+    const badQuery = await app.inject({ method: 'GET', url: '/paged?limit=many' });
+    assert.equal(badQuery.statusCode, 400);
+    assert.equal(badQuery.json().errors[0].path, 'querystring.limit');
   });
 
   it('names a missing field', async () => {

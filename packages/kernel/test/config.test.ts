@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, parseConfig, SERVICE_NAMES } from '../src/config.ts';
+import { ConfigError, DEFAULT_UPLOAD_TYPES, parseConfig, SERVICE_NAMES } from '../src/config.ts';
+import { resolveInternalToken } from '../src/internal-token.ts';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -107,7 +111,108 @@ describe('configuration', () => {
         NODE_ENV: 'production',
         PARLEY_DATA_DIR: '/var/lib/parley',
         PARLEY_CORS_ORIGINS: 'https://x.y',
+        PARLEY_INTERNAL_TOKEN: 'x'.repeat(32),
       }),
+    );
+  });
+
+  it('has chat limits with safe defaults and reads their variables', () => {
+    const defaults = parseConfig({}, '/srv/parley');
+    assert.equal(defaults.messageMaxBytes, 16384);
+    assert.equal(defaults.groupMaxMembers, 256);
+    assert.equal(defaults.uploadMaxBytes, 10 * 1024 * 1024);
+    assert.deepEqual(defaults.uploadTypes, [...DEFAULT_UPLOAD_TYPES]);
+    assert.equal(defaults.internalToken, undefined);
+    const set = parseConfig({
+      PARLEY_MESSAGE_MAX_BYTES: '100',
+      PARLEY_GROUP_MAX_MEMBERS: '3',
+      PARLEY_UPLOAD_MAX_BYTES: '2048',
+      PARLEY_UPLOAD_TYPES: 'image/png, application/pdf',
+      PARLEY_INTERNAL_TOKEN: 'secret',
+    });
+    assert.equal(set.messageMaxBytes, 100);
+    assert.equal(set.groupMaxMembers, 3);
+    assert.equal(set.uploadMaxBytes, 2048);
+    assert.deepEqual(set.uploadTypes, ['image/png', 'application/pdf']);
+    assert.equal(set.internalToken, 'secret');
+    const problems = problemsOf({ PARLEY_MESSAGE_MAX_BYTES: '0', PARLEY_GROUP_MAX_MEMBERS: '1' });
+    assert.ok(problems.some((problem) => problem.startsWith('PARLEY_MESSAGE_MAX_BYTES')));
+    assert.ok(problems.some((problem) => problem.startsWith('PARLEY_GROUP_MAX_MEMBERS')));
+  });
+
+  it('wants a long internal service token in production', () => {
+    const base = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://db/parley',
+      PARLEY_CORS_ORIGINS: 'https://x.y',
+    };
+    assert.match(problemsOf(base).join(), /PARLEY_INTERNAL_TOKEN must be set/);
+    assert.match(problemsOf({ ...base, PARLEY_INTERNAL_TOKEN: 'short' }).join(), /at least 32/);
+  });
+
+  it('generates an internal token into the data dir once and keeps it', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'parley-token-'));
+    try {
+      const first = await resolveInternalToken({ internalToken: undefined, dataDir });
+      assert.ok(first.length >= 32);
+      assert.equal(await resolveInternalToken({ internalToken: undefined, dataDir }), first);
+      assert.equal(await resolveInternalToken({ internalToken: 'given', dataDir }), 'given');
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+  it('has token and session lifetimes with safe defaults and reads their variables', () => {
+    const defaults = parseConfig({ PARLEY_PUBLIC_URL: 'https://chat.example.com/' }, '/srv/parley');
+    assert.equal(defaults.accessTokenTtlSeconds, 900);
+    assert.equal(defaults.sessionIdleDays, 7);
+    assert.equal(defaults.sessionMaxDays, 30);
+    assert.equal(defaults.refreshGraceSeconds, 5);
+    assert.equal(defaults.jwtIssuer, 'https://chat.example.com');
+    assert.equal(defaults.jwtAudience, 'parley');
+    assert.equal(defaults.jwksUrl, undefined);
+    assert.equal(defaults.signingKeyMaxAgeDays, 90);
+    const set = parseConfig({
+      PARLEY_ACCESS_TOKEN_TTL: '300',
+      PARLEY_SESSION_IDLE_DAYS: '2',
+      PARLEY_SESSION_MAX_DAYS: '10',
+      PARLEY_REFRESH_GRACE_SECONDS: '0',
+      PARLEY_JWT_ISSUER: 'https://id.example.com',
+      PARLEY_JWT_AUDIENCE: 'parley-prod',
+      PARLEY_SIGNING_KEY_MAX_AGE_DAYS: '30',
+    });
+    assert.equal(set.accessTokenTtlSeconds, 300);
+    assert.equal(set.sessionIdleDays, 2);
+    assert.equal(set.sessionMaxDays, 10);
+    assert.equal(set.refreshGraceSeconds, 0);
+    assert.equal(set.jwtIssuer, 'https://id.example.com');
+    assert.equal(set.jwtAudience, 'parley-prod');
+    assert.equal(set.signingKeyMaxAgeDays, 30);
+  });
+
+  it('finds the JWKS of a remote identity service, or takes it as given', () => {
+    const remote = parseConfig({
+      PARLEY_UPSTREAM_IDENTITY: 'http://identity-a:8080/, http://identity-b:8080',
+    });
+    assert.equal(remote.jwksUrl, 'http://identity-a:8080/.well-known/jwks.json');
+    const given = parseConfig({ PARLEY_JWKS_URL: 'https://id.example.com/jwks' });
+    assert.equal(given.jwksUrl, 'https://id.example.com/jwks');
+  });
+
+  it('refuses token and session lifetimes out of range or contradicting each other', () => {
+    const problems = problemsOf({
+      PARLEY_ACCESS_TOKEN_TTL: '5',
+      PARLEY_REFRESH_GRACE_SECONDS: '600',
+      PARLEY_JWKS_URL: 'ftp://keys',
+    });
+    for (const name of ['PARLEY_ACCESS_TOKEN_TTL', 'PARLEY_REFRESH_GRACE_SECONDS', 'PARLEY_JWKS_URL']) {
+      assert.ok(
+        problems.some((problem) => problem.startsWith(name)),
+        `${name} missing from ${problems.join('; ')}`,
+      );
+    }
+    assert.match(
+      problemsOf({ PARLEY_SESSION_IDLE_DAYS: '40', PARLEY_SESSION_MAX_DAYS: '30' }).join(),
+      /PARLEY_SESSION_IDLE_DAYS must not exceed PARLEY_SESSION_MAX_DAYS/,
     );
   });
 });

@@ -1,0 +1,99 @@
+import { type Static, Type } from 'typebox';
+import { PageQuery } from '../common.ts';
+import {
+  ConversationStatusSchema,
+  ConversationTypeSchema,
+  HandledBySchema,
+  MessageTypeSchema,
+} from './models.ts';
+
+const Id = Type.String({ minLength: 1, maxLength: 64 });
+/** Client-chosen id that makes a send idempotent: retries with the same value return the original. */
+export const ClientMessageId = Type.String({ minLength: 1, maxLength: 128 });
+export const AttachmentIds = Type.Array(Id, { maxItems: 10, uniqueItems: true });
+/** The byte limit is configurable (PARLEY_MESSAGE_MAX_BYTES) and checked by the service: 413 beyond it. */
+export const MessageBody = Type.String({ maxLength: 1024 * 1024 });
+
+export const CreateConversationBody = Type.Object(
+  {
+    type: ConversationTypeSchema,
+    title: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    memberIds: Type.Optional(Type.Array(Id, { maxItems: 1000, uniqueItems: true })),
+    botId: Type.Optional(Id),
+    systemMessage: Type.Optional(Type.String({ minLength: 1, maxLength: 4000 })),
+  },
+  { additionalProperties: false },
+);
+export type CreateConversationBody = Static<typeof CreateConversationBody>;
+
+export const ListConversationsQuery = Type.Object(
+  {
+    status: Type.Optional(ConversationStatusSchema),
+    type: Type.Optional(ConversationTypeSchema),
+    ...PageQuery,
+  },
+  { additionalProperties: false },
+);
+export type ListConversationsQuery = Static<typeof ListConversationsQuery>;
+
+export const UpdateConversationBody = Type.Object(
+  { title: Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()]) },
+  { additionalProperties: false },
+);
+
+export const AddMemberBody = Type.Object({ userId: Id }, { additionalProperties: false });
+
+export const HistoryQuery = Type.Object(
+  {
+    afterSeq: Type.Optional(Type.Integer({ minimum: 0 })),
+    beforeSeq: Type.Optional(Type.Integer({ minimum: 1 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+    cursor: Type.Optional(Type.String({ maxLength: 100 })),
+  },
+  { additionalProperties: false },
+);
+export type HistoryQuery = Static<typeof HistoryQuery>;
+
+export const SendMessageBody = Type.Object(
+  {
+    body: MessageBody,
+    type: Type.Optional(MessageTypeSchema),
+    clientMessageId: Type.Optional(ClientMessageId),
+    attachmentIds: Type.Optional(AttachmentIds),
+  },
+  { additionalProperties: false },
+);
+export type SendMessageBody = Static<typeof SendMessageBody>;
+
+export const EditMessageBody = Type.Object({ body: MessageBody }, { additionalProperties: false });
+
+export const ReadBody = Type.Object({ seq: Type.Integer({ minimum: 0 }) }, { additionalProperties: false });
+
+export const SearchQuery = Type.Object(
+  { q: Type.String({ minLength: 1, maxLength: 200 }), ...PageQuery },
+  { additionalProperties: false },
+);
+
+/** Internal API (service token): what the console and bots change on a conversation. */
+export const InternalUpdateConversationBody = Type.Object(
+  {
+    status: Type.Optional(ConversationStatusSchema),
+    assigneeId: Type.Optional(Type.Union([Id, Type.Null()])),
+    handledBy: Type.Optional(HandledBySchema),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type InternalUpdateConversationBody = Static<typeof InternalUpdateConversationBody>;
+
+/** Internal API (service token): a bot reply or a system notice, idempotent by clientMessageId. */
+export const InternalPostMessageBody = Type.Object(
+  {
+    senderId: Id,
+    senderType: Type.Union([Type.Literal('bot'), Type.Literal('system')]),
+    body: MessageBody,
+    type: Type.Optional(MessageTypeSchema),
+    clientMessageId: ClientMessageId,
+  },
+  { additionalProperties: false },
+);
+export type InternalPostMessageBody = Static<typeof InternalPostMessageBody>;

@@ -1,0 +1,28 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from './config.ts';
+import { newSecretToken } from './ids.ts';
+
+const FILE_NAME = 'internal-token';
+
+/**
+ * The shared secret that services present to each other's internal APIs. Production must set
+ * PARLEY_INTERNAL_TOKEN (config refuses to start otherwise); an embedded install generates one on first
+ * start and keeps it in the data dir, so it survives restarts without anyone having to invent a secret.
+ */
+export async function resolveInternalToken(
+  config: Pick<Config, 'internalToken' | 'dataDir'>,
+): Promise<string> {
+  if (config.internalToken !== undefined) return config.internalToken;
+  const path = join(config.dataDir, FILE_NAME);
+  try {
+    const stored = (await readFile(path, 'utf8')).trim();
+    if (stored.length >= 32) return stored;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  await mkdir(config.dataDir, { recursive: true });
+  const token = newSecretToken(32);
+  await writeFile(path, `${token}\n`, { mode: 0o600 });
+  return token;
+}

@@ -1,0 +1,172 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Bus, Subscription } from '@parley/bus';
+import type { Cache } from '@parley/cache';
+import {
+  type Authenticator,
+  type Config,
+  installAuthentication,
+  type Logger,
+  type ServicePlugin,
+  type TypedApp,
+} from '@parley/kernel';
+import { type Database, migrate, Outbox, OutboxRelay } from '@parley/store';
+import { ConversationService } from './domain/conversations.ts';
+import type { DomainDeps } from './domain/deps.ts';
+import { HistoryService } from './domain/history.ts';
+import { type GroupCommitTuning, MessageService } from './domain/messages.ts';
+import { NotifierSlot } from './domain/notifier.ts';
+import { ReceiptService } from './domain/receipts.ts';
+import { SyncService } from './domain/sync.ts';
+import { UploadService } from './domain/uploads.ts';
+import { consumeIdentityEvents } from './events/identity-consumer.ts';
+import { DiskFileStorage } from './files/disk-file-storage.ts';
+import type { FileStorage } from './files/file-storage.ts';
+import { SocketServer } from './realtime/socket-server.ts';
+import { TypingRelay } from './realtime/typing.ts';
+import { AttachmentsRepository } from './repositories/attachments-repository.ts';
+import { ConversationsRepository } from './repositories/conversations-repository.ts';
+import { MessagesRepository } from './repositories/messages-repository.ts';
+import { SendRepository } from './repositories/send-repository.ts';
+import { SyncRepository } from './repositories/sync-repository.ts';
+import { UsersRepository } from './repositories/users-repository.ts';
+import { conversationRoutes } from './routes/conversation-routes.ts';
+import { internalRoutes } from './routes/internal-routes.ts';
+import { messageRoutes } from './routes/message-routes.ts';
+import type { RouteDeps } from './routes/route-deps.ts';
+import { uploadRoutes } from './routes/upload-routes.ts';
+import { outbox as outboxTable } from './schema/schema.ts';
+
+export const CHAT_MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
+
+export type ChatConfig = Pick<
+  Config,
+  | 'dataDir'
+  | 'redisUrl'
+  | 'socketRateLimit'
+  | 'messageMaxBytes'
+  | 'groupMaxMembers'
+  | 'uploadMaxBytes'
+  | 'uploadTypes'
+  | 'corsOrigins'
+  | 'outboxPollMs'
+>;
+
+export interface ChatDeps {
+  config: ChatConfig;
+  database: Database;
+  cache: Cache;
+  bus: Bus;
+  logger: Logger;
+  authenticator: Authenticator;
+  /** The shared secret of the internal API (kernel's resolveInternalToken). */
+  internalToken: string;
+  /** Defaults to the data dir's `uploads/`. */
+  fileStorage?: FileStorage;
+  supportBotId?: string;
+  groupCommit?: GroupCommitTuning;
+}
+
+/**
+ * The chat service as a Fastify plugin: migrations at registration, REST routes, Socket.IO on the process's
+ * HTTP server; the outbox relay and the identity consumer start when the app is ready and stop, with the
+ * sockets, when it closes.
+ */
+export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
+  const { config, database, logger } = deps;
+  const outbox = new Outbox(database, { outbox: outboxTable });
+  const notifier = new NotifierSlot();
+  const domain: DomainDeps = {
+    database,
+    outbox,
+    cache: deps.cache,
+    conversations: new ConversationsRepository(database.db),
+    messages: new MessagesRepository(database.db),
+    send: new SendRepository(),
+    users: new UsersRepository(database.db),
+    attachments: new AttachmentsRepository(database.db),
+    sync: new SyncRepository(database.db),
+    notifier,
+    limits: { messageMaxBytes: config.messageMaxBytes, groupMaxMembers: config.groupMaxMembers },
+    supportBotId: deps.supportBotId,
+  };
+  const messages = new MessageService(domain, deps.groupCommit);
+  const conversations = new ConversationService(domain, messages);
+  const receipts = new ReceiptService(domain);
+  const routeDeps: RouteDeps = {
+    authenticator: deps.authenticator,
+    conversations,
+    messages,
+    history: new HistoryService(domain, messages),
+    receipts,
+    uploads: new UploadService(
+      deps.fileStorage ?? new DiskFileStorage(join(config.dataDir, 'uploads')),
+      domain.attachments,
+      { uploadTypes: config.uploadTypes },
+    ),
+    internalToken: deps.internalToken,
+  };
+
+  const plugin = async (app: TypedApp) => {
+    await migrate(database, { schema: 'chat', migrationsFolder: CHAT_MIGRATIONS });
+    installAuthentication(app);
+    conversationRoutes(app, routeDeps);
+    messageRoutes(app, routeDeps);
+    internalRoutes(app, routeDeps);
+    await uploadRoutes(app, routeDeps, config.uploadMaxBytes);
+
+    const sockets = new SocketServer({
+      httpServer: app.server,
+      authenticator: deps.authenticator,
+      services: {
+        conversations,
+        messages,
+        receipts,
+        sync: new SyncService(domain),
+        conversationsRepository: domain.conversations,
+        typing: new TypingRelay(domain.conversations, notifier),
+        logger,
+      },
+      cache: deps.cache,
+      logger,
+      redisUrl: config.redisUrl,
+      socketRateLimit: config.socketRateLimit,
+      messageMaxBytes: config.messageMaxBytes,
+      corsOrigins: config.corsOrigins,
+    });
+    notifier.use(sockets);
+
+    const relay = new OutboxRelay({
+      database,
+      tables: { outbox: outboxTable },
+      bus: deps.bus,
+      logger,
+      pollMs: config.outboxPollMs,
+    });
+    const stopWaking = outbox.onCommitted(() => relay.wake());
+    let subscription: Subscription | undefined;
+
+    app.addHook('onReady', async () => {
+      await sockets.start();
+      relay.start();
+      subscription = await consumeIdentityEvents({
+        bus: deps.bus,
+        database,
+        users: domain.users,
+        sessions: sockets,
+        logger,
+      });
+    });
+    // Upgraded connections would keep the HTTP server from closing: drop them first.
+    app.addHook('preClose', async () => {
+      sockets.disconnectLocal();
+    });
+    app.addHook('onClose', async () => {
+      await subscription?.close();
+      await sockets.close();
+      stopWaking();
+      await relay.stop();
+    });
+  };
+  return { name: 'chat', plugin: plugin as ServicePlugin['plugin'] };
+}

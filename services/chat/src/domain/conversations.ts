@@ -1,0 +1,358 @@
+import { ChatEvents, type Conversation, type CreateConversationBody } from '@parley/contracts';
+import {
+  badRequest,
+  conflict,
+  createEvent,
+  forbidden,
+  hasRole,
+  newId,
+  notFound,
+  type Principal,
+} from '@parley/kernel';
+import { isUniqueViolation, type Tx } from '@parley/store';
+import type {
+  ConversationRow,
+  MemberRow,
+  NewConversationRow,
+} from '../repositories/conversations-repository.ts';
+import { hiddenConversation, mayRead } from './access.ts';
+import type { DomainDeps } from './deps.ts';
+import { toConversation, toSnapshot } from './mappers.ts';
+import { actorOf, type MessageService } from './messages.ts';
+import { canTransition } from './status-machine.ts';
+
+export interface ConversationPage {
+  items: Conversation[];
+  nextCursor: string | null;
+}
+
+export interface InternalChanges {
+  status?: ConversationRow['status'] | undefined;
+  assigneeId?: string | null | undefined;
+  handledBy?: ConversationRow['handledBy'] | undefined;
+}
+
+type ConversationEvent = (typeof ChatEvents)['conversationCreated' | 'conversationUpdated'];
+
+/** Opening, listing and administering conversations; status and assignment are owned here. */
+export class ConversationService {
+  constructor(
+    private readonly deps: DomainDeps,
+    private readonly messages: MessageService,
+  ) {}
+
+  async create(
+    principal: Principal,
+    body: CreateConversationBody,
+  ): Promise<{ conversation: Conversation; created: boolean }> {
+    const others = [...new Set(body.memberIds ?? [])].filter((id) => id !== principal.userId);
+    const base = { id: newId('cnv'), createdBy: principal.userId, title: body.title ?? null };
+    let row: NewConversationRow;
+    let memberIds = [principal.userId];
+    switch (body.type) {
+      case 'direct': {
+        if (others.length !== 1 || (body.memberIds ?? []).length !== 1) {
+          throw badRequest('A direct conversation needs exactly one other member.', [
+            { path: 'memberIds', message: 'must hold exactly one other user' },
+          ]);
+        }
+        const other = others[0]!;
+        await this.requireUsers([other]);
+        if (await this.deps.users.blockedBetween(principal.userId, other))
+          throw forbidden('You cannot message this user.');
+        const directKey = [principal.userId, other].sort().join(':');
+        const existing = await this.deps.conversations.findByDirectKey(directKey);
+        if (existing) return { conversation: await this.view(existing, principal.userId), created: false };
+        row = { ...base, type: 'direct', status: 'open', handledBy: null, directKey };
+        memberIds = [principal.userId, other];
+        break;
+      }
+      case 'group': {
+        if (others.length + 1 > this.deps.limits.groupMaxMembers) {
+          throw badRequest(`A group has at most ${this.deps.limits.groupMaxMembers} members.`, [
+            { path: 'memberIds', message: 'too many members' },
+          ]);
+        }
+        await this.requireUsers(others);
+        row = { ...base, type: 'group', status: 'open', handledBy: null };
+        memberIds = [principal.userId, ...others];
+        break;
+      }
+      case 'bot': {
+        if (!body.botId)
+          throw badRequest('A bot conversation needs a botId.', [{ path: 'botId', message: 'is required' }]);
+        row = { ...base, type: 'bot', botId: body.botId, status: 'open', handledBy: 'bot' };
+        break;
+      }
+      default: {
+        // support: answered by the chosen support bot, or waiting for a human when there is none.
+        const bot = this.deps.supportBotId;
+        row = bot
+          ? { ...base, type: 'support', botId: bot, status: 'open', handledBy: 'bot' }
+          : { ...base, type: 'support', status: 'pending', handledBy: 'human' };
+        break;
+      }
+    }
+    const memberRows = memberIds.map((userId) => ({
+      conversationId: row.id,
+      userId,
+      role: userId === principal.userId && body.type === 'group' ? ('owner' as const) : ('member' as const),
+    }));
+    let created: ConversationRow;
+    try {
+      created = await this.deps.outbox.transaction(async (tx) => {
+        const inserted = await this.deps.conversations.insert(tx, row, memberRows);
+        await this.publish(tx, ChatEvents.conversationCreated, inserted, principal);
+        return inserted;
+      });
+    } catch (error) {
+      // Two first messages racing to open the same direct conversation: the loser gets the winner's.
+      if (row.directKey && isUniqueViolation(error)) {
+        const existing = await this.deps.conversations.findByDirectKey(row.directKey);
+        if (existing) return { conversation: await this.view(existing, principal.userId), created: false };
+      }
+      throw error;
+    }
+    if (body.systemMessage) {
+      await this.messages.post({
+        conversationId: created.id,
+        senderId: 'system',
+        senderType: 'system',
+        body: body.systemMessage,
+        clientMessageId: `${created.id}:created`,
+      });
+      created = (await this.deps.conversations.findById(created.id)) ?? created;
+    }
+    await this.notifyMembers(created.id);
+    return { conversation: await this.view(created, principal.userId), created: true };
+  }
+
+  async list(
+    principal: Principal,
+    query: {
+      status?: ConversationRow['status'] | undefined;
+      type?: ConversationRow['type'] | undefined;
+      cursor?: string | undefined;
+      limit?: number | undefined;
+    },
+  ): Promise<ConversationPage> {
+    const limit = query.limit ?? 20;
+    const before = query.cursor === undefined ? undefined : decodeListCursor(query.cursor);
+    const rows = await this.deps.conversations.listForUser({
+      userId: principal.userId,
+      status: query.status,
+      type: query.type,
+      before,
+      limit: limit + 1,
+    });
+    const page = rows.slice(0, limit);
+    const items = await this.views(page, principal.userId);
+    const last = page.at(-1);
+    return { items, nextCursor: rows.length > limit && last ? encodeListCursor(last) : null };
+  }
+
+  async get(principal: Principal, id: string): Promise<Conversation> {
+    const conversation = await this.readable(principal, id);
+    return this.view(conversation.row, principal.userId);
+  }
+
+  async rename(principal: Principal, id: string, title: string | null): Promise<Conversation> {
+    const { row, member } = await this.readable(principal, id);
+    if (row.type === 'group' && member?.role !== 'owner' && principal.role !== 'admin') {
+      throw forbidden('Only the group owner or an admin can rename the group.');
+    }
+    return this.change(principal, id, { title });
+  }
+
+  async addMember(principal: Principal, id: string, userId: string): Promise<Conversation> {
+    const { row } = await this.administrable(principal, id);
+    await this.requireUsers([userId]);
+    await this.deps.outbox.transaction(async (tx) => {
+      // The conversation row lock orders concurrent additions so the size limit holds.
+      await this.deps.conversations.lockForSend(tx, [id]);
+      const count = await this.deps.conversations.countMembers(id, tx);
+      if (count >= this.deps.limits.groupMaxMembers) throw conflict('The group is full.', 'group_full');
+      if (await this.deps.conversations.addMember(tx, id, userId, 'member')) {
+        await this.publish(tx, ChatEvents.conversationUpdated, row, principal);
+      }
+    });
+    await this.notifyMembers(id);
+    return this.view(row, principal.userId);
+  }
+
+  async removeMember(principal: Principal, id: string, userId: string): Promise<void> {
+    const { row, member } = await this.readable(principal, id);
+    const leaving = userId === principal.userId;
+    if (row.type !== 'group')
+      throw conflict('Only group conversations have members to remove.', 'not_a_group');
+    if (!leaving && member?.role !== 'owner' && principal.role !== 'admin') {
+      throw forbidden('Only the group owner or an admin can remove members.');
+    }
+    if (userId === row.createdBy && !leaving)
+      throw conflict('The owner cannot be removed.', 'owner_required');
+    const removed = await this.deps.outbox.transaction(async (tx) => {
+      const gone = await this.deps.conversations.removeMember(tx, id, userId);
+      if (gone) await this.publish(tx, ChatEvents.conversationUpdated, row, principal);
+      return gone;
+    });
+    if (!removed) throw notFound('That user is not a member.');
+    await this.notifyMembers(id, [userId]);
+  }
+
+  async end(principal: Principal, id: string): Promise<Conversation> {
+    await this.readable(principal, id);
+    return this.change(principal, id, { status: 'closed' });
+  }
+
+  async delete(principal: Principal, id: string): Promise<void> {
+    const { row } = await this.readable(principal, id);
+    if (row.createdBy !== principal.userId && principal.role !== 'admin') {
+      throw forbidden('Only the owner or an admin can delete a conversation.');
+    }
+    await this.deps.outbox.transaction(async (tx) => {
+      await this.deps.conversations.delete(tx, id);
+      await this.deps.outbox.add(
+        tx,
+        createEvent(ChatEvents.conversationDeleted, { conversationId: id }, { actor: actorOf(principal) }),
+      );
+    });
+  }
+
+  /** Internal API (console, bots): status, assignment and who handles the conversation. */
+  async applyInternal(principal: Principal, id: string, changes: InternalChanges): Promise<Conversation> {
+    const current = await this.deps.conversations.findById(id);
+    if (!current) throw notFound('There is no such conversation.');
+    if (changes.status && !canTransition(current.status, changes.status)) {
+      throw conflict(
+        `A ${current.status} conversation cannot become ${changes.status}.`,
+        'invalid_transition',
+      );
+    }
+    const patch: InternalChanges = {};
+    if (changes.status !== undefined) patch.status = changes.status;
+    if (changes.assigneeId !== undefined) patch.assigneeId = changes.assigneeId;
+    if (changes.handledBy !== undefined) patch.handledBy = changes.handledBy;
+    return this.change(principal, id, patch, changes.assigneeId ?? undefined);
+  }
+
+  private async change(
+    principal: Principal,
+    id: string,
+    patch: Partial<Pick<ConversationRow, 'title' | 'status' | 'assigneeId' | 'handledBy'>>,
+    newAgent?: string,
+  ): Promise<Conversation> {
+    const updated = await this.deps.outbox.transaction(async (tx) => {
+      if (patch.status) {
+        const [locked] = await this.deps.conversations.lockForSend(tx, [id]);
+        if (locked && !canTransition(locked.status, patch.status)) {
+          throw conflict(
+            `A ${locked.status} conversation cannot become ${patch.status}.`,
+            'invalid_transition',
+          );
+        }
+      }
+      // An assigned agent becomes a member, so the conversation's events reach them.
+      if (newAgent) await this.deps.conversations.addMember(tx, id, newAgent, 'agent');
+      const row = await this.deps.conversations.update(tx, id, patch);
+      if (!row) throw hiddenConversation();
+      await this.publish(tx, ChatEvents.conversationUpdated, row, principal);
+      return row;
+    });
+    await this.notifyMembers(id);
+    return this.view(updated, principal.userId);
+  }
+
+  private async readable(
+    principal: Principal,
+    id: string,
+  ): Promise<{ row: ConversationRow; member: MemberRow | undefined }> {
+    const row = await this.deps.conversations.findById(id);
+    if (!row) throw hiddenConversation();
+    const member = await this.deps.conversations.findMember(id, principal.userId);
+    if (!mayRead(principal, row, member)) throw hiddenConversation();
+    return { row, member };
+  }
+
+  private async administrable(principal: Principal, id: string) {
+    const found = await this.readable(principal, id);
+    if (found.row.type !== 'group') throw conflict('Only group conversations take members.', 'not_a_group');
+    if (found.member?.role !== 'owner' && !hasRole(principal.role, 'admin')) {
+      throw forbidden('Only the group owner or an admin can add members.');
+    }
+    return found;
+  }
+
+  private async requireUsers(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const known = new Set(
+      (await this.deps.users.findMany(ids)).filter((user) => user.active).map((user) => user.id),
+    );
+    const missing = ids.filter((id) => !known.has(id));
+    if (missing.length > 0) {
+      throw notFound(`No such user: ${missing.join(', ')}.`);
+    }
+  }
+
+  private async publish(
+    tx: Tx,
+    type: ConversationEvent,
+    row: ConversationRow,
+    principal: Principal,
+  ): Promise<void> {
+    const memberRows = await this.deps.conversations.membersOf([row.id], tx);
+    await this.deps.outbox.add(
+      tx,
+      createEvent(type, { conversation: toSnapshot(row, memberRows) }, { actor: actorOf(principal) }),
+    );
+  }
+
+  /** conversation:updated to each member, with that member's own unread count. */
+  private async notifyMembers(id: string, alsoTell: readonly string[] = []): Promise<void> {
+    const row = await this.deps.conversations.findById(id);
+    if (!row) return;
+    const memberRows = await this.deps.conversations.membersOf([id]);
+    const unread = await this.deps.conversations.unreadByMember(id);
+    for (const member of memberRows) {
+      this.deps.notifier.toUsers(
+        [member.userId],
+        'conversation:updated',
+        toConversation(row, memberRows, unread.get(member.userId) ?? 0),
+      );
+    }
+    if (alsoTell.length > 0)
+      this.deps.notifier.toUsers(alsoTell, 'conversation:updated', toConversation(row, memberRows, 0));
+  }
+
+  private async view(row: ConversationRow, userId: string): Promise<Conversation> {
+    const [conversation] = await this.views([row], userId);
+    return conversation!;
+  }
+
+  private async views(rows: readonly ConversationRow[], userId: string): Promise<Conversation[]> {
+    const ids = rows.map((row) => row.id);
+    const [memberRows, unread] = await Promise.all([
+      this.deps.conversations.membersOf(ids),
+      this.deps.conversations.unreadCounts(userId, ids),
+    ]);
+    return rows.map((row) =>
+      toConversation(
+        row,
+        memberRows.filter((member) => member.conversationId === row.id),
+        unread.get(row.id) ?? 0,
+      ),
+    );
+  }
+}
+
+function encodeListCursor(row: ConversationRow): string {
+  return Buffer.from(`${row.lastActivityAt.toISOString()}|${row.id}`).toString('base64url');
+}
+
+function decodeListCursor(cursor: string): { at: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const date = new Date(at ?? '');
+  if (!id || Number.isNaN(date.getTime()) || !/^cnv_[0-9a-z]{26}$/.test(id)) {
+    throw badRequest('The cursor is not valid.', [{ path: 'cursor', message: 'is not a cursor' }]);
+  }
+  return { at: date, id };
+}

@@ -1,0 +1,31 @@
+import type { Cache } from '@parley/cache';
+import type { Database, Outbox } from '@parley/store';
+import type { AttachmentsRepository } from '../repositories/attachments-repository.ts';
+import type { ConversationsRepository } from '../repositories/conversations-repository.ts';
+import type { MessagesRepository } from '../repositories/messages-repository.ts';
+import type { SendRepository } from '../repositories/send-repository.ts';
+import type { SyncRepository } from '../repositories/sync-repository.ts';
+import type { UsersRepository } from '../repositories/users-repository.ts';
+import type { Notifier } from './notifier.ts';
+
+export interface ChatLimits {
+  messageMaxBytes: number;
+  groupMaxMembers: number;
+}
+
+/** What the domain services share: repositories, the outbox, the cache and the way to reach sockets. */
+export interface DomainDeps {
+  database: Database;
+  outbox: Outbox;
+  cache: Cache;
+  conversations: ConversationsRepository;
+  messages: MessagesRepository;
+  send: SendRepository;
+  users: UsersRepository;
+  attachments: AttachmentsRepository;
+  sync: SyncRepository;
+  notifier: Notifier;
+  limits: ChatLimits;
+  /** The support bot an admin chose; unset: support conversations wait for a human. */
+  supportBotId: string | undefined;
+}

@@ -1,0 +1,214 @@
+import { ChatEvents, type Message, type MessageEventData } from '@parley/contracts';
+import {
+  badRequest,
+  conflict,
+  createEvent,
+  type EventActor,
+  forbidden,
+  newId,
+  notFound,
+  type Principal,
+  payloadTooLarge,
+} from '@parley/kernel';
+import type { ConversationRow, MemberRow } from '../repositories/conversations-repository.ts';
+import type { MessageRow } from '../repositories/messages-repository.ts';
+import { hiddenConversation, mayRead } from './access.ts';
+import type { DomainDeps } from './deps.ts';
+import { GroupCommitter } from './group-commit.ts';
+import { toLastMessage, toMessage } from './mappers.ts';
+import { commitSendBatch, type PreparedSend, type SendResult } from './send-batch.ts';
+
+export interface SendInput {
+  body: string;
+  type?: MessageRow['type'] | undefined;
+  clientMessageId?: string | undefined;
+  attachmentIds?: string[] | undefined;
+}
+
+export interface PostInput {
+  conversationId: string;
+  senderId: string;
+  senderType: 'bot' | 'system';
+  body: string;
+  type?: MessageRow['type'] | undefined;
+  clientMessageId: string;
+}
+
+export interface GroupCommitTuning {
+  maxWaitMs?: number;
+  maxBatch?: number;
+  maxInFlight?: number;
+}
+
+/** Sending, editing and deleting messages; every send goes through the group committer. */
+export class MessageService {
+  private readonly committer: GroupCommitter<PreparedSend, SendResult>;
+
+  constructor(
+    private readonly deps: DomainDeps,
+    tuning: GroupCommitTuning = {},
+  ) {
+    this.committer = new GroupCommitter({ ...tuning, commit: (items) => commitSendBatch(deps, items) });
+  }
+
+  /**
+   * A member's (or, in bot and support conversations, a staff member's) message; idempotent by
+   * clientMessageId. Whether the sender may write there is checked inside the batch's transaction, under
+   * the conversation's lock, so a send costs no query of its own.
+   */
+  async send(principal: Principal, conversationId: string, input: SendInput): Promise<SendResult> {
+    this.checkBody(input.body, input.attachmentIds);
+    if (input.type === 'system')
+      throw badRequest('Only the system sends system messages.', [
+        { path: 'type', message: 'must not be system' },
+      ]);
+    const attachments = await this.ownAttachments(principal.userId, input.attachmentIds ?? []);
+    const type =
+      input.type ??
+      (attachments.length === 0
+        ? 'text'
+        : attachments.every((a) => a.mimeType.startsWith('image/'))
+          ? 'image'
+          : 'file');
+    return this.submit({
+      id: newId('msg'),
+      conversationId,
+      senderId: principal.userId,
+      origin: { kind: 'member', principal },
+      type,
+      body: input.body,
+      attachments,
+      clientMessageId: input.clientMessageId ?? null,
+      actor: { type: 'user', id: principal.userId },
+    });
+  }
+
+  /** Bot replies and system notices through the internal API: no membership, same ordering and idempotency. */
+  async post(input: PostInput): Promise<SendResult> {
+    this.checkBody(input.body, []);
+    return this.submit({
+      id: newId('msg'),
+      conversationId: input.conversationId,
+      senderId: input.senderId,
+      origin: { kind: 'internal', senderType: input.senderType },
+      type: input.type ?? (input.senderType === 'system' ? 'system' : 'text'),
+      body: input.body,
+      attachments: [],
+      clientMessageId: input.clientMessageId,
+      actor: { type: input.senderType === 'bot' ? 'bot' : 'system', id: input.senderId },
+    });
+  }
+
+  async edit(
+    principal: Principal,
+    conversationId: string,
+    messageId: string,
+    body: string,
+  ): Promise<Message> {
+    this.checkBody(body, []);
+    return this.change(principal, conversationId, messageId, 'edit', body);
+  }
+
+  async delete(principal: Principal, conversationId: string, messageId: string): Promise<Message> {
+    return this.change(principal, conversationId, messageId, 'delete', '');
+  }
+
+  private async submit(prepared: PreparedSend): Promise<SendResult> {
+    const result = await this.committer.submit(prepared);
+    if (result.created) this.deps.notifier.toUsers(result.memberIds, 'message:new', result.message);
+    return result;
+  }
+
+  private async change(
+    principal: Principal,
+    conversationId: string,
+    messageId: string,
+    kind: 'edit' | 'delete',
+    body: string,
+  ): Promise<Message> {
+    const { conversation } = await this.readable(principal, conversationId);
+    const { row, memberRows } = await this.deps.outbox.transaction(async (tx) => {
+      const current = await this.deps.messages.findById(messageId, tx);
+      if (!current || current.conversationId !== conversationId) throw notFound('There is no such message.');
+      const mayDeleteOthers = kind === 'delete' && principal.role === 'admin';
+      if (current.senderId !== principal.userId && !mayDeleteOthers)
+        throw forbidden('Only its author can change a message.');
+      if (current.deletedAt) throw conflict('The message was deleted.', 'message_deleted');
+      const locked = await this.deps.conversations.findById(conversationId, tx);
+      if (locked?.status === 'closed') throw conflict('The conversation is closed.', 'conversation_closed');
+      const revision = await this.deps.sync.nextRevision(tx);
+      const now = new Date();
+      const patch =
+        kind === 'edit'
+          ? { body, editedAt: now, revision }
+          : { body: '', attachments: [], deletedAt: now, revision };
+      const updated = (await this.deps.messages.update(tx, messageId, patch))!;
+      if (conversation.lastMessage?.id === messageId) {
+        await this.deps.conversations.update(tx, conversationId, { lastMessage: toLastMessage(updated) });
+      }
+      const memberRows = await this.deps.conversations.membersOf([conversationId], tx);
+      const data: MessageEventData = {
+        message: toMessage(updated),
+        conversation: {
+          id: conversation.id,
+          type: conversation.type,
+          ...(conversation.botId !== null ? { botId: conversation.botId } : {}),
+          status: conversation.status,
+          handledBy: conversation.handledBy,
+        },
+      };
+      const type = kind === 'edit' ? ChatEvents.messageUpdated : ChatEvents.messageDeleted;
+      await this.deps.outbox.add(tx, createEvent(type, data, { actor: actorOf(principal) }));
+      return { row: updated, memberRows };
+    });
+    const message = toMessage(row);
+    this.deps.notifier.toUsers(
+      memberRows.map((member) => member.userId),
+      kind === 'edit' ? 'message:updated' : 'message:deleted',
+      message,
+    );
+    return message;
+  }
+
+  /** The conversation and the caller's membership, or 404 for anyone who may not see it. */
+  async readable(
+    principal: Principal,
+    conversationId: string,
+  ): Promise<{ conversation: ConversationRow; member: MemberRow | undefined }> {
+    const found = await this.deps.conversations.findWithMember(conversationId, principal.userId);
+    if (!found) throw hiddenConversation();
+    const { conversation, member } = found;
+    if (!mayRead(principal, conversation, member)) throw hiddenConversation();
+    return { conversation, member };
+  }
+
+  private checkBody(body: string, attachmentIds: readonly string[] | undefined): void {
+    if (Buffer.byteLength(body, 'utf8') > this.deps.limits.messageMaxBytes) {
+      throw payloadTooLarge(`A message body may have at most ${this.deps.limits.messageMaxBytes} bytes.`);
+    }
+    if (body.trim() === '' && (attachmentIds ?? []).length === 0) {
+      throw badRequest('A message needs a body or an attachment.', [
+        { path: 'body', message: 'must not be empty' },
+      ]);
+    }
+  }
+
+  private async ownAttachments(userId: string, ids: readonly string[]) {
+    if (ids.length === 0) return [];
+    const rows = await this.deps.attachments.findOwned(userId, ids);
+    if (rows.length !== ids.length) {
+      throw badRequest('Only your own uploads can be attached.', [
+        { path: 'attachmentIds', message: 'unknown upload' },
+      ]);
+    }
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => {
+      const row = byId.get(id)!;
+      return { id: row.id, name: row.name, mimeType: row.mimeType, size: row.size };
+    });
+  }
+}
+
+export function actorOf(principal: Principal): EventActor {
+  return { type: principal.kind === 'service' ? 'service' : 'user', id: principal.userId };
+}

@@ -1,0 +1,43 @@
+import { ChatEvents, type ReceiptEventData, type ReceiptKind } from '@parley/contracts';
+import { createEvent, type Principal } from '@parley/kernel';
+import { hiddenConversation } from './access.ts';
+import type { DomainDeps } from './deps.ts';
+import { actorOf } from './messages.ts';
+
+/** Delivered/read receipts, stored as per-member high-water marks; only a rise is news. */
+export class ReceiptService {
+  constructor(private readonly deps: DomainDeps) {}
+
+  async mark(principal: Principal, conversationId: string, kind: ReceiptKind, seq: number): Promise<void> {
+    const member = await this.deps.conversations.findMember(conversationId, principal.userId);
+    if (!member) throw hiddenConversation();
+    const raised = await this.deps.outbox.transaction(async (tx) => {
+      const marks = await this.deps.conversations.raiseReceipt(
+        tx,
+        conversationId,
+        principal.userId,
+        kind,
+        seq,
+      );
+      if (!marks) return null;
+      const data: ReceiptEventData = {
+        conversationId,
+        userId: principal.userId,
+        kind,
+        seq: kind === 'read' ? marks.readSeq : marks.deliveredSeq,
+      };
+      await this.deps.outbox.add(
+        tx,
+        createEvent(ChatEvents.receiptUpdated, data, { actor: actorOf(principal) }),
+      );
+      return data;
+    });
+    if (!raised) return;
+    const memberRows = await this.deps.conversations.membersOf([conversationId]);
+    this.deps.notifier.toUsers(
+      memberRows.map((row) => row.userId),
+      'receipt',
+      { conversationId, userId: raised.userId, seq: raised.seq, kind },
+    );
+  }
+}

@@ -1,0 +1,54 @@
+import type { Ack } from '@parley/contracts';
+import { type Logger, toAppError } from '@parley/kernel';
+import type { RateLimiter } from './rate-limiter.ts';
+
+/** What a compiled TypeBox validator offers that a handler needs. */
+export interface PayloadValidator<P> {
+  Check(value: unknown): value is P;
+  Errors(value: unknown): { instancePath: string; message: string }[];
+}
+
+type Reply = (result: Ack<object>) => void;
+
+export interface EventHandlerContext {
+  limiter: RateLimiter;
+  logger: Logger;
+}
+
+/**
+ * Wraps one client event: rate limit, schema check (a compiled TypeBox validator), the domain call, and an
+ * ack either way. Nothing a client sends can throw out of here, so a bad payload never costs the socket.
+ */
+export function eventHandler<P, R extends object>(
+  validator: PayloadValidator<P>,
+  context: EventHandlerContext,
+  run: (payload: P) => Promise<R>,
+): (...args: unknown[]) => void {
+  return (...args: unknown[]) => {
+    const last = args.at(-1);
+    const reply: Reply = typeof last === 'function' ? (last as Reply) : () => {};
+    const payload = typeof last === 'function' ? args.slice(0, -1)[0] : args[0];
+    if (!context.limiter.take()) {
+      reply(failure('rate_limited', 'Too many events from this connection; slow down.'));
+      return;
+    }
+    if (!validator.Check(payload)) {
+      const [first] = validator.Errors(payload);
+      const where = first?.instancePath ? `${first.instancePath}: ` : '';
+      reply(failure('validation_failed', `The payload is not valid. ${where}${first?.message ?? ''}`.trim()));
+      return;
+    }
+    run(payload).then(
+      (result) => reply({ ok: true, ...result }),
+      (error: unknown) => {
+        const appError = toAppError(error);
+        if (appError.status >= 500) context.logger.error({ err: error }, 'socket event failed');
+        reply(failure(appError.code, appError.message));
+      },
+    );
+  };
+}
+
+function failure(code: string, message: string): Ack<object> {
+  return { ok: false, error: { code, message } };
+}

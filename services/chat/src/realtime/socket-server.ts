@@ -1,0 +1,213 @@
+import type { Server as HttpServer } from 'node:http';
+import type { Cache, Unsubscribe } from '@parley/cache';
+import {
+  type ClientToServerEvents,
+  DELTA_CHANNEL,
+  type MessageDeltaEvent,
+  type ServerToClientEvents,
+  type SessionEndedEvent,
+} from '@parley/contracts';
+import { type Authenticator, type Logger, newId, type Principal } from '@parley/kernel';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Redis } from 'ioredis';
+import { Server, type Socket } from 'socket.io';
+import type { Notifier, ServerEvent, ServerPayload } from '../domain/notifier.ts';
+import type { SessionTerminator } from '../events/identity-consumer.ts';
+import type { RealtimeServices } from './context.ts';
+import { onMessageSend } from './on-message-send.ts';
+import { onReceipt } from './on-receipt.ts';
+import { onSync } from './on-sync.ts';
+import { onTyping } from './on-typing.ts';
+import { PresenceTracker } from './presence.ts';
+import { RateLimiter } from './rate-limiter.ts';
+
+export interface SocketServerOptions {
+  httpServer: HttpServer;
+  authenticator: Authenticator;
+  services: RealtimeServices;
+  cache: Cache;
+  logger: Logger;
+  /** Set: the Redis adapter carries broadcasts and disconnects to every process. */
+  redisUrl: string | undefined;
+  socketRateLimit: number;
+  messageMaxBytes: number;
+  corsOrigins: string[] | '*';
+}
+
+interface SocketData {
+  principal: Principal;
+}
+
+type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+const userRoom = (userId: string) => `user:${userId}`;
+const sessionRoom = (sessionId: string) => `session:${sessionId}`;
+/** setTimeout's ceiling; a later expiry is re-armed when reached. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The real-time layer: transport only. It authenticates the handshake, puts each socket in its user's and
+ * session's rooms, and hands every client event to the same domain services the REST routes use.
+ */
+export class SocketServer implements Notifier, SessionTerminator {
+  readonly io: ChatServer;
+  readonly presence: PresenceTracker;
+  private readonly redisClients: Redis[] = [];
+  private unsubscribeDeltas: Unsubscribe | undefined;
+
+  constructor(private readonly options: SocketServerOptions) {
+    this.io = new Server(options.httpServer, {
+      path: '/socket.io/',
+      serveClient: false,
+      // A send's body may be up to the message limit; leave room for the envelope.
+      maxHttpBufferSize: options.messageMaxBytes + 64 * 1024,
+      cors:
+        options.corsOrigins === '*' ? { origin: true } : { origin: options.corsOrigins, credentials: true },
+    });
+    if (options.redisUrl) {
+      const pub = new Redis(options.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 });
+      const sub = pub.duplicate();
+      for (const client of [pub, sub])
+        client.on('error', (error: unknown) =>
+          options.logger.warn({ err: error }, 'socket adapter Redis error'),
+        );
+      this.redisClients.push(pub, sub);
+      this.io.adapter(createAdapter(pub, sub, { key: 'parley:socket.io' }));
+    }
+    this.presence = new PresenceTracker({
+      cache: options.cache,
+      nodeId: newId('node'),
+      conversations: options.services.conversationsRepository,
+      notifier: this,
+      logger: options.logger,
+    });
+    // Each connection would otherwise keep its whole upgrade request (headers, buffers) for its lifetime.
+    this.io.engine.on('connection', (rawSocket: { request: unknown }) => {
+      rawSocket.request = null;
+    });
+    this.io.use((socket, next) => void this.authenticate(socket, next));
+    this.io.on('connection', (socket) => this.onConnection(socket));
+  }
+
+  /** Relays streamed bot tokens (a cache pub/sub topic every process hears) to the members' local sockets. */
+  async start(): Promise<void> {
+    this.unsubscribeDeltas = await this.options.cache.subscribe(
+      DELTA_CHANNEL,
+      (raw) => void this.relayDelta(raw),
+    );
+  }
+
+  toUsers<E extends ServerEvent>(userIds: readonly string[], event: E, payload: ServerPayload<E>): void {
+    const rooms = userIds.map(userRoom);
+    // socket.io's emit is typed per event name; the payload type is tied to E by ServerPayload.
+    (this.io.to(rooms).emit as (event: E, payload: ServerPayload<E>) => boolean)(event, payload);
+  }
+
+  endSessions(
+    userId: string,
+    sessionIds: readonly string[] | 'all',
+    reason: 'session_revoked' | 'deactivated',
+  ): void {
+    const rooms = sessionIds === 'all' ? [userRoom(userId)] : sessionIds.map(sessionRoom);
+    if (rooms.length === 0) return;
+    const event: SessionEndedEvent = { reason };
+    this.io.to(rooms).emit('session:ended', event);
+    this.io.in(rooms).disconnectSockets(true);
+  }
+
+  /** Before the HTTP server stops: drop this process's sockets so it can close. */
+  disconnectLocal(): void {
+    this.io.local.disconnectSockets(true);
+  }
+
+  async close(): Promise<void> {
+    await this.unsubscribeDeltas?.();
+    this.options.services.typing.close();
+    await this.presence.stop();
+    this.io.local.disconnectSockets(true);
+    this.io.engine.close();
+    await Promise.all([...this.io._nsps.values()].map(async (namespace) => namespace.adapter.close()));
+    await Promise.allSettled(this.redisClients.map((client) => client.quit()));
+  }
+
+  private async authenticate(socket: ChatSocket, next: (error?: Error) => void): Promise<void> {
+    const token: unknown = socket.handshake.auth?.token;
+    if (typeof token !== 'string' || token === '') return next(refusal('unauthorized'));
+    try {
+      socket.data.principal = await this.options.authenticator.authenticate(token);
+      next();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      next(refusal(typeof code === 'string' && code.length < 64 ? code : 'unauthorized'));
+    }
+  }
+
+  private onConnection(socket: ChatSocket): void {
+    const { principal } = socket.data;
+    const rooms = [userRoom(principal.userId)];
+    if (principal.sessionId) rooms.push(sessionRoom(principal.sessionId));
+    void socket.join(rooms);
+    const context = {
+      principal,
+      services: this.options.services,
+      limiter: new RateLimiter(this.options.socketRateLimit),
+      logger: this.options.logger,
+    };
+    socket.on('message:send', onMessageSend(context));
+    socket.on('typing', onTyping(context));
+    socket.on('receipt', onReceipt(context));
+    socket.on('sync', onSync(context));
+    const expiry = this.armExpiry(socket, principal.expiresAt);
+    this.presence.connected(principal.userId);
+    socket.once('disconnect', () => {
+      clearTimeout(expiry.timer);
+      this.options.services.typing.stopAll(principal.userId);
+      this.presence.disconnected(principal.userId);
+    });
+  }
+
+  /** At access-token expiry the socket is told why and dropped, so the client refreshes and reconnects. */
+  private armExpiry(socket: ChatSocket, expiresAt: number | null, holder: { timer?: NodeJS.Timeout } = {}) {
+    if (expiresAt === null) return holder;
+    const delay = expiresAt - Date.now();
+    holder.timer = setTimeout(
+      () => {
+        if (Date.now() < expiresAt) {
+          this.armExpiry(socket, expiresAt, holder);
+          return;
+        }
+        socket.emit('session:ended', { reason: 'token_expired' });
+        socket.disconnect(true);
+      },
+      Math.max(0, Math.min(delay, MAX_TIMER_MS)),
+    );
+    holder.timer.unref();
+    return holder;
+  }
+
+  private async relayDelta(raw: string): Promise<void> {
+    let delta: MessageDeltaEvent;
+    try {
+      delta = JSON.parse(raw) as MessageDeltaEvent;
+      if (typeof delta.conversationId !== 'string' || typeof delta.draftId !== 'string') return;
+      const members = await this.options.services.conversationsRepository.membersOf([delta.conversationId]);
+      // Every process hears the topic, so each one delivers to its own sockets only.
+      this.io.local.to(members.map((member) => userRoom(member.userId))).emit('message:delta', {
+        conversationId: delta.conversationId,
+        draftId: delta.draftId,
+        delta: String(delta.delta ?? ''),
+        index: Number(delta.index ?? 0),
+      });
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'dropping a malformed message delta');
+    }
+  }
+}
+
+function refusal(code: string): Error {
+  // socket.io-client surfaces `message` as connect_error's message and `data` alongside it.
+  const error = new Error('unauthorized') as Error & { data: { code: string } };
+  error.data = { code };
+  return error;
+}

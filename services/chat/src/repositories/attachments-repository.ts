@@ -1,0 +1,57 @@
+import type { Executor } from '@parley/store';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { attachments, members, messageAttachments } from '../schema/schema.ts';
+
+export type AttachmentRow = typeof attachments.$inferSelect;
+export type NewAttachmentRow = typeof attachments.$inferInsert;
+
+export class AttachmentsRepository {
+  constructor(private readonly db: Executor) {}
+
+  async insert(row: NewAttachmentRow): Promise<AttachmentRow> {
+    const [created] = await this.db.insert(attachments).values(row).returning();
+    return created!;
+  }
+
+  async findById(id: string): Promise<AttachmentRow | undefined> {
+    const [row] = await this.db.select().from(attachments).where(eq(attachments.id, id));
+    return row;
+  }
+
+  /** The attachments among `ids` that this user uploaded (only one's own uploads can be sent). */
+  async findOwned(uploaderId: string, ids: readonly string[]): Promise<AttachmentRow[]> {
+    if (ids.length === 0) return [];
+    return this.db
+      .select()
+      .from(attachments)
+      .where(and(eq(attachments.uploaderId, uploaderId), inArray(attachments.id, [...ids])));
+  }
+
+  async link(
+    executor: Executor,
+    rows: readonly { attachmentId: string; messageId: string; conversationId: string }[],
+  ): Promise<void> {
+    if (rows.length === 0) return;
+    await executor
+      .insert(messageAttachments)
+      .values([...rows])
+      .onConflictDoNothing();
+  }
+
+  downloadQuery(attachmentId: string, userId: string) {
+    return this.db
+      .select({ one: sql<number>`1` })
+      .from(messageAttachments)
+      .innerJoin(
+        members,
+        and(eq(members.conversationId, messageAttachments.conversationId), eq(members.userId, userId)),
+      )
+      .where(eq(messageAttachments.attachmentId, attachmentId))
+      .limit(1);
+  }
+
+  /** True when the user is a member of a conversation the attachment was sent to. */
+  async sentToMemberOf(attachmentId: string, userId: string): Promise<boolean> {
+    return (await this.downloadQuery(attachmentId, userId)).length > 0;
+  }
+}

@@ -1,0 +1,141 @@
+import type { Executor } from '@parley/store';
+import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
+import { members, messages } from '../schema/schema.ts';
+
+export type MessageRow = typeof messages.$inferSelect;
+export type NewMessageRow = typeof messages.$inferInsert;
+
+export interface ClientKey {
+  senderId: string;
+  clientMessageId: string;
+}
+
+export class MessagesRepository {
+  constructor(private readonly db: Executor) {}
+
+  /** The messages already stored under these (sender, clientMessageId) pairs: what makes sends idempotent. */
+  async findByClientKeys(executor: Executor, keys: readonly ClientKey[]): Promise<MessageRow[]> {
+    if (keys.length === 0) return [];
+    const pairs = sql.join(
+      keys.map((key) => sql`(${key.senderId}, ${key.clientMessageId})`),
+      sql`, `,
+    );
+    return executor
+      .select()
+      .from(messages)
+      .where(sql`(${messages.senderId}, ${messages.clientMessageId}) in (${pairs})`);
+  }
+
+  /** One multi-row insert for a whole send batch. */
+  async insertMany(executor: Executor, rows: readonly NewMessageRow[]): Promise<MessageRow[]> {
+    if (rows.length === 0) return [];
+    return executor
+      .insert(messages)
+      .values([...rows])
+      .returning();
+  }
+
+  async findById(id: string, executor: Executor = this.db): Promise<MessageRow | undefined> {
+    const [row] = await executor.select().from(messages).where(eq(messages.id, id));
+    return row;
+  }
+
+  afterQuery(conversationId: string, afterSeq: number, limit: number) {
+    return this.db
+      .select()
+      .from(messages)
+      .where(and(eq(messages.conversationId, conversationId), gt(messages.seq, afterSeq)))
+      .orderBy(asc(messages.seq))
+      .limit(limit);
+  }
+
+  /** Messages after `afterSeq`, oldest first. */
+  async after(conversationId: string, afterSeq: number, limit: number): Promise<MessageRow[]> {
+    return this.afterQuery(conversationId, afterSeq, limit);
+  }
+
+  /** Messages before `beforeSeq`, newest first (the caller reverses them into seq order). */
+  async before(conversationId: string, beforeSeq: number, limit: number): Promise<MessageRow[]> {
+    return this.db
+      .select()
+      .from(messages)
+      .where(and(eq(messages.conversationId, conversationId), lt(messages.seq, beforeSeq)))
+      .orderBy(desc(messages.seq))
+      .limit(limit);
+  }
+
+  async update(
+    executor: Executor,
+    id: string,
+    patch: Partial<Pick<MessageRow, 'body' | 'editedAt' | 'deletedAt' | 'revision' | 'attachments'>>,
+  ): Promise<MessageRow | undefined> {
+    const [row] = await executor.update(messages).set(patch).where(eq(messages.id, id)).returning();
+    return row;
+  }
+
+  changesQuery(
+    userId: string,
+    sinceRevision: number,
+    conversationIds: readonly string[] | undefined,
+    limit: number,
+  ) {
+    const mine = this.db
+      .select({ id: members.conversationId })
+      .from(members)
+      .where(eq(members.userId, userId));
+    return this.db
+      .select()
+      .from(messages)
+      .where(
+        and(
+          gt(messages.revision, sinceRevision),
+          inArray(messages.conversationId, mine),
+          conversationIds ? inArray(messages.conversationId, [...conversationIds]) : undefined,
+        ),
+      )
+      .orderBy(asc(messages.revision))
+      .limit(limit);
+  }
+
+  /** Edits and deletes with a revision after `sinceRevision`, in the user's conversations, in change order. */
+  async changesSince(
+    userId: string,
+    sinceRevision: number,
+    conversationIds: readonly string[] | undefined,
+    limit: number,
+  ): Promise<MessageRow[]> {
+    if (conversationIds && conversationIds.length === 0) return [];
+    return this.changesQuery(userId, sinceRevision, conversationIds, limit);
+  }
+
+  searchQuery(userId: string, query: string, beforeId: string | undefined, limit: number) {
+    const mine = this.db
+      .select({ id: members.conversationId })
+      .from(members)
+      .where(eq(members.userId, userId));
+    const matches = sql`to_tsvector('simple', ${messages.body}) @@ websearch_to_tsquery('simple', ${query})`;
+    return this.db
+      .select()
+      .from(messages)
+      .where(
+        and(
+          inArray(messages.conversationId, mine),
+          sql`${messages.deletedAt} is null`,
+          matches,
+          beforeId ? lt(messages.id, beforeId) : undefined,
+        ),
+      )
+      .orderBy(desc(messages.id))
+      .limit(limit);
+  }
+
+  /** Full-text search (PostgreSQL `simple` configuration, GIN-indexed) over the user's conversations, newest first. */
+  async search(
+    userId: string,
+    query: string,
+    beforeId: string | undefined,
+    limit: number,
+  ): Promise<MessageRow[]> {
+    return this.searchQuery(userId, query, beforeId, limit);
+  }
+}

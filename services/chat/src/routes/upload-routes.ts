@@ -1,0 +1,67 @@
+import multipart from '@fastify/multipart';
+import { AttachmentSchema } from '@parley/contracts';
+import { badRequest, principalOf, requireAuth, type TypedApp } from '@parley/kernel';
+import { Type } from 'typebox';
+import { problems, security } from './responses.ts';
+import type { RouteDeps } from './route-deps.ts';
+
+const tags = ['uploads'];
+
+export async function uploadRoutes(app: TypedApp, deps: RouteDeps, uploadMaxBytes: number): Promise<void> {
+  await app.register(multipart, { limits: { fileSize: uploadMaxBytes, files: 1, fields: 0, parts: 2 } });
+  const preHandler = requireAuth(deps.authenticator);
+
+  app.post(
+    '/api/v1/uploads',
+    {
+      preHandler,
+      schema: {
+        tags,
+        security,
+        consumes: ['multipart/form-data'],
+        response: { 201: AttachmentSchema, ...problems(400, 401, 413, 415) },
+      },
+    },
+    async (request, reply) => {
+      if (!request.isMultipart()) {
+        throw badRequest('Send the file as multipart/form-data in a field named "file".');
+      }
+      const file = await request.file();
+      if (file?.fieldname !== 'file') {
+        file?.file.resume();
+        throw badRequest('Send the file in a field named "file".', [
+          { path: 'file', message: 'is required' },
+        ]);
+      }
+      const attachment = await deps.uploads.upload(
+        principalOf(request),
+        file.filename,
+        file.file,
+        () => file.file.truncated,
+      );
+      return reply.status(201).send(attachment);
+    },
+  );
+
+  app.get(
+    '/api/v1/uploads/:id',
+    {
+      preHandler,
+      schema: {
+        tags,
+        security,
+        params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }),
+        response: { 200: Type.Unknown(), ...problems(401, 404) },
+      },
+    },
+    async (request, reply) => {
+      const download = await deps.uploads.download(principalOf(request), request.params.id);
+      return reply
+        .header('content-type', download.mimeType)
+        .header('content-length', String(download.size))
+        .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(download.name)}`)
+        .header('cache-control', 'private, max-age=0')
+        .send(download.content);
+    },
+  );
+}

@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { MemoryBus } from '@parley/bus';
+import { IdentityEvents, type Message } from '@parley/contracts';
+import { skipReason, testBackends } from '@parley/kernel/testing';
+import { openPostgresTestDatabase, type TestDatabase } from '@parley/store/testing';
+import { type ChatClient, connect, nextEvent } from './support/clients.ts';
+import {
+  bearer,
+  type ChatHarness,
+  logger,
+  startChat,
+  TestAuthenticator,
+  type TestUser,
+} from './support/harness.ts';
+
+const { databaseUrl, redisUrl } = testBackends();
+
+if (databaseUrl) {
+  describe('chat on PostgreSQL', () => {
+    let chat: ChatHarness;
+    let users: TestUser[];
+    const sockets: ChatClient[] = [];
+
+    before(async () => {
+      chat = await startChat({
+        listen: true,
+        database: await openPostgresTestDatabase(databaseUrl, 20),
+        ownsDatabase: true,
+      });
+      users = await Promise.all([chat.user(), chat.user(), chat.user(), chat.user()]);
+    });
+    after(async () => {
+      for (const socket of sockets) socket.close();
+      await chat.close();
+    });
+
+    it('gives 400 parallel sends from several sockets seq exactly 1..400 (row lock + group commit)', async () => {
+      const group = (
+        await chat.app.inject({
+          method: 'POST',
+          url: '/api/v1/conversations',
+          headers: bearer(users[0]!),
+          payload: { type: 'group', memberIds: users.slice(1).map((u) => u.id) },
+        })
+      ).json();
+      for (const user of users) for (let i = 0; i < 2; i++) sockets.push(await connect(chat.url, user.token));
+      const acks = await Promise.all(
+        Array.from({ length: 400 }, (_, i) =>
+          sockets[i % sockets.length]!.emitWithAck('message:send', {
+            conversationId: group.id,
+            body: `pg ${i}`,
+            clientMessageId: `pg-${i}`,
+          }),
+        ),
+      );
+      assert.ok(acks.every((ack) => ack.ok));
+      const seqs = acks.map((ack) => (ack as { message: Message }).message.seq).sort((a, b) => a - b);
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: 400 }, (_, i) => i + 1),
+      );
+      // Retrying every send returns the originals: still 400 messages.
+      const retries = await Promise.all(
+        Array.from({ length: 400 }, (_, i) =>
+          // The other tab of the same user: idempotency is per sender.
+          sockets[(i % sockets.length) ^ 1]!.emitWithAck('message:send', {
+            conversationId: group.id,
+            body: `pg ${i}`,
+            clientMessageId: `pg-${i}`,
+          }),
+        ),
+      );
+      retries.forEach((ack, i) => {
+        assert.equal((ack as { message: Message }).message.id, (acks[i] as { message: Message }).message.id);
+      });
+      const view = await chat.app.inject({
+        method: 'GET',
+        url: `/api/v1/conversations/${group.id}`,
+        headers: bearer(users[0]!),
+      });
+      assert.equal(view.json().lastSeq, 400);
+    });
+
+    it('searches with PostgreSQL full-text search', async () => {
+      const group = (
+        await chat.app.inject({
+          method: 'POST',
+          url: '/api/v1/conversations',
+          headers: bearer(users[0]!),
+          payload: { type: 'group' },
+        })
+      ).json();
+      await chat.app.inject({
+        method: 'POST',
+        url: `/api/v1/conversations/${group.id}/messages`,
+        headers: bearer(users[0]!),
+        payload: { body: 'the invoice for march is attached' },
+      });
+      const found = await chat.app.inject({
+        method: 'GET',
+        url: '/api/v1/search/messages?q=invoice%20march',
+        headers: bearer(users[0]!),
+      });
+      assert.equal(found.json().items.length, 1);
+    });
+  });
+} else {
+  describe('chat on PostgreSQL', {
+    skip: skipReason('DATABASE_URL', 'chat on PostgreSQL (seq under concurrency)'),
+  }, () => {});
+}
+
+if (databaseUrl && redisUrl) {
+  describe('chat across two processes (PostgreSQL + Redis adapter)', () => {
+    let database: TestDatabase;
+    let first: ChatHarness;
+    let second: ChatHarness;
+
+    before(async () => {
+      database = await openPostgresTestDatabase(databaseUrl, 10);
+      const auth = new TestAuthenticator();
+      // Each "process" has its own bus and app; only PostgreSQL and Redis are shared, as in a cluster.
+      first = await startChat({
+        listen: true,
+        database,
+        ownsDatabase: false,
+        redisUrl,
+        auth,
+        bus: new MemoryBus({ logger }),
+      });
+      second = await startChat({
+        listen: true,
+        database,
+        ownsDatabase: false,
+        redisUrl,
+        auth,
+        bus: new MemoryBus({ logger }),
+      });
+    });
+    after(async () => {
+      await first.close();
+      await second.close();
+      await database.dispose();
+    });
+
+    it('delivers a message sent on one process to a member connected to the other', async () => {
+      const alice = await first.user();
+      const bob = await first.user();
+      const created = await first.app.inject({
+        method: 'POST',
+        url: '/api/v1/conversations',
+        headers: bearer(alice),
+        payload: { type: 'direct', memberIds: [bob.id] },
+      });
+      const conversationId = created.json().id;
+      const bobSocket = await connect(second.url, bob.token);
+      const aliceSocket = await connect(first.url, alice.token);
+      try {
+        const received = nextEvent(bobSocket, 'message:new');
+        const ack = await aliceSocket.emitWithAck('message:send', {
+          conversationId,
+          body: 'across nodes',
+          clientMessageId: 'x-1',
+        });
+        assert.equal(ack.ok, true);
+        const message = await received;
+        assert.equal(message.body, 'across nodes');
+        assert.equal(message.id, (ack as { message: Message }).message.id);
+      } finally {
+        bobSocket.close();
+        aliceSocket.close();
+      }
+    });
+
+    it('disconnects a session on every process when one process handles the revocation', async () => {
+      const carol = await first.user();
+      const socket = await connect(second.url, carol.token);
+      const gone = new Promise<string>((resolve) => socket.once('disconnect', resolve));
+      // The identity event reaches one process (its consumer group); the disconnect travels the adapter.
+      await first.publish(IdentityEvents.sessionRevoked, {
+        userId: carol.id,
+        sessionIds: [carol.sessionId],
+        allSessions: false,
+        reason: 'logout',
+      });
+      assert.equal(await gone, 'io server disconnect');
+    });
+  });
+} else {
+  describe('chat across two processes', {
+    skip: skipReason(databaseUrl ? 'REDIS_URL' : 'DATABASE_URL', 'two-process chat test'),
+  }, () => {});
+}

@@ -1,0 +1,399 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { IdentityEvents } from '@parley/contracts';
+import {
+  bearer,
+  type ChatHarness,
+  INTERNAL_TOKEN,
+  startChat,
+  type TestUser,
+  waitFor,
+} from './support/harness.ts';
+
+describe('chat REST: conversations', () => {
+  let chat: ChatHarness;
+  let alice: TestUser;
+  let bob: TestUser;
+  let carol: TestUser;
+  let agent: TestUser;
+
+  before(async () => {
+    chat = await startChat();
+    [alice, bob, carol, agent] = await Promise.all([
+      chat.user(),
+      chat.user(),
+      chat.user(),
+      chat.user('agent'),
+    ]);
+  });
+  after(() => chat.close());
+
+  const create = (user: TestUser, payload: object) =>
+    chat.app.inject({ method: 'POST', url: '/api/v1/conversations', headers: bearer(user), payload });
+
+  it('needs a bearer token', async () => {
+    const response = await chat.app.inject({ method: 'GET', url: '/api/v1/conversations' });
+    assert.equal(response.statusCode, 401);
+    assert.equal(response.headers['www-authenticate'], 'Bearer');
+    assert.equal(response.json().code, 'unauthorized');
+  });
+
+  it('opens one direct conversation per pair: 201, then 200 with the same one from either side', async () => {
+    const first = await create(alice, { type: 'direct', memberIds: [bob.id] });
+    assert.equal(first.statusCode, 201);
+    const conversation = first.json();
+    assert.match(conversation.id, /^cnv_/);
+    assert.equal(conversation.type, 'direct');
+    assert.equal(conversation.status, 'open');
+    assert.equal(conversation.handledBy, null);
+    assert.equal(conversation.lastSeq, 0);
+    assert.equal(conversation.unreadCount, 0);
+    assert.deepEqual(
+      conversation.members.map((m: { userId: string }) => m.userId).sort(),
+      [alice.id, bob.id].sort(),
+    );
+    const again = await create(bob, { type: 'direct', memberIds: [alice.id] });
+    assert.equal(again.statusCode, 200);
+    assert.equal(again.json().id, conversation.id);
+  });
+
+  it('refuses direct conversations that are not exactly one other known user', async () => {
+    assert.equal((await create(alice, { type: 'direct', memberIds: [] })).statusCode, 400);
+    assert.equal((await create(alice, { type: 'direct', memberIds: [bob.id, carol.id] })).statusCode, 400);
+    assert.equal((await create(alice, { type: 'direct', memberIds: [alice.id] })).statusCode, 400);
+    assert.equal((await create(alice, { type: 'direct', memberIds: ['usr_nobody'] })).statusCode, 404);
+  });
+
+  it('keeps blocked users from opening a direct conversation or writing into one', async () => {
+    const mallory = await chat.user();
+    const open = await create(mallory, { type: 'direct', memberIds: [carol.id] });
+    assert.equal(open.statusCode, 201);
+    await chat.publish(IdentityEvents.blockCreated, { blockerId: carol.id, blockedId: mallory.id });
+    await waitFor(
+      async () => (await create(mallory, { type: 'direct', memberIds: [carol.id] })).statusCode === 403,
+    );
+    const send = await chat.app.inject({
+      method: 'POST',
+      url: `/api/v1/conversations/${open.json().id}/messages`,
+      headers: bearer(mallory),
+      payload: { body: 'hello?' },
+    });
+    assert.equal(send.statusCode, 403);
+    await chat.publish(IdentityEvents.blockDeleted, { blockerId: carol.id, blockedId: mallory.id });
+    await waitFor(
+      async () => (await create(mallory, { type: 'direct', memberIds: [carol.id] })).statusCode === 200,
+    );
+  });
+
+  it('runs groups: owner, members, size limit, add and remove by the owner only', async () => {
+    const created = await create(alice, { type: 'group', title: 'Team', memberIds: [bob.id] });
+    assert.equal(created.statusCode, 201);
+    const group = created.json();
+    assert.equal(group.title, 'Team');
+    assert.deepEqual(
+      group.members.find((m: { userId: string }) => m.userId === alice.id),
+      { userId: alice.id, role: 'owner' },
+    );
+    const byMember = await chat.app.inject({
+      method: 'POST',
+      url: `/api/v1/conversations/${group.id}/members`,
+      headers: bearer(bob),
+      payload: { userId: carol.id },
+    });
+    assert.equal(byMember.statusCode, 403);
+    const added = await chat.app.inject({
+      method: 'POST',
+      url: `/api/v1/conversations/${group.id}/members`,
+      headers: bearer(alice),
+      payload: { userId: carol.id },
+    });
+    assert.equal(added.statusCode, 200);
+    assert.equal(added.json().members.length, 3);
+    const extra = await Promise.all([chat.user(), chat.user(), chat.user()]);
+    for (const user of extra.slice(0, 2)) {
+      const response = await chat.app.inject({
+        method: 'POST',
+        url: `/api/v1/conversations/${group.id}/members`,
+        headers: bearer(alice),
+        payload: { userId: user.id },
+      });
+      assert.equal(response.statusCode, 200);
+    }
+    const full = await chat.app.inject({
+      method: 'POST',
+      url: `/api/v1/conversations/${group.id}/members`,
+      headers: bearer(alice),
+      payload: { userId: extra[2]!.id },
+    });
+    assert.equal(full.statusCode, 409);
+    assert.equal(full.json().code, 'group_full');
+    const tooBig = await create(alice, {
+      type: 'group',
+      memberIds: extra.map((u) => u.id).concat(bob.id, carol.id),
+    });
+    assert.equal(tooBig.statusCode, 400);
+    const removed = await chat.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/conversations/${group.id}/members/${carol.id}`,
+      headers: bearer(alice),
+    });
+    assert.equal(removed.statusCode, 204);
+    const gone = await chat.app.inject({
+      method: 'GET',
+      url: `/api/v1/conversations/${group.id}`,
+      headers: bearer(carol),
+    });
+    assert.equal(gone.statusCode, 404);
+    const renamed = await chat.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/conversations/${group.id}`,
+      headers: bearer(alice),
+      payload: { title: 'Renamed' },
+    });
+    assert.equal(renamed.json().title, 'Renamed');
+  });
+
+  it('stores the bot of a bot conversation and needs one', async () => {
+    assert.equal((await create(alice, { type: 'bot' })).statusCode, 400);
+    const bot = await create(alice, { type: 'bot', botId: 'bot_helper' });
+    assert.equal(bot.statusCode, 201);
+    assert.equal(bot.json().botId, 'bot_helper');
+    assert.equal(bot.json().handledBy, 'bot');
+  });
+
+  it('queues support conversations for humans when no support bot is set, and lets staff in', async () => {
+    const created = await create(alice, {
+      type: 'support',
+      title: 'Help',
+      systemMessage: 'Welcome to support.',
+    });
+    assert.equal(created.statusCode, 201);
+    const support = created.json();
+    assert.equal(support.status, 'pending');
+    assert.equal(support.handledBy, 'human');
+    assert.equal(support.lastSeq, 1);
+    assert.equal(support.lastMessage.type, 'system');
+    const outsider = await chat.app.inject({
+      method: 'GET',
+      url: `/api/v1/conversations/${support.id}`,
+      headers: bearer(bob),
+    });
+    assert.equal(outsider.statusCode, 404);
+    const staff = await chat.app.inject({
+      method: 'GET',
+      url: `/api/v1/conversations/${support.id}`,
+      headers: bearer(agent),
+    });
+    assert.equal(staff.statusCode, 200);
+    const reply = await chat.app.inject({
+      method: 'POST',
+      url: `/api/v1/conversations/${support.id}/messages`,
+      headers: bearer(agent),
+      payload: { body: 'How can I help?' },
+    });
+    assert.equal(reply.statusCode, 201);
+    assert.equal(reply.json().senderType, 'agent');
+    const mine = await chat.app.inject({
+      method: 'POST',
+      url: `/api/v1/conversations/${support.id}/messages`,
+      headers: bearer(alice),
+      payload: { body: 'My order is late' },
+    });
+    assert.equal(mine.json().senderType, 'user');
+  });
+
+  it('keeps direct and group conversations private from staff', async () => {
+    const direct = (await create(alice, { type: 'direct', memberIds: [bob.id] })).json();
+    const response = await chat.app.inject({
+      method: 'GET',
+      url: `/api/v1/conversations/${direct.id}`,
+      headers: bearer(agent),
+    });
+    assert.equal(response.statusCode, 404);
+  });
+
+  it('lists the caller’s conversations by recent activity, filtered and paged by cursor', async () => {
+    const dave = await chat.user();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const other = await chat.user();
+      ids.push((await create(dave, { type: 'direct', memberIds: [other.id] })).json().id);
+    }
+    // Activity moves the oldest conversation to the top.
+    await chat.app.inject({
+      method: 'POST',
+      url: `/api/v1/conversations/${ids[0]}/messages`,
+      headers: bearer(dave),
+      payload: { body: 'bump' },
+    });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const query: string = cursor ? `?limit=2&cursor=${cursor}` : '?limit=2';
+      const page = await chat.app.inject({
+        method: 'GET',
+        url: `/api/v1/conversations${query}`,
+        headers: bearer(dave),
+      });
+      assert.equal(page.statusCode, 200);
+      const body = page.json();
+      assert.ok(body.items.length <= 2);
+      seen.push(...body.items.map((item: { id: string }) => item.id));
+      cursor = body.nextCursor;
+    } while (cursor);
+    assert.deepEqual(seen, [ids[0], ids[4], ids[3], ids[2], ids[1]]);
+    const groups = await chat.app.inject({
+      method: 'GET',
+      url: '/api/v1/conversations?type=group',
+      headers: bearer(dave),
+    });
+    assert.deepEqual(groups.json().items, []);
+    const badCursor = await chat.app.inject({
+      method: 'GET',
+      url: '/api/v1/conversations?cursor=garbage',
+      headers: bearer(dave),
+    });
+    assert.equal(badCursor.statusCode, 400);
+    const badStatus = await chat.app.inject({
+      method: 'GET',
+      url: '/api/v1/conversations?status=weird',
+      headers: bearer(dave),
+    });
+    assert.equal(badStatus.statusCode, 400);
+  });
+
+  it('rejects unknown fields, wrong types and unknown types with 400', async () => {
+    for (const payload of [
+      { type: 'direct', memberIds: [bob.id], extra: 1 },
+      { type: 'channel' },
+      { type: 'group', title: { text: 'x' } },
+    ]) {
+      const response = await create(alice, payload);
+      assert.equal(response.statusCode, 400, JSON.stringify(payload));
+      assert.equal(response.json().code, 'validation_failed');
+    }
+  });
+
+  it('ends a conversation: closed, further sends get 409 conversation_closed', async () => {
+    const group = (await create(alice, { type: 'group', memberIds: [bob.id] })).json();
+    const ended = await chat.app.inject({
+      method: 'POST',
+      url: `/api/v1/conversations/${group.id}/end`,
+      headers: bearer(bob),
+    });
+    assert.equal(ended.statusCode, 200);
+    assert.equal(ended.json().status, 'closed');
+    const send = await chat.app.inject({
+      method: 'POST',
+      url: `/api/v1/conversations/${group.id}/messages`,
+      headers: bearer(alice),
+      payload: { body: 'anyone?' },
+    });
+    assert.equal(send.statusCode, 409);
+    assert.equal(send.json().code, 'conversation_closed');
+  });
+
+  it('deletes a conversation for its owner only', async () => {
+    const group = (await create(alice, { type: 'group', memberIds: [bob.id] })).json();
+    const byMember = await chat.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/conversations/${group.id}`,
+      headers: bearer(bob),
+    });
+    assert.equal(byMember.statusCode, 403);
+    const byOwner = await chat.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/conversations/${group.id}`,
+      headers: bearer(alice),
+    });
+    assert.equal(byOwner.statusCode, 204);
+    const gone = await chat.app.inject({
+      method: 'GET',
+      url: `/api/v1/conversations/${group.id}`,
+      headers: bearer(alice),
+    });
+    assert.equal(gone.statusCode, 404);
+  });
+
+  describe('internal API', () => {
+    const internal = (method: 'PATCH' | 'POST', url: string, payload: object, token = INTERNAL_TOKEN) =>
+      chat.app.inject({ method, url, payload, headers: { authorization: `Bearer ${token}` } });
+
+    it('needs the service token', async () => {
+      const support = (await create(alice, { type: 'support' })).json();
+      const response = await internal(
+        'PATCH',
+        `/internal/v1/chat/conversations/${support.id}`,
+        { status: 'open' },
+        'wrong',
+      );
+      assert.equal(response.statusCode, 401);
+      const userToken = await internal(
+        'PATCH',
+        `/internal/v1/chat/conversations/${support.id}`,
+        { status: 'open' },
+        alice.token,
+      );
+      assert.equal(userToken.statusCode, 401);
+    });
+
+    it('changes status along the machine, assigns (the assignee joins) and sets handledBy', async () => {
+      const support = (await create(alice, { type: 'support' })).json();
+      const url = `/internal/v1/chat/conversations/${support.id}`;
+      const taken = await internal('PATCH', url, {
+        status: 'open',
+        assigneeId: agent.id,
+        handledBy: 'human',
+      });
+      assert.equal(taken.statusCode, 200);
+      assert.equal(taken.json().status, 'open');
+      assert.equal(taken.json().assigneeId, agent.id);
+      assert.ok(
+        taken
+          .json()
+          .members.some((m: { userId: string; role: string }) => m.userId === agent.id && m.role === 'agent'),
+      );
+      assert.equal((await internal('PATCH', url, { status: 'resolved' })).statusCode, 200);
+      const invalid = await internal('PATCH', url, { status: 'pending' });
+      assert.equal(invalid.statusCode, 409);
+      assert.equal(invalid.json().code, 'invalid_transition');
+      // The user writing again reopens a resolved conversation.
+      await chat.app.inject({
+        method: 'POST',
+        url: `/api/v1/conversations/${support.id}/messages`,
+        headers: bearer(alice),
+        payload: { body: 'still broken' },
+      });
+      const reopened = await chat.app.inject({
+        method: 'GET',
+        url: `/api/v1/conversations/${support.id}`,
+        headers: bearer(alice),
+      });
+      assert.equal(reopened.json().status, 'open');
+      assert.equal((await internal('PATCH', url, { status: 'closed' })).statusCode, 200);
+      assert.equal((await internal('PATCH', url, { status: 'open' })).statusCode, 409);
+      assert.equal((await internal('PATCH', url, {})).statusCode, 400);
+    });
+
+    it('posts bot messages idempotently', async () => {
+      const bot = (await create(alice, { type: 'bot', botId: 'bot_faq' })).json();
+      const url = `/internal/v1/chat/conversations/${bot.id}/messages`;
+      const payload = {
+        senderId: 'bot_faq',
+        senderType: 'bot',
+        body: 'Hello! Ask me anything.',
+        clientMessageId: 'reply-1',
+      };
+      const first = await internal('POST', url, payload);
+      assert.equal(first.statusCode, 201);
+      assert.equal(first.json().senderType, 'bot');
+      const again = await internal('POST', url, payload);
+      assert.equal(again.statusCode, 200);
+      assert.equal(again.json().id, first.json().id);
+      assert.equal(
+        (await internal('POST', '/internal/v1/chat/conversations/cnv_missing/messages', payload)).statusCode,
+        404,
+      );
+    });
+  });
+});

@@ -1,0 +1,295 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { bearer, type ChatHarness, startChat, type TestUser } from './support/harness.ts';
+
+const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
+
+function multipart(field: string, name: string, content: Buffer, type = 'application/octet-stream') {
+  const boundary = '----parleytest';
+  const body = Buffer.concat([
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${name}"\r\nContent-Type: ${type}\r\n\r\n`,
+    ),
+    content,
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  return { payload: body, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+}
+
+describe('chat REST: messages', () => {
+  let chat: ChatHarness;
+  let alice: TestUser;
+  let bob: TestUser;
+  let eve: TestUser;
+  let conversationId: string;
+
+  before(async () => {
+    chat = await startChat();
+    [alice, bob, eve] = await Promise.all([chat.user(), chat.user(), chat.user()]);
+    const created = await chat.app.inject({
+      method: 'POST',
+      url: '/api/v1/conversations',
+      headers: bearer(alice),
+      payload: { type: 'group', memberIds: [bob.id] },
+    });
+    conversationId = created.json().id;
+  });
+  after(() => chat.close());
+
+  const send = (user: TestUser, payload: object, id = conversationId) =>
+    chat.app.inject({
+      method: 'POST',
+      url: `/api/v1/conversations/${id}/messages`,
+      headers: bearer(user),
+      payload,
+    });
+  const get = (user: TestUser, url: string) => chat.app.inject({ method: 'GET', url, headers: bearer(user) });
+
+  it('stores a message with the next seq and returns it with 201', async () => {
+    const response = await send(alice, { body: 'hello bob', clientMessageId: 'c-1' });
+    assert.equal(response.statusCode, 201);
+    const message = response.json();
+    assert.match(message.id, /^msg_/);
+    assert.equal(message.seq, 1);
+    assert.equal(message.senderId, alice.id);
+    assert.equal(message.senderType, 'user');
+    assert.equal(message.type, 'text');
+    assert.equal(message.body, 'hello bob');
+    assert.deepEqual(message.attachments, []);
+    assert.equal(message.clientMessageId, 'c-1');
+  });
+
+  it('answers a repeated clientMessageId with 200 and the original, storing nothing new', async () => {
+    const again = await send(alice, { body: 'hello bob (retry)', clientMessageId: 'c-1' });
+    assert.equal(again.statusCode, 200);
+    assert.equal(again.json().seq, 1);
+    assert.equal(again.json().body, 'hello bob');
+    const next = await send(alice, { body: 'second' });
+    assert.equal(next.json().seq, 2);
+    // The same clientMessageId from someone else is a different message.
+    const bobs = await send(bob, { body: 'from bob', clientMessageId: 'c-1' });
+    assert.equal(bobs.statusCode, 201);
+    assert.equal(bobs.json().seq, 3);
+  });
+
+  it('refuses a body over the limit with 413 payload_too_large, and empty bodies with 400', async () => {
+    const tooLong = await send(alice, { body: 'é'.repeat(8193) });
+    assert.equal(tooLong.statusCode, 413);
+    assert.equal(tooLong.json().code, 'payload_too_large');
+    assert.equal((await send(alice, { body: '   ' })).statusCode, 400);
+    assert.equal((await send(alice, { body: 'x', type: 'system' })).statusCode, 400);
+    assert.equal((await send(alice, { body: 'x', unknown: true })).statusCode, 400);
+  });
+
+  it('hides the conversation from outsiders: 404 for reads and writes', async () => {
+    assert.equal((await send(eve, { body: 'let me in' })).statusCode, 404);
+    assert.equal((await get(eve, `/api/v1/conversations/${conversationId}/messages`)).statusCode, 404);
+    assert.equal((await get(eve, `/api/v1/conversations/${conversationId}`)).statusCode, 404);
+    assert.equal((await get(alice, '/api/v1/conversations/cnv_doesnotexist')).statusCode, 404);
+  });
+
+  it('lets the author edit and delete (tombstone) their own messages only', async () => {
+    const original = (await send(bob, { body: 'typo hree' })).json();
+    const url = `/api/v1/conversations/${conversationId}/messages/${original.id}`;
+    const byOther = await chat.app.inject({
+      method: 'PATCH',
+      url,
+      headers: bearer(alice),
+      payload: { body: 'hacked' },
+    });
+    assert.equal(byOther.statusCode, 403);
+    const edited = await chat.app.inject({
+      method: 'PATCH',
+      url,
+      headers: bearer(bob),
+      payload: { body: 'typo here' },
+    });
+    assert.equal(edited.statusCode, 200);
+    assert.equal(edited.json().body, 'typo here');
+    assert.ok(edited.json().editedAt);
+    assert.equal((await chat.app.inject({ method: 'DELETE', url, headers: bearer(alice) })).statusCode, 403);
+    assert.equal((await chat.app.inject({ method: 'DELETE', url, headers: bearer(bob) })).statusCode, 204);
+    const history = (
+      await get(bob, `/api/v1/conversations/${conversationId}/messages?afterSeq=${original.seq - 1}`)
+    ).json();
+    const tombstone = history.items[0];
+    assert.equal(tombstone.id, original.id);
+    assert.equal(tombstone.seq, original.seq);
+    assert.equal(tombstone.body, '');
+    assert.ok(tombstone.deletedAt);
+    const editDeleted = await chat.app.inject({
+      method: 'PATCH',
+      url,
+      headers: bearer(bob),
+      payload: { body: 'again' },
+    });
+    assert.equal(editDeleted.statusCode, 409);
+  });
+
+  it('pages history by seq in both directions, always in seq order', async () => {
+    const group = (
+      await chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/conversations',
+        headers: bearer(alice),
+        payload: { type: 'group', memberIds: [bob.id] },
+      })
+    ).json();
+    for (let i = 1; i <= 7; i++) await send(alice, { body: `m${i}` }, group.id);
+    const base = `/api/v1/conversations/${group.id}/messages`;
+    const forward: number[] = [];
+    let page = (await get(bob, `${base}?afterSeq=0&limit=3`)).json();
+    forward.push(...page.items.map((m: { seq: number }) => m.seq));
+    while (page.nextCursor) {
+      page = (await get(bob, `${base}?cursor=${page.nextCursor}&limit=3`)).json();
+      forward.push(...page.items.map((m: { seq: number }) => m.seq));
+    }
+    assert.deepEqual(forward, [1, 2, 3, 4, 5, 6, 7]);
+    const newest = (await get(bob, `${base}?limit=3`)).json();
+    assert.deepEqual(
+      newest.items.map((m: { seq: number }) => m.seq),
+      [5, 6, 7],
+    );
+    const older = (await get(bob, `${base}?cursor=${newest.nextCursor}&limit=3`)).json();
+    assert.deepEqual(
+      older.items.map((m: { seq: number }) => m.seq),
+      [2, 3, 4],
+    );
+    const before = (await get(bob, `${base}?beforeSeq=3`)).json();
+    assert.deepEqual(
+      before.items.map((m: { seq: number }) => m.seq),
+      [1, 2],
+    );
+    assert.equal(before.nextCursor, null);
+    assert.equal((await get(bob, `${base}?afterSeq=1&beforeSeq=3`)).statusCode, 400);
+    assert.equal((await get(bob, `${base}?afterSeq=-1`)).statusCode, 400);
+    assert.equal((await get(bob, `${base}?cursor=zzz`)).statusCode, 400);
+  });
+
+  it('counts unread messages from others until a read receipt', async () => {
+    const group = (
+      await chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/conversations',
+        headers: bearer(alice),
+        payload: { type: 'group', memberIds: [bob.id] },
+      })
+    ).json();
+    for (let i = 0; i < 3; i++) await send(alice, { body: `unread ${i}` }, group.id);
+    const view = (await get(bob, `/api/v1/conversations/${group.id}`)).json();
+    assert.equal(view.unreadCount, 3);
+    assert.equal(view.lastSeq, 3);
+    assert.equal(view.lastMessage.body, 'unread 2');
+    assert.equal((await get(alice, `/api/v1/conversations/${group.id}`)).json().unreadCount, 0);
+    const read = await chat.app.inject({
+      method: 'POST',
+      url: `/api/v1/conversations/${group.id}/read`,
+      headers: bearer(bob),
+      payload: { seq: 2 },
+    });
+    assert.equal(read.statusCode, 204);
+    assert.equal((await get(bob, `/api/v1/conversations/${group.id}`)).json().unreadCount, 1);
+    const outsider = await chat.app.inject({
+      method: 'POST',
+      url: `/api/v1/conversations/${group.id}/read`,
+      headers: bearer(eve),
+      payload: { seq: 2 },
+    });
+    assert.equal(outsider.statusCode, 404);
+  });
+
+  it('searches the full text of the caller’s conversations only (PostgreSQL FTS, on PGlite too)', async () => {
+    await send(alice, { body: 'The quarterly report is ready for review' });
+    const eveOwn = await chat.app.inject({
+      method: 'POST',
+      url: '/api/v1/conversations',
+      headers: bearer(eve),
+      payload: { type: 'group', memberIds: [] },
+    });
+    await send(eve, { body: 'secret quarterly numbers' }, eveOwn.json().id);
+    const found = (await get(bob, '/api/v1/search/messages?q=quarterly')).json();
+    assert.equal(found.items.length, 1);
+    assert.match(found.items[0].body, /quarterly report/);
+    const eves = (await get(eve, '/api/v1/search/messages?q=quarterly')).json();
+    assert.equal(eves.items.length, 1);
+    assert.match(eves.items[0].body, /secret/);
+    const phrase = (
+      await get(bob, `/api/v1/search/messages?q=${encodeURIComponent('"report is ready"')}`)
+    ).json();
+    assert.equal(phrase.items.length, 1);
+    assert.equal((await get(bob, '/api/v1/search/messages')).statusCode, 400);
+    const odd = await get(bob, `/api/v1/search/messages?q=${encodeURIComponent('!!! & | ( :*')}`);
+    assert.equal(odd.statusCode, 200);
+  });
+
+  describe('attachments', () => {
+    it('takes an upload, types it by its bytes, and serves it only to members it was sent to', async () => {
+      const upload = await chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/uploads',
+        ...merge(multipart('file', 'photo.txt', PNG, 'text/plain'), bearer(alice)),
+      });
+      assert.equal(upload.statusCode, 201, upload.body);
+      const attachment = upload.json();
+      assert.equal(attachment.mimeType, 'image/png');
+      assert.equal(attachment.name, 'photo.txt');
+      assert.equal(attachment.size, PNG.length);
+      assert.equal(attachment.url, `/api/v1/uploads/${attachment.id}`);
+      // Not yet sent: only the uploader sees it.
+      assert.equal((await get(bob, attachment.url)).statusCode, 404);
+      const own = await get(alice, attachment.url);
+      assert.equal(own.statusCode, 200);
+      assert.deepEqual(own.rawPayload, PNG);
+      const byEve = await send(eve, { body: '', attachmentIds: [attachment.id] }, conversationId);
+      assert.equal(byEve.statusCode, 404);
+      const message = await send(alice, { body: '', attachmentIds: [attachment.id] });
+      assert.equal(message.statusCode, 201);
+      assert.equal(message.json().type, 'image');
+      assert.equal(message.json().attachments[0].id, attachment.id);
+      const forBob = await get(bob, attachment.url);
+      assert.equal(forBob.statusCode, 200);
+      assert.equal(forBob.headers['content-type'], 'image/png');
+      assert.deepEqual(forBob.rawPayload, PNG);
+      assert.equal((await get(eve, attachment.url)).statusCode, 404);
+      const notMine = await send(bob, { body: 'x', attachmentIds: [attachment.id] });
+      assert.equal(notMine.statusCode, 400);
+    });
+
+    it('refuses types outside the allow list (sniffed, whatever the name says) and files over the limit', async () => {
+      const exe = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(100, 0)]);
+      const refused = await chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/uploads',
+        ...merge(multipart('file', 'cat.png', exe, 'image/png'), bearer(alice)),
+      });
+      assert.equal(refused.statusCode, 415);
+      const big = Buffer.alloc(70 * 1024, 'a');
+      const tooBig = await chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/uploads',
+        ...merge(multipart('file', 'big.txt', big, 'text/plain'), bearer(alice)),
+      });
+      assert.equal(tooBig.statusCode, 413);
+      const noFile = await chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/uploads',
+        headers: { ...bearer(alice), 'content-type': 'application/json' },
+        payload: { file: 'x' },
+      });
+      assert.ok([400, 415].includes(noFile.statusCode));
+      const wrongField = await chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/uploads',
+        ...merge(multipart('document', 'a.txt', Buffer.from('hello')), bearer(alice)),
+      });
+      assert.equal(wrongField.statusCode, 400);
+    });
+  });
+});
+
+function merge(
+  request: { payload: Buffer; headers: Record<string, string> },
+  headers: Record<string, string>,
+) {
+  return { payload: request.payload, headers: { ...request.headers, ...headers } };
+}

@@ -1,0 +1,431 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { IdentityEvents, type Message } from '@parley/contracts';
+import { type ChatClient, collect, connect, nextEvent, sleep } from './support/clients.ts';
+import { bearer, type ChatHarness, startChat, type TestUser, waitFor } from './support/harness.ts';
+
+describe('chat real time (Socket.IO)', () => {
+  let chat: ChatHarness;
+  let alice: TestUser;
+  let bob: TestUser;
+  let carol: TestUser;
+  let eve: TestUser;
+  let conversationId: string;
+  const open: ChatClient[] = [];
+
+  const client = async (user: TestUser, token = user.token) => {
+    const socket = await connect(chat.url, token);
+    open.push(socket);
+    return socket;
+  };
+
+  before(async () => {
+    chat = await startChat({ listen: true, config: { socketRateLimit: 2000 } });
+    [alice, bob, carol, eve] = await Promise.all([chat.user(), chat.user(), chat.user(), chat.user()]);
+    const created = await chat.app.inject({
+      method: 'POST',
+      url: '/api/v1/conversations',
+      headers: bearer(alice),
+      payload: { type: 'group', memberIds: [bob.id, carol.id] },
+    });
+    conversationId = created.json().id;
+  });
+  after(async () => {
+    for (const socket of open) socket.close();
+    await chat.close();
+  });
+
+  it('refuses a handshake without a valid token with connect_error "unauthorized"', async () => {
+    await assert.rejects(connect(chat.url, undefined), { message: 'unauthorized' });
+    await assert.rejects(connect(chat.url, 'not-a-token'), (error: Error & { data?: { code: string } }) => {
+      assert.equal(error.message, 'unauthorized');
+      assert.equal(error.data?.code, 'invalid_token');
+      return true;
+    });
+  });
+
+  it('acks a send once stored and fans it out to every member’s sockets (all tabs), never to outsiders', async () => {
+    const [aliceSocket, bobTab1, bobTab2, carolSocket, eveSocket] = await Promise.all([
+      client(alice),
+      client(bob),
+      client(bob),
+      client(carol),
+      client(eve),
+    ]);
+    const eveGot = collect(eveSocket, 'message:new');
+    const waits = [bobTab1, bobTab2, carolSocket, aliceSocket].map((socket) =>
+      nextEvent(socket, 'message:new'),
+    );
+    const ack = await aliceSocket.emitWithAck('message:send', {
+      conversationId,
+      body: 'hi all',
+      clientMessageId: 'fan-1',
+    });
+    assert.equal(ack.ok, true);
+    const message = (ack as { message: Message }).message;
+    assert.equal(message.body, 'hi all');
+    for (const received of await Promise.all(waits)) assert.equal(received.id, message.id);
+    const replay = await aliceSocket.emitWithAck('message:send', {
+      conversationId,
+      body: 'hi all',
+      clientMessageId: 'fan-1',
+    });
+    assert.equal(replay.ok, true);
+    assert.equal((replay as { message: Message }).message.id, message.id);
+    await sleep(100);
+    assert.equal(eveGot.length, 0);
+  });
+
+  it('answers an outsider’s events with error acks and keeps the socket up', async () => {
+    const eveSocket = await client(eve);
+    const send = await eveSocket.emitWithAck('message:send', {
+      conversationId,
+      body: 'let me in',
+      clientMessageId: 'x',
+    });
+    assert.deepEqual(send.ok, false);
+    assert.equal((send as { error: { code: string } }).error.code, 'not_found');
+    const typing = await eveSocket.emitWithAck('typing', { conversationId, typing: true });
+    assert.equal((typing as { error: { code: string } }).error.code, 'not_found');
+    const receipt = await eveSocket.emitWithAck('receipt', { conversationId, seq: 1, kind: 'read' });
+    assert.equal((receipt as { error: { code: string } }).error.code, 'not_found');
+    const sync = await eveSocket.emitWithAck('sync', { conversations: { [conversationId]: 0 } });
+    assert.equal(sync.ok, true);
+    assert.deepEqual((sync as { messages: Message[] }).messages, []);
+    assert.ok(eveSocket.connected);
+  });
+
+  it('acks malformed payloads with validation_failed without dropping the socket', async () => {
+    const socket = await client(alice);
+    const emitRaw = (event: string, payload: unknown) =>
+      (
+        socket.emitWithAck as (
+          event: string,
+          payload: unknown,
+        ) => Promise<{ ok: boolean; error?: { code: string } }>
+      )(event, payload);
+    for (const [event, payload] of [
+      ['message:send', { conversationId }],
+      ['message:send', { conversationId, body: 'x', clientMessageId: 'y', extra: true }],
+      ['message:send', 'just a string'],
+      ['message:send', null],
+      ['typing', { conversationId, typing: 'yes' }],
+      ['receipt', { conversationId, seq: -1, kind: 'read' }],
+      ['receipt', { conversationId, seq: 1, kind: 'seen' }],
+      ['sync', { conversations: { [conversationId]: 'zero' } }],
+      ['sync', { conversations: {}, since: 'garbage' }],
+    ] as const) {
+      const ack = await emitRaw(event, payload);
+      assert.equal(ack.ok, false, `${event} ${JSON.stringify(payload)}`);
+      assert.equal(ack.error?.code, 'validation_failed', `${event} ${JSON.stringify(payload)}`);
+    }
+    const tooBig = await socket.emitWithAck('message:send', {
+      conversationId,
+      body: 'x'.repeat(17 * 1024),
+      clientMessageId: 'big',
+    });
+    assert.equal((tooBig as { error: { code: string } }).error.code, 'payload_too_large');
+    assert.ok(socket.connected);
+    const fine = await socket.emitWithAck('typing', { conversationId, typing: false });
+    assert.equal(fine.ok, true);
+  });
+
+  it('relays typing to the other members only, throttled, and expires it', async () => {
+    const [aliceSocket, bobSocket, eveSocket] = await Promise.all([client(alice), client(bob), client(eve)]);
+    const bobGot = collect(bobSocket, 'typing');
+    const aliceGot = collect(aliceSocket, 'typing');
+    const eveGot = collect(eveSocket, 'typing');
+    for (let i = 0; i < 5; i++)
+      assert.equal((await aliceSocket.emitWithAck('typing', { conversationId, typing: true })).ok, true);
+    await waitFor(() => bobGot.length >= 1);
+    await sleep(100);
+    assert.deepEqual(bobGot, [{ conversationId, userId: alice.id, typing: true }]);
+    assert.equal(aliceGot.length, 0);
+    // Without a refresh, typing ends by itself after a few seconds.
+    await waitFor(() => bobGot.length === 2, 8000);
+    assert.deepEqual(bobGot[1], { conversationId, userId: alice.id, typing: false });
+    assert.equal(eveGot.length, 0);
+  });
+
+  it('stores receipts as high-water marks and tells the members', async () => {
+    const [aliceSocket, bobSocket] = await Promise.all([client(alice), client(bob)]);
+    const sent = await aliceSocket.emitWithAck('message:send', {
+      conversationId,
+      body: 'read me',
+      clientMessageId: 'rcpt',
+    });
+    const seq = (sent as { message: Message }).message.seq;
+    const aliceGot = collect(aliceSocket, 'receipt');
+    assert.equal(
+      (await bobSocket.emitWithAck('receipt', { conversationId, seq, kind: 'delivered' })).ok,
+      true,
+    );
+    assert.equal((await bobSocket.emitWithAck('receipt', { conversationId, seq, kind: 'read' })).ok, true);
+    // Lower marks change nothing and announce nothing.
+    assert.equal((await bobSocket.emitWithAck('receipt', { conversationId, seq: 1, kind: 'read' })).ok, true);
+    await waitFor(() => aliceGot.length >= 2);
+    await sleep(100);
+    assert.deepEqual(aliceGot, [
+      { conversationId, userId: bob.id, seq, kind: 'delivered' },
+      { conversationId, userId: bob.id, seq, kind: 'read' },
+    ]);
+    const view = await chat.app.inject({
+      method: 'GET',
+      url: `/api/v1/conversations/${conversationId}`,
+      headers: bearer(bob),
+    });
+    assert.equal(view.json().unreadCount, 0);
+  });
+
+  it('shares presence with conversation members: online with the first tab, offline after the last', async () => {
+    const dave = await chat.user();
+    const frank = await chat.user();
+    await chat.app.inject({
+      method: 'POST',
+      url: '/api/v1/conversations',
+      headers: bearer(dave),
+      payload: { type: 'direct', memberIds: [frank.id] },
+    });
+    const frankSocket = await client(frank);
+    const seen = collect(frankSocket, 'presence');
+    const eveSocket = await client(eve);
+    const eveSeen = collect(eveSocket, 'presence');
+    const tab1 = await client(dave);
+    const tab2 = await client(dave);
+    await waitFor(() => seen.length >= 1);
+    assert.equal(seen[0]?.userId, dave.id);
+    assert.equal(seen[0]?.status, 'online');
+    tab1.close();
+    await sleep(200);
+    assert.equal(seen.length, 1, 'closing one of two tabs keeps the user online');
+    tab2.close();
+    await waitFor(() => seen.length >= 2);
+    assert.equal(seen[1]?.status, 'offline');
+    assert.ok(seen[1]?.lastSeenAt);
+    assert.equal(eveSeen.filter((event) => event.userId === dave.id).length, 0);
+  });
+
+  it('disconnects the sockets of a revoked session, on identity’s event, saying why', async () => {
+    const gina = await chat.user();
+    const other = chat.auth.issue(gina.id, 'user');
+    const [revokedSocket, keptSocket] = await Promise.all([client(gina), client(gina, other)]);
+    const ended = nextEvent(revokedSocket, 'session:ended');
+    const disconnected = new Promise<string>((resolve) => revokedSocket.once('disconnect', resolve));
+    await chat.publish(IdentityEvents.sessionRevoked, {
+      userId: gina.id,
+      sessionIds: [gina.sessionId],
+      allSessions: false,
+      reason: 'logout',
+    });
+    assert.deepEqual(await ended, { reason: 'session_revoked' });
+    assert.equal(await disconnected, 'io server disconnect');
+    await sleep(100);
+    assert.ok(keptSocket.connected);
+    const gone = new Promise<string>((resolve) => keptSocket.once('disconnect', resolve));
+    await chat.publish(IdentityEvents.userDeactivated, { userId: gina.id });
+    assert.equal(await gone, 'io server disconnect');
+  });
+
+  it('disconnects with token_expired when the access token runs out', async () => {
+    const henry = await chat.user();
+    const token = chat.auth.issue(henry.id, 'user', { ttlMs: 400 });
+    const socket = await client(henry, token);
+    const ended = await nextEvent(socket, 'session:ended', 3000);
+    assert.deepEqual(ended, { reason: 'token_expired' });
+    await waitFor(() => !socket.connected);
+  });
+
+  it('limits events per socket: rate_limited acks, socket kept', async () => {
+    const limited = await startChat({
+      listen: true,
+      config: { socketRateLimit: 5 },
+      database: chat.database,
+      ownsDatabase: false,
+      auth: chat.auth,
+      bus: chat.bus,
+    });
+    try {
+      const socket = await connect(limited.url, alice.token);
+      open.push(socket);
+      const acks = [];
+      for (let i = 0; i < 7; i++)
+        acks.push(await socket.emitWithAck('typing', { conversationId, typing: false }));
+      assert.deepEqual(
+        acks.map((ack) => ack.ok),
+        [true, true, true, true, true, false, false],
+      );
+      assert.equal((acks[6] as { error: { code: string } }).error.code, 'rate_limited');
+      assert.ok(socket.connected);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('gives 400 parallel sends from several sockets into one conversation seq 1..400, each acked once', async () => {
+    const group = (
+      await chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/conversations',
+        headers: bearer(alice),
+        payload: { type: 'group', memberIds: [bob.id, carol.id] },
+      })
+    ).json();
+    const senders = await Promise.all([
+      client(alice),
+      client(alice),
+      client(bob),
+      client(bob),
+      client(carol),
+    ]);
+    const acks = await Promise.all(
+      Array.from({ length: 400 }, (_, i) =>
+        senders[i % senders.length]!.emitWithAck('message:send', {
+          conversationId: group.id,
+          body: `parallel ${i}`,
+          clientMessageId: `p-${i}`,
+        }),
+      ),
+    );
+    assert.ok(acks.every((ack) => ack.ok));
+    const seqs = acks.map((ack) => (ack as { message: Message }).message.seq).sort((a, b) => a - b);
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 400 }, (_, i) => i + 1),
+    );
+    const view = await chat.app.inject({
+      method: 'GET',
+      url: `/api/v1/conversations/${group.id}`,
+      headers: bearer(alice),
+    });
+    assert.equal(view.json().lastSeq, 400);
+  });
+
+  it('catches up an offline client: sync returns exactly what it missed, and it ends with the server’s state', async () => {
+    const group = (
+      await chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/conversations',
+        headers: bearer(alice),
+        payload: { type: 'group', memberIds: [bob.id, carol.id] },
+      })
+    ).json();
+    const cid: string = group.id;
+    // Carol's local state, kept the way a client would: by message id.
+    const local = new Map<string, Message>();
+    const apply = (messages: Message[]) => {
+      for (const message of messages) local.set(message.id, message);
+    };
+    let carolSocket = await client(carol);
+    carolSocket.on('message:new', (m) => apply([m]));
+    const aliceSocket = await client(alice);
+    const first: Message[] = [];
+    for (let i = 0; i < 3; i++) {
+      const ack = await aliceSocket.emitWithAck('message:send', {
+        conversationId: cid,
+        body: `before ${i}`,
+        clientMessageId: `cu-${i}`,
+      });
+      first.push((ack as { message: Message }).message);
+    }
+    await waitFor(() => local.size === 3);
+    const initial = await carolSocket.emitWithAck('sync', { conversations: { [cid]: 3 } });
+    let token = (initial as { syncToken: string }).syncToken;
+    carolSocket.close();
+
+    // Offline: others send, edit and delete (including messages Carol already had).
+    const bobSocket = await client(bob);
+    for (let i = 0; i < 4; i++) {
+      await bobSocket.emitWithAck('message:send', {
+        conversationId: cid,
+        body: `while away ${i}`,
+        clientMessageId: `away-${i}`,
+      });
+    }
+    const base = `/api/v1/conversations/${cid}/messages`;
+    await chat.app.inject({
+      method: 'PATCH',
+      url: `${base}/${first[0]!.id}`,
+      headers: bearer(alice),
+      payload: { body: 'before 0 (edited)' },
+    });
+    await chat.app.inject({ method: 'DELETE', url: `${base}/${first[1]!.id}`, headers: bearer(alice) });
+    const latest = (
+      await chat.app.inject({ method: 'GET', url: `${base}?afterSeq=0&limit=100`, headers: bearer(bob) })
+    ).json();
+    const newest = latest.items.at(-1);
+    await chat.app.inject({
+      method: 'PATCH',
+      url: `${base}/${newest.id}`,
+      headers: bearer(bob),
+      payload: { body: 'edited while away' },
+    });
+
+    // Back online: subscribe first (connect), then sync.
+    carolSocket = await client(carol);
+    carolSocket.on('message:new', (m) => apply([m]));
+    const lastSeen = Math.max(...[...local.values()].map((m) => m.seq));
+    const result = await carolSocket.emitWithAck('sync', {
+      conversations: { [cid]: lastSeen },
+      since: token,
+    });
+    assert.equal(result.ok, true);
+    const synced = result as {
+      messages: Message[];
+      changes: Message[];
+      more: Record<string, boolean>;
+      drafts: unknown[];
+      syncToken: string;
+    };
+    assert.deepEqual(
+      synced.messages.map((m) => m.seq),
+      [4, 5, 6, 7],
+    );
+    assert.deepEqual(synced.more, {});
+    assert.deepEqual(synced.drafts, []);
+    apply(synced.messages);
+    apply(synced.changes);
+    token = synced.syncToken;
+
+    const server = (
+      await chat.app.inject({ method: 'GET', url: `${base}?afterSeq=0&limit=100`, headers: bearer(carol) })
+    ).json();
+    const mine = [...local.values()].sort((a, b) => a.seq - b.seq);
+    assert.deepEqual(mine, server.items);
+    assert.equal(mine[0]!.body, 'before 0 (edited)');
+    assert.ok(mine[1]!.deletedAt);
+
+    // A second sync with the new token has nothing new.
+    const again = await carolSocket.emitWithAck('sync', { conversations: { [cid]: 7 }, since: token });
+    assert.deepEqual((again as { messages: Message[] }).messages, []);
+    assert.deepEqual((again as { changes: Message[] }).changes, []);
+  });
+
+  it('cuts a long backlog at the cap with more: true', async () => {
+    const group = (
+      await chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/conversations',
+        headers: bearer(alice),
+        payload: { type: 'group', memberIds: [bob.id] },
+      })
+    ).json();
+    const sender = await client(alice);
+    await Promise.all(
+      Array.from({ length: 505 }, (_, i) =>
+        sender.emitWithAck('message:send', {
+          conversationId: group.id,
+          body: `b${i}`,
+          clientMessageId: `cap-${i}`,
+        }),
+      ),
+    );
+    const reader = await client(bob);
+    const result = (await reader.emitWithAck('sync', { conversations: { [group.id]: 0 } })) as {
+      messages: Message[];
+      more: Record<string, boolean>;
+    };
+    assert.equal(result.messages.length, 500);
+    assert.deepEqual(result.more, { [group.id]: true });
+    assert.equal(result.messages.at(-1)!.seq, 500);
+  });
+});

@@ -1,0 +1,91 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { newId, newSecretToken } from '@parley/kernel';
+import { identityEvents, systemActor } from '../events/identity-events.ts';
+import type { NewUser } from '../repositories/user-repository.ts';
+import { normalizeEmail } from './account-service.ts';
+import type { IdentityContext } from './identity-context.ts';
+
+export interface BootstrapOptions {
+  adminEmail: string | undefined;
+  adminPassword: string | undefined;
+  dataDir: string;
+  /** Where the generated password is shown once (stdout in production). */
+  announce: (text: string) => void;
+}
+
+export const GENERATED_ADMIN_EMAIL = 'admin@localhost';
+export const ADMIN_PASSWORD_FILE = 'admin-password.txt';
+
+/**
+ * Makes sure an admin can sign in after the first start: the configured one if PARLEY_ADMIN_EMAIL is set
+ * and no such user exists; otherwise, if there is no admin at all, `admin@localhost` with a random
+ * password that is shown once and kept in the data dir (owner-only) for the operator to pick up.
+ */
+export async function bootstrapAdmin(context: IdentityContext, options: BootstrapOptions): Promise<void> {
+  const db = context.database.db;
+  if (options.adminEmail !== undefined && options.adminPassword !== undefined) {
+    const email = normalizeEmail(options.adminEmail);
+    if (await context.users.findByEmail(db, email)) return;
+    try {
+      context.policy.check(options.adminPassword, { email });
+    } catch (error) {
+      throw new Error(`PARLEY_ADMIN_PASSWORD is not acceptable: ${(error as Error).message}`);
+    }
+    const created = await createAdmin(context, {
+      email,
+      displayName: 'Admin',
+      passwordHash: await context.hasher.hash(options.adminPassword),
+    });
+    if (created) context.logger.info({ email }, 'admin account created from PARLEY_ADMIN_EMAIL');
+    return;
+  }
+
+  if ((await context.users.list(db, { role: 'admin', limit: 1 })).length > 0) return;
+  const password = newSecretToken(18);
+  const created = await createAdmin(context, {
+    email: GENERATED_ADMIN_EMAIL,
+    displayName: 'Admin',
+    passwordHash: await context.hasher.hash(password),
+  });
+  if (!created) {
+    context.logger.warn(
+      { email: GENERATED_ADMIN_EMAIL },
+      'no admin exists and admin@localhost is a regular user',
+    );
+    return;
+  }
+  await mkdir(options.dataDir, { recursive: true });
+  const file = join(options.dataDir, ADMIN_PASSWORD_FILE);
+  await writeFile(file, `email: ${GENERATED_ADMIN_EMAIL}\npassword: ${password}\n`, { mode: 0o600 });
+  context.logger.warn(
+    { email: GENERATED_ADMIN_EMAIL, passwordFile: file },
+    'created the first admin with a generated password (printed once on stdout, kept in the password file)',
+  );
+  options.announce(
+    [
+      '',
+      '  Parley created the first admin account:',
+      `    email:    ${GENERATED_ADMIN_EMAIL}`,
+      `    password: ${password}`,
+      `  It is shown only now; it is also kept in ${file}. Change it after signing in.`,
+      '',
+    ].join('\n'),
+  );
+}
+
+async function createAdmin(
+  context: IdentityContext,
+  user: Pick<NewUser, 'email' | 'displayName' | 'passwordHash'>,
+): Promise<boolean> {
+  return context.outbox.transaction(async (tx) => {
+    const created = await context.users.insertIfAbsent(tx, {
+      id: newId('usr'),
+      ...user,
+      role: 'admin',
+      emailVerified: true,
+    });
+    if (created) await context.outbox.add(tx, identityEvents.userRegistered(created, systemActor));
+    return created !== null;
+  });
+}

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { skipReason, testBackends } from '@parley/kernel/testing';
+import { migrate, openDatabase } from '@parley/store';
+import { openPostgresTestDatabase } from '@parley/store/testing';
+import { KeyRing } from '../src/keys/key-ring.ts';
+import { SigningKeyRepository } from '../src/repositories/signing-key-repository.ts';
+import { ADMIN, bearer, type Harness, login, me, register, startIdentity } from './harness.ts';
+
+const { databaseUrl } = testBackends();
+const migrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url));
+
+if (databaseUrl) {
+  describe('identity on PostgreSQL: the core auth flows', () => {
+    let h: Harness;
+    before(async () => {
+      h = await startIdentity({
+        openDatabase: () => openPostgresTestDatabase(databaseUrl),
+        keyStorage: 'database',
+      });
+    });
+    after(() => h.close());
+
+    const refresh = (refreshToken: string) =>
+      h.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken } });
+
+    it('keeps the signing keys in the identity schema (distributed mode) and serves them as JWKS', async () => {
+      const jwks = (await h.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json();
+      assert.equal(jwks.keys.length, 1);
+      await assert.rejects(stat(join(h.dataDir, 'keys', 'signing-keys.json')), /ENOENT/);
+    });
+
+    it('identity nodes starting together agree on one signing key', async () => {
+      const test = await openPostgresTestDatabase(databaseUrl);
+      const pools = await Promise.all(
+        Array.from({ length: 3 }, () => openDatabase({ databaseUrl: test.url, poolSize: 2 })),
+      );
+      try {
+        await migrate(test.database, { schema: 'identity', migrationsFolder });
+        const rings = await Promise.all(
+          pools.map((database) =>
+            KeyRing.open(new SigningKeyRepository(database), { maxAgeMs: 86_400_000, retainMs: 1_000_000 }),
+          ),
+        );
+        const kids = new Set(rings.map((ring) => ring.signingKey().kid));
+        assert.equal(kids.size, 1);
+      } finally {
+        await Promise.all(pools.map((database) => database.close()));
+        await test.dispose();
+      }
+    });
+
+    it('registers, signs in, reads me, logs out', async () => {
+      const account = await register(h.app);
+      const session = await login(h.app, account.email, account.password);
+      assert.equal((await me(h.app, session.accessToken)).statusCode, 200);
+      const out = await h.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/logout',
+        headers: bearer(session.accessToken),
+      });
+      assert.equal(out.statusCode, 204);
+      assert.equal((await me(h.app, session.accessToken)).statusCode, 401);
+      assert.equal((await me(h.app, account.accessToken)).statusCode, 200);
+    });
+
+    it('10 parallel refreshes with one token (real row locks) leave one surviving chain', async () => {
+      const account = await register(h.app);
+      const responses = await Promise.all(Array.from({ length: 10 }, () => refresh(account.refreshToken)));
+      for (const response of responses) assert.equal(response.statusCode, 200, response.body);
+      const heads = new Set(responses.map((response) => response.json().refreshToken));
+      assert.equal(heads.size, 1);
+      const [head] = [...heads] as [string];
+      const next = await refresh(head);
+      assert.equal(next.statusCode, 200);
+      assert.equal((await refresh(account.refreshToken)).statusCode, 401, 'reuse of an ancestor');
+      assert.equal((await refresh(next.json().refreshToken)).statusCode, 401, 'the family is revoked');
+    });
+
+    it('deactivation makes the access token fail on the next request', async () => {
+      const admin = await login(h.app, ADMIN.email, ADMIN.password);
+      const user = await register(h.app);
+      assert.equal((await me(h.app, user.accessToken)).statusCode, 200);
+      const response = await h.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/admin/users/${user.id}`,
+        headers: bearer(admin.accessToken),
+        payload: { active: false },
+      });
+      assert.equal(response.statusCode, 200);
+      assert.equal((await me(h.app, user.accessToken)).statusCode, 401);
+    });
+  });
+} else {
+  describe('identity on PostgreSQL', {
+    skip: skipReason('DATABASE_URL', 'identity core flows on PostgreSQL'),
+  }, () => {});
+}
