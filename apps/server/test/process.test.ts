@@ -68,14 +68,24 @@ async function waitHealthy(base: string, started: Started, timeoutMs: number): P
 
 describe('the Parley process on embedded defaults', () => {
   let dataDir: string;
+  const running = new Set<Started>();
+  const start = (env: Record<string, string>) => {
+    const started = startParley(env);
+    running.add(started);
+    return started;
+  };
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'parley-process-'));
   });
-  after(() => rm(dataDir, { recursive: true, force: true }));
+  after(async () => {
+    // A failed assertion must not leave a server running and the test runner waiting on it.
+    for (const started of running) if (started.child.exitCode === null) started.child.kill('SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  });
 
   it('refuses a bad PORT with a message naming it', async () => {
-    const started = startParley({ PORT: 'abc', PARLEY_DATA_DIR: dataDir });
+    const started = start({ PORT: 'abc', PARLEY_DATA_DIR: dataDir });
     const code = await started.exited;
     assert.notEqual(code, 0);
     assert.match(started.output(), /PORT must be an integer/);
@@ -84,7 +94,7 @@ describe('the Parley process on embedded defaults', () => {
   it('starts healthy on an empty data dir, serves the ops endpoints, stops cleanly and keeps its data', async () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const first = startParley({ PORT: String(port), HOST: '127.0.0.1', PARLEY_DATA_DIR: dataDir });
+    const first = start({ PORT: String(port), HOST: '127.0.0.1', PARLEY_DATA_DIR: dataDir });
     const startupMs = await waitHealthy(base, first, 20_000);
     assert.ok(startupMs < 10_000, `first start took ${startupMs} ms`);
 
@@ -111,7 +121,7 @@ describe('the Parley process on embedded defaults', () => {
     assert.match(first.output(), /shutdown complete/);
     assert.ok((await readdir(join(dataDir, 'pglite'))).length > 0, 'the embedded database is on disk');
 
-    const second = startParley({ PORT: String(port), HOST: '127.0.0.1', PARLEY_DATA_DIR: dataDir });
+    const second = start({ PORT: String(port), HOST: '127.0.0.1', PARLEY_DATA_DIR: dataDir });
     await waitHealthy(base, second, 20_000);
     assert.equal((await fetch(`${base}/ready`)).status, 200);
     second.child.kill('SIGTERM');
