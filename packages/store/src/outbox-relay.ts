@@ -29,6 +29,8 @@ export class OutboxRelay {
   private running = false;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
+  /** A wake that came while a batch was being published: the next idle must not sleep through it. */
+  private wakePending = false;
   private lastCleanup = 0;
   private failures = 0;
 
@@ -45,6 +47,7 @@ export class OutboxRelay {
   }
 
   wake(): void {
+    this.wakePending = true;
     this.wakeUp?.();
   }
 
@@ -86,13 +89,20 @@ export class OutboxRelay {
   }
 
   private idle(): Promise<void> {
+    if (this.wakePending && this.failures === 0) {
+      this.wakePending = false;
+      return Promise.resolve();
+    }
     const delay = this.failures > 0 ? Math.min(10_000, this.pollMs * 2 ** this.failures) : this.pollMs;
     return new Promise((resolve) => {
-      const timer = setTimeout(done, delay);
-      function done() {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
         clearTimeout(timer);
+        this.wakeUp = undefined;
+        this.wakePending = false;
         resolve();
-      }
+      };
+      timer = setTimeout(done, delay);
       this.wakeUp = done;
     });
   }

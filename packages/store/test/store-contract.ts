@@ -101,6 +101,48 @@ export function runStoreContract(name: string, open: () => Promise<TestDatabase>
       assert.equal(pending?.n, 0);
     });
 
+    it('does not sleep through a wake that arrives while a batch is being published', async () => {
+      const bus = new MemoryBus();
+      const received: string[] = [];
+      await bus.subscribe({
+        group: 'wake-check',
+        subjects: ['fixture.wake.*'],
+        handler: async (event) => {
+          received.push(event.id);
+        },
+      });
+      const box = new Outbox(handle.database, tables);
+      let relay: OutboxRelay | undefined;
+      const late = createEvent('fixture.wake.late', {});
+      let injected = false;
+      let lateInsert: Promise<void> = Promise.resolve();
+      relay = new OutboxRelay({
+        database: handle.database,
+        tables,
+        bus,
+        logger,
+        pollMs: 60_000,
+        afterPublish: async () => {
+          if (injected) return;
+          injected = true;
+          // Another request commits and wakes the relay while this batch is still being published. PGlite has
+          // one connection, so there the insert queues behind this transaction and commits right after it.
+          lateInsert = box.add(handle.database.db, late);
+          if (handle.database.kind === 'postgres') await lateInsert;
+          relay?.wake();
+        },
+      });
+      box.onCommitted(() => relay?.wake());
+      const first = createEvent('fixture.wake.first', {});
+      await box.transaction((tx) => box.add(tx, first));
+      relay.start();
+      await waitFor(() => received.length === 2, 5_000);
+      await lateInsert;
+      await relay.stop();
+      await bus.close();
+      assert.deepEqual(received, [first.id, late.id]);
+    });
+
     it('redelivers after a relay dies between publish and mark-as-sent, and the consumer acts once', async () => {
       const bus = new MemoryBus();
       let deliveries = 0;
