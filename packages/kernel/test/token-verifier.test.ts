@@ -319,6 +319,14 @@ describe('JWKS key source', () => {
     assert.equal(requests, 2);
   });
 
+  it('lets requests that arrive during the first fetch wait for it instead of refusing the key', async () => {
+    const source = new JwksKeySource({ url });
+    requests = 0;
+    const keys = await Promise.all(Array.from({ length: 20 }, () => source.publicKey('key_a')));
+    assert.ok(keys.every((key) => key !== null));
+    assert.equal(requests, 1);
+  });
+
   it('keeps the known keys when identity cannot be reached', async () => {
     let now = 0;
     let up = true;

@@ -40,7 +40,9 @@ export class JwksKeySource implements KeySource {
     const age = this.now() - this.fetchedAt;
     const known = this.keys.get(kid);
     if (known && age < this.maxAgeMs) return known;
-    if (known || age >= this.cooldownMs) await this.refresh().catch(() => undefined);
+    // A fetch already under way (the first one, at start) may bring this kid: wait for it rather than refuse.
+    if (this.inFlight) await this.inFlight.catch(() => undefined);
+    else if (known || age >= this.cooldownMs) await this.refresh().catch(() => undefined);
     return this.keys.get(kid) ?? null;
   }
 
