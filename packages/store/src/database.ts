@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { Logger } from '@parley/kernel';
@@ -8,6 +8,7 @@ import { drizzle as drizzleNodePostgres } from 'drizzle-orm/node-postgres';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import pg from 'pg';
+import { readPgliteTemplate } from './pglite-template.ts';
 
 /** The Drizzle handle every repository receives, whichever driver is underneath. */
 export type Db = PgDatabase<PgQueryResultHKT>;
@@ -73,7 +74,9 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
   } else {
     const directory = join(dataDir, 'pglite');
     await mkdir(directory, { recursive: true });
-    client = new PGlite(directory);
+    const fresh = (await readdir(directory)).length === 0;
+    const template = fresh ? await readPgliteTemplate() : undefined;
+    client = new PGlite(directory, template ? { loadDataDir: template } : {});
   }
   await client.waitReady;
   const db: Db = drizzlePglite({ client });

@@ -4,3 +4,4 @@ export * from './migrate.ts';
 export * from './outbox.ts';
 export * from './outbox-relay.ts';
 export * from './outbox-tables.ts';
+export * from './pglite-template.ts';
