@@ -27,9 +27,13 @@ export async function openInfrastructure(
     logger,
   });
   lifecycle.onStop('database', () => database.close());
-  const cache = await createCache({ redisUrl: config.redisUrl, logger });
-  lifecycle.onStop('cache', () => cache.close());
-  const bus = await createBus({ natsUrl: config.natsUrl, stream: config.natsStream, logger });
+  const cache = openCache(config, logger, lifecycle);
+  const bus = await createBus({
+    natsUrl: config.natsUrl,
+    stream: config.natsStream,
+    subjectPrefix: config.natsSubjectPrefix,
+    logger,
+  });
   lifecycle.onStop('bus', () => bus.close());
   logger.info(
     {
@@ -40,4 +44,11 @@ export async function openInfrastructure(
     'infrastructure ready',
   );
   return { database, cache, bus };
+}
+
+/** The cache alone: all a gateway-only process needs (rate limits, the token deny list). */
+export function openCache(config: Config, logger: Logger, lifecycle: Lifecycle): Cache {
+  const cache = createCache({ redisUrl: config.redisUrl, keyPrefix: config.cacheKeyPrefix, logger });
+  lifecycle.onStop('cache', () => cache.close());
+  return cache;
 }

@@ -1,3 +1,4 @@
+import { buildBots } from '@parley/bots';
 import { buildChat } from '@parley/chat';
 import { type BlockDirectory, buildIdentity } from '@parley/identity';
 import {
@@ -49,6 +50,21 @@ const BUILDERS: Partial<Record<ServiceName, ServiceBuilder>> = {
       authenticator: shared.authenticator ?? refuseEveryone,
       internalToken: await resolveInternalToken(config),
     }),
+  bots: async (config, infrastructure, logger, shared) => {
+    // Bots post replies through chat's internal API: chat in this process, or PARLEY_UPSTREAM_CHAT.
+    const chatUrl = config.services.has('chat') ? undefined : config.upstreams.chat?.[0];
+    if (!config.services.has('chat') && chatUrl === undefined) {
+      throw new Error('the bots service needs chat: run it in this process or set PARLEY_UPSTREAM_CHAT');
+    }
+    return buildBots({
+      config,
+      ...infrastructure,
+      logger,
+      authenticator: shared.authenticator ?? refuseEveryone,
+      internalToken: await resolveInternalToken(config),
+      chatUrl,
+    });
+  },
 };
 
 export function needsInfrastructure(config: Config): boolean {

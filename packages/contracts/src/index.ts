@@ -1,3 +1,4 @@
+export * from './bots/index.ts';
 export * from './chat/index.ts';
 export * from './common.ts';
 export * from './identity/events.ts';

@@ -3,7 +3,7 @@
  * `degraded: true` when it works at reduced capacity (some of a service's nodes down); rejecting means
  * not usable, and a check may attach the same detail to its error as `error.detail`.
  */
-export type ReadinessCheck = () => Promise<void | ReadinessDetail>;
+export type ReadinessCheck = () => Promise<ReadinessDetail | undefined> | Promise<unknown>;
 
 export interface ReadinessDetail {
   degraded?: boolean;
@@ -69,7 +69,11 @@ export class Readiness {
           );
         }),
       ]);
-      return { ok: true, ms: Math.round(performance.now() - started), ...(result ?? {}) };
+      return {
+        ok: true,
+        ms: Math.round(performance.now() - started),
+        ...((result ?? {}) as ReadinessDetail),
+      };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const detail = (error as { detail?: unknown } | null)?.detail;

@@ -20,6 +20,7 @@ import { ReceiptService } from './domain/receipts.ts';
 import { SyncService } from './domain/sync.ts';
 import { UploadService } from './domain/uploads.ts';
 import { consumeIdentityEvents } from './events/identity-consumer.ts';
+import { RelayNudger } from './events/relay-nudger.ts';
 import { DiskFileStorage } from './files/disk-file-storage.ts';
 import type { FileStorage } from './files/file-storage.ts';
 import { SocketServer } from './realtime/socket-server.ts';
@@ -143,7 +144,8 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
       logger,
       pollMs: config.outboxPollMs,
     });
-    const stopWaking = outbox.onCommitted(() => relay.wake());
+    const nudger = new RelayNudger(() => relay.wake());
+    const stopWaking = outbox.onCommitted(() => nudger.nudge());
     let subscription: Subscription | undefined;
 
     app.addHook('onReady', async () => {
@@ -165,6 +167,7 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
       await subscription?.close();
       await sockets.close();
       stopWaking();
+      nudger.stop();
       await relay.stop();
     });
   };

@@ -58,7 +58,8 @@ describe('group commit', () => {
     const sizes: number[] = [];
     const committer = new GroupCommitter<number, number>({
       maxBatch: 10,
-      maxInFlight: 2,
+      lanes: 2,
+      laneOf: (item) => String(item % 2),
       commit: async (items) => {
         inFlight++;
         maxInFlight = Math.max(maxInFlight, inFlight);
@@ -76,5 +77,40 @@ describe('group commit', () => {
       95,
     );
     assert.equal(committer.pending, 0);
+  });
+
+  it('commits one batch at a time per lane, in submission order, while lanes run side by side', async () => {
+    const committed = new Map<string, number[]>();
+    const busy = new Set<string>();
+    let concurrent = 0;
+    let maxConcurrent = 0;
+    const committer = new GroupCommitter<{ key: string; n: number }, number>({
+      lanes: 4,
+      maxBatch: 3,
+      laneOf: (item) => item.key,
+      commit: async (items) => {
+        const keys = new Set(items.map((item) => item.key));
+        for (const key of keys) {
+          assert.ok(!busy.has(key), `two batches of ${key} in flight`);
+          busy.add(key);
+        }
+        maxConcurrent = Math.max(maxConcurrent, ++concurrent);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        for (const item of items) committed.set(item.key, [...(committed.get(item.key) ?? []), item.n]);
+        for (const key of keys) busy.delete(key);
+        concurrent--;
+        return items.map((item) => ({ ok: true, value: item.n }));
+      },
+    });
+    // 'a'..'d' hash to four different lanes.
+    const items = Array.from({ length: 40 }, (_, n) => ({ key: 'abcd'[n % 4]!, n }));
+    await Promise.all(items.map((item) => committer.submit(item)));
+    for (const [key, ns] of committed) {
+      assert.deepEqual(
+        ns,
+        items.filter((item) => item.key === key).map((item) => item.n),
+      );
+    }
+    assert.ok(maxConcurrent > 1, 'lanes never committed side by side');
   });
 });

@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { MemoryBus } from '@parley/bus';
-import { IdentityEvents, type Message } from '@parley/contracts';
+import type { Message } from '@parley/contracts';
 import { skipReason, testBackends } from '@parley/kernel/testing';
 import { openPostgresTestDatabase, type TestDatabase } from '@parley/store/testing';
 import { type ChatClient, connect, nextEvent } from './support/clients.ts';
-import {
-  bearer,
-  type ChatHarness,
-  logger,
-  startChat,
-  TestAuthenticator,
-  type TestUser,
-} from './support/harness.ts';
+import { bearer, type ChatHarness, logger, startChat, type TestUser } from './support/harness.ts';
 
 const { databaseUrl, redisUrl } = testBackends();
 
@@ -119,14 +113,15 @@ if (databaseUrl && redisUrl) {
 
     before(async () => {
       database = await openPostgresTestDatabase(databaseUrl, 10);
-      const auth = new TestAuthenticator();
-      // Each "process" has its own bus and app; only PostgreSQL and Redis are shared, as in a cluster.
+      // Each "process" has its own bus and app; only PostgreSQL and Redis are shared, as in a cluster
+      // (identity keeps its signing keys in PostgreSQL and its deny list in Redis, so both verify alike).
+      const cachePrefix = `t${randomBytes(4).toString('hex')}:`;
       first = await startChat({
         listen: true,
         database,
         ownsDatabase: false,
         redisUrl,
-        auth,
+        cachePrefix,
         bus: new MemoryBus({ logger }),
       });
       second = await startChat({
@@ -134,7 +129,7 @@ if (databaseUrl && redisUrl) {
         database,
         ownsDatabase: false,
         redisUrl,
-        auth,
+        cachePrefix,
         bus: new MemoryBus({ logger }),
       });
     });
@@ -177,13 +172,8 @@ if (databaseUrl && redisUrl) {
       const carol = await first.user();
       const socket = await connect(second.url, carol.token);
       const gone = new Promise<string>((resolve) => socket.once('disconnect', resolve));
-      // The identity event reaches one process (its consumer group); the disconnect travels the adapter.
-      await first.publish(IdentityEvents.sessionRevoked, {
-        userId: carol.id,
-        sessionIds: [carol.sessionId],
-        allSessions: false,
-        reason: 'logout',
-      });
+      // Identity's event reaches one process (its consumer group); the disconnect travels the adapter.
+      await first.accounts.logout(carol);
       assert.equal(await gone, 'io server disconnect');
     });
   });

@@ -7,6 +7,7 @@ import { CHAT_MIGRATIONS } from '../src/build-chat.ts';
 import { AttachmentsRepository } from '../src/repositories/attachments-repository.ts';
 import { ConversationsRepository } from '../src/repositories/conversations-repository.ts';
 import { MessagesRepository } from '../src/repositories/messages-repository.ts';
+import { SEND_BATCH_SQL } from '../src/repositories/send-statements.ts';
 import { SyncRepository } from '../src/repositories/sync-repository.ts';
 
 const compact = (text: string) => text.replace(/\s+/g, ' ').trim();
@@ -25,11 +26,24 @@ describe('chat repositories', () => {
   after(() => handle.dispose());
 
   describe('pinned SQL shapes', () => {
-    it('locks send counters in id order, FOR UPDATE (no deadlocks between batches)', () => {
+    it('locks conversations for changes in id order, FOR UPDATE (no deadlocks with send batches)', () => {
       const { sql: text } = conversations.lockQuery(handle.database.db, ['cnv_b', 'cnv_a']).toSQL();
       assert.match(
         compact(text),
         /from "chat"\."conversations" where "chat"\."conversations"\."id" in \(\$1, \$2\) order by "chat"\."conversations"\."id" asc for update$/,
+      );
+    });
+
+    it('numbers a send batch under conversation locks taken in id order, probing client keys by index', () => {
+      const text = compact(SEND_BATCH_SQL);
+      assert.match(
+        text,
+        /locked as \( select .* from chat\.conversations c where .* order by c\.id for update \)/,
+      );
+      assert.match(text, /row_number\(\) over \(partition by d\.conversation_id order by d\.idx\)/);
+      assert.match(
+        text,
+        /where s\.sender_id = i\.sender_id and s\.client_message_id = i\.client_message_id limit 1/,
       );
     });
 

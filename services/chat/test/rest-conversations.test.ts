@@ -1,14 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { IdentityEvents } from '@parley/contracts';
-import {
-  bearer,
-  type ChatHarness,
-  INTERNAL_TOKEN,
-  startChat,
-  type TestUser,
-  waitFor,
-} from './support/harness.ts';
+import { bearer, type ChatHarness, INTERNAL_TOKEN, startChat, type TestUser } from './support/harness.ts';
 
 describe('chat REST: conversations', () => {
   let chat: ChatHarness;
@@ -68,10 +60,8 @@ describe('chat REST: conversations', () => {
     const mallory = await chat.user();
     const open = await create(mallory, { type: 'direct', memberIds: [carol.id] });
     assert.equal(open.statusCode, 201);
-    await chat.publish(IdentityEvents.blockCreated, { blockerId: carol.id, blockedId: mallory.id });
-    await waitFor(
-      async () => (await create(mallory, { type: 'direct', memberIds: [carol.id] })).statusCode === 403,
-    );
+    await chat.accounts.block(carol, mallory);
+    assert.equal((await create(mallory, { type: 'direct', memberIds: [carol.id] })).statusCode, 403);
     const send = await chat.app.inject({
       method: 'POST',
       url: `/api/v1/conversations/${open.json().id}/messages`,
@@ -79,10 +69,8 @@ describe('chat REST: conversations', () => {
       payload: { body: 'hello?' },
     });
     assert.equal(send.statusCode, 403);
-    await chat.publish(IdentityEvents.blockDeleted, { blockerId: carol.id, blockedId: mallory.id });
-    await waitFor(
-      async () => (await create(mallory, { type: 'direct', memberIds: [carol.id] })).statusCode === 200,
-    );
+    await chat.accounts.unblock(carol, mallory);
+    assert.equal((await create(mallory, { type: 'direct', memberIds: [carol.id] })).statusCode, 200);
   });
 
   it('runs groups: owner, members, size limit, add and remove by the owner only', async () => {

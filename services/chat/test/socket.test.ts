@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { IdentityEvents, type Message } from '@parley/contracts';
+import type { Message } from '@parley/contracts';
 import { type ChatClient, collect, connect, nextEvent, sleep } from './support/clients.ts';
 import { bearer, type ChatHarness, startChat, type TestUser, waitFor } from './support/harness.ts';
 
@@ -20,7 +20,7 @@ describe('chat real time (Socket.IO)', () => {
   };
 
   before(async () => {
-    chat = await startChat({ listen: true, config: { socketRateLimit: 2000 } });
+    chat = await startChat({ listen: true, env: { PARLEY_SOCKET_RATE_LIMIT: '2000' } });
     [alice, bob, carol, eve] = await Promise.all([chat.user(), chat.user(), chat.user(), chat.user()]);
     const created = await chat.app.inject({
       method: 'POST',
@@ -205,44 +205,90 @@ describe('chat real time (Socket.IO)', () => {
     assert.equal(eveSeen.filter((event) => event.userId === dave.id).length, 0);
   });
 
-  it('disconnects the sockets of a revoked session, on identity’s event, saying why', async () => {
+  it('tells every member’s sockets when a conversation is deleted, and no one else', async () => {
+    const group = (
+      await chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/conversations',
+        headers: bearer(alice),
+        payload: { type: 'group', memberIds: [bob.id] },
+      })
+    ).json();
+    const [aliceSocket, bobSocket, eveSocket] = await Promise.all([client(alice), client(bob), client(eve)]);
+    const eveGot = collect(eveSocket, 'conversation:deleted');
+    const told = [aliceSocket, bobSocket].map((socket) => nextEvent(socket, 'conversation:deleted'));
+    const deleted = await chat.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/conversations/${group.id}`,
+      headers: bearer(alice),
+    });
+    assert.equal(deleted.statusCode, 204);
+    for (const event of await Promise.all(told)) assert.deepEqual(event, { conversationId: group.id });
+    await sleep(100);
+    assert.equal(eveGot.length, 0);
+  });
+
+  it('disconnects the sockets of a session ended by logout, saying why, and keeps the others', async () => {
     const gina = await chat.user();
-    const other = chat.auth.issue(gina.id, 'user');
-    const [revokedSocket, keptSocket] = await Promise.all([client(gina), client(gina, other)]);
+    const otherDevice = await chat.accounts.login(gina);
+    const [revokedSocket, keptSocket] = await Promise.all([client(gina), client(otherDevice)]);
     const ended = nextEvent(revokedSocket, 'session:ended');
     const disconnected = new Promise<string>((resolve) => revokedSocket.once('disconnect', resolve));
-    await chat.publish(IdentityEvents.sessionRevoked, {
-      userId: gina.id,
-      sessionIds: [gina.sessionId],
-      allSessions: false,
-      reason: 'logout',
-    });
+    await chat.accounts.logout(gina);
     assert.deepEqual(await ended, { reason: 'session_revoked' });
     assert.equal(await disconnected, 'io server disconnect');
     await sleep(100);
     assert.ok(keptSocket.connected);
-    const gone = new Promise<string>((resolve) => keptSocket.once('disconnect', resolve));
-    await chat.publish(IdentityEvents.userDeactivated, { userId: gina.id });
+    await assert.rejects(connect(chat.url, gina.token), { message: 'unauthorized' });
+  });
+
+  it('disconnects a session its user ends from another device (DELETE /auth/sessions/{id})', async () => {
+    const ivan = await chat.user();
+    const laptop = await chat.accounts.login(ivan);
+    const socket = await client(ivan);
+    const gone = new Promise<string>((resolve) => socket.once('disconnect', resolve));
+    await chat.accounts.endSession(laptop, ivan.sessionId);
     assert.equal(await gone, 'io server disconnect');
   });
 
+  it('cuts a deactivated user off on every session when an admin deactivates them', async () => {
+    const judy = await chat.user();
+    const otherDevice = await chat.accounts.login(judy);
+    const sockets = await Promise.all([client(judy), client(otherDevice)]);
+    const reasons = sockets.map((socket) => nextEvent(socket, 'session:ended'));
+    const gone = sockets.map(
+      (socket) => new Promise<string>((resolve) => socket.once('disconnect', resolve)),
+    );
+    await chat.accounts.deactivate(judy);
+    for (const reason of await Promise.all(reasons)) assert.equal(reason.reason, 'deactivated');
+    assert.deepEqual(await Promise.all(gone), ['io server disconnect', 'io server disconnect']);
+  });
+
   it('disconnects with token_expired when the access token runs out', async () => {
-    const henry = await chat.user();
-    const token = chat.auth.issue(henry.id, 'user', { ttlMs: 400 });
-    const socket = await client(henry, token);
-    const ended = await nextEvent(socket, 'session:ended', 3000);
-    assert.deepEqual(ended, { reason: 'token_expired' });
-    await waitFor(() => !socket.connected);
+    // Identity's clock runs 28.5 s behind: its 30 s tokens expire one to two real seconds after issue.
+    const skewed = await startChat({
+      listen: true,
+      env: { PARLEY_ACCESS_TOKEN_TTL: '30' },
+      identityClock: () => new Date(Date.now() - 28_500),
+    });
+    try {
+      const henry = await skewed.user();
+      const socket = await connect(skewed.url, henry.token);
+      open.push(socket);
+      const ended = await nextEvent(socket, 'session:ended', 5000);
+      assert.deepEqual(ended, { reason: 'token_expired' });
+      await waitFor(() => !socket.connected);
+    } finally {
+      await skewed.close();
+    }
   });
 
   it('limits events per socket: rate_limited acks, socket kept', async () => {
+    // A second app on the same database, keys, cache and bus, with a tight per-socket limit.
     const limited = await startChat({
       listen: true,
-      config: { socketRateLimit: 5 },
-      database: chat.database,
-      ownsDatabase: false,
-      auth: chat.auth,
-      bus: chat.bus,
+      sharing: chat,
+      env: { PARLEY_SOCKET_RATE_LIMIT: '5' },
     });
     try {
       const socket = await connect(limited.url, alice.token);

@@ -61,6 +61,8 @@ export const SERVER_EVENTS = {
   receipt: 'receipt',
   presence: 'presence',
   conversationUpdated: 'conversation:updated',
+  /** The conversation is gone (its owner or an admin deleted it): clients drop it and its messages. */
+  conversationDeleted: 'conversation:deleted',
   /** Sent right before the server disconnects a socket, saying why (`token_expired`, `session_revoked`, ...). */
   sessionEnded: 'session:ended',
 } as const;
@@ -107,6 +109,9 @@ export interface MessageDeltaEvent {
   delta: string;
   index: number;
 }
+export interface ConversationDeletedEvent {
+  conversationId: string;
+}
 export interface SessionEndedEvent {
   reason: 'token_expired' | 'session_revoked' | 'deactivated';
 }
@@ -121,6 +126,7 @@ export interface ServerToClientEvents {
   receipt: (event: ReceiptEvent) => void;
   presence: (event: PresenceEvent) => void;
   'conversation:updated': (conversation: Conversation) => void;
+  'conversation:deleted': (event: ConversationDeletedEvent) => void;
   'session:ended': (event: SessionEndedEvent) => void;
 }
 

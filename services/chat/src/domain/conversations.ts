@@ -209,13 +209,21 @@ export class ConversationService {
     if (row.createdBy !== principal.userId && principal.role !== 'admin') {
       throw forbidden('Only the owner or an admin can delete a conversation.');
     }
-    await this.deps.outbox.transaction(async (tx) => {
+    const memberRows = await this.deps.outbox.transaction(async (tx) => {
+      // Read before the cascade removes them: after commit they are the ones to tell.
+      const before = await this.deps.conversations.membersOf([id], tx);
       await this.deps.conversations.delete(tx, id);
       await this.deps.outbox.add(
         tx,
         createEvent(ChatEvents.conversationDeleted, { conversationId: id }, { actor: actorOf(principal) }),
       );
+      return before;
     });
+    this.deps.notifier.toUsers(
+      memberRows.map((member) => member.userId),
+      'conversation:deleted',
+      { conversationId: id },
+    );
   }
 
   /** Internal API (console, bots): status, assignment and who handles the conversation. */

@@ -37,7 +37,7 @@ export interface PostInput {
 export interface GroupCommitTuning {
   maxWaitMs?: number;
   maxBatch?: number;
-  maxInFlight?: number;
+  lanes?: number;
 }
 
 /** Sending, editing and deleting messages; every send goes through the group committer. */
@@ -48,13 +48,19 @@ export class MessageService {
     private readonly deps: DomainDeps,
     tuning: GroupCommitTuning = {},
   ) {
-    this.committer = new GroupCommitter({ ...tuning, commit: (items) => commitSendBatch(deps, items) });
+    this.committer = new GroupCommitter({
+      ...tuning,
+      // A conversation always maps to the same lane: its sends commit in order, and lanes committing side
+      // by side lock disjoint conversations.
+      laneOf: (item) => item.conversationId,
+      commit: (items) => commitSendBatch(deps, items),
+    });
   }
 
   /**
    * A member's (or, in bot and support conversations, a staff member's) message; idempotent by
-   * clientMessageId. Whether the sender may write there is checked inside the batch's transaction, under
-   * the conversation's lock, so a send costs no query of its own.
+   * clientMessageId. Whether the sender may write there is checked in the batch's statement, under the
+   * conversation's lock, so a send costs no query of its own.
    */
   async send(principal: Principal, conversationId: string, input: SendInput): Promise<SendResult> {
     this.checkBody(input.body, input.attachmentIds);
@@ -62,7 +68,11 @@ export class MessageService {
       throw badRequest('Only the system sends system messages.', [
         { path: 'type', message: 'must not be system' },
       ]);
-    const attachments = await this.ownAttachments(principal.userId, input.attachmentIds ?? []);
+    const attachmentIds = input.attachmentIds ?? [];
+    // An outsider learns nothing, not even whether the uploads are theirs: 404 before 400. Sends with
+    // attachments are rare enough to afford the extra lookup; the batch checks membership again anyway.
+    if (attachmentIds.length > 0) await this.readable(principal, conversationId);
+    const attachments = await this.ownAttachments(principal.userId, attachmentIds);
     const type =
       input.type ??
       (attachments.length === 0

@@ -27,17 +27,6 @@ export class AttachmentsRepository {
       .where(and(eq(attachments.uploaderId, uploaderId), inArray(attachments.id, [...ids])));
   }
 
-  async link(
-    executor: Executor,
-    rows: readonly { attachmentId: string; messageId: string; conversationId: string }[],
-  ): Promise<void> {
-    if (rows.length === 0) return;
-    await executor
-      .insert(messageAttachments)
-      .values([...rows])
-      .onConflictDoNothing();
-  }
-
   downloadQuery(attachmentId: string, userId: string) {
     return this.db
       .select({ one: sql<number>`1` })

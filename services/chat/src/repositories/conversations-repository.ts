@@ -1,6 +1,5 @@
 import type { Executor } from '@parley/store';
 import { and, asc, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
-import type { LastMessage } from '../domain/types.ts';
 import { conversations, members, messages } from '../schema/schema.ts';
 
 export type ConversationRow = typeof conversations.$inferSelect;
@@ -15,14 +14,6 @@ export interface ConversationListFilter {
   /** Keyset position: strictly older activity than this (activity time, id). */
   before?: { at: Date; id: string } | undefined;
   limit: number;
-}
-
-/** The counter update one send batch applies to a conversation. */
-export interface SendStateUpdate {
-  id: string;
-  lastSeq: number;
-  lastMessage: LastMessage;
-  status: ConversationRow['status'];
 }
 
 export class ConversationsRepository {
@@ -209,29 +200,11 @@ export class ConversationsRepository {
   }
 
   /**
-   * Locks the conversations' counter rows for a send batch, in id order so that two batches touching the
-   * same conversations can never deadlock; the locks hold until the batch commits, which is what makes
-   * seq gap-free and strictly increasing under any concurrency and across processes.
+   * Locks conversation rows in id order (as the send statement does, so neither can deadlock the other)
+   * for a change that must not interleave with sends — status, membership — until the caller commits.
    */
   async lockForSend(executor: Executor, ids: readonly string[]) {
     return this.lockQuery(executor, ids);
-  }
-
-  /** One statement for every conversation a batch wrote to. */
-  async applySendState(executor: Executor, updates: readonly SendStateUpdate[]): Promise<void> {
-    if (updates.length === 0) return;
-    const values = sql.join(
-      updates.map(
-        (u) => sql`(${u.id}, ${u.lastSeq}::integer, ${JSON.stringify(u.lastMessage)}::jsonb, ${u.status})`,
-      ),
-      sql`, `,
-    );
-    await executor.execute(sql`
-      update ${conversations} set
-        last_seq = v.last_seq, last_message = v.last_message, status = v.status,
-        last_activity_at = now(), updated_at = now()
-      from (values ${values}) as v(id, last_seq, last_message, status)
-      where ${conversations.id} = v.id`);
   }
 
   /** Raises a receipt high-water mark (never lowers it, never past the last message); null when unchanged. */

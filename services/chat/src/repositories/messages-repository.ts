@@ -5,35 +5,8 @@ import { members, messages } from '../schema/schema.ts';
 export type MessageRow = typeof messages.$inferSelect;
 export type NewMessageRow = typeof messages.$inferInsert;
 
-export interface ClientKey {
-  senderId: string;
-  clientMessageId: string;
-}
-
 export class MessagesRepository {
   constructor(private readonly db: Executor) {}
-
-  /** The messages already stored under these (sender, clientMessageId) pairs: what makes sends idempotent. */
-  async findByClientKeys(executor: Executor, keys: readonly ClientKey[]): Promise<MessageRow[]> {
-    if (keys.length === 0) return [];
-    const pairs = sql.join(
-      keys.map((key) => sql`(${key.senderId}, ${key.clientMessageId})`),
-      sql`, `,
-    );
-    return executor
-      .select()
-      .from(messages)
-      .where(sql`(${messages.senderId}, ${messages.clientMessageId}) in (${pairs})`);
-  }
-
-  /** One multi-row insert for a whole send batch. */
-  async insertMany(executor: Executor, rows: readonly NewMessageRow[]): Promise<MessageRow[]> {
-    if (rows.length === 0) return [];
-    return executor
-      .insert(messages)
-      .values([...rows])
-      .returning();
-  }
 
   async findById(id: string, executor: Executor = this.db): Promise<MessageRow | undefined> {
     const [row] = await executor.select().from(messages).where(eq(messages.id, id));

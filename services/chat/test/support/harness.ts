@@ -3,71 +3,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Bus, MemoryBus } from '@parley/bus';
 import { type Cache, createCache, MemoryCache } from '@parley/cache';
-import { IdentityEvents, type UserSnapshot } from '@parley/contracts';
+import { buildIdentity } from '@parley/identity';
 import {
   type App,
-  type Authenticator,
-  createEvent,
+  type Config,
   createLogger,
   createProcessApp,
-  newId,
   newSecretToken,
-  type Principal,
-  type Role,
-  unauthorized,
+  parseConfig,
+  resolveInternalToken,
+  type ServicePlugin,
 } from '@parley/kernel';
 import { openPgliteTestDatabase, type TestDatabase } from '@parley/store/testing';
-import { eq } from 'drizzle-orm';
-import { buildChat, type ChatDeps } from '../../src/build-chat.ts';
-import { users } from '../../src/schema/schema.ts';
+// The production wiring of identity and chat in one process (identity's authenticator handed to chat):
+// tests build the app exactly as `npm start` does rather than keeping a copy of it.
+import type { Infrastructure } from '../../../../apps/server/src/infrastructure.ts';
+import { buildServicePlugins } from '../../../../apps/server/src/services.ts';
+import { buildChat } from '../../src/build-chat.ts';
+import { Accounts, ADMIN } from './accounts.ts';
+
+export { bearer, type TestUser } from './accounts.ts';
 
 export const logger = createLogger({ level: 'silent' });
 export const INTERNAL_TOKEN = 'internal-token-for-tests-0123456789abcdef';
-
-/**
- * Stands in for identity's verifier: tokens are opaque strings mapped to principals, revocable and
- * expiring, so tests can drive every authentication path the real one has.
- */
-export class TestAuthenticator implements Authenticator {
-  private readonly tokens = new Map<string, Principal>();
-
-  issue(userId: string, role: Role, options: { sessionId?: string; ttlMs?: number } = {}): string {
-    const token = `tok_${newSecretToken(12)}`;
-    this.tokens.set(token, {
-      userId,
-      role,
-      sessionId: options.sessionId ?? newId('ses'),
-      credentialId: newId('jti'),
-      kind: 'access_token',
-      expiresAt: Date.now() + (options.ttlMs ?? 15 * 60_000),
-    });
-    return token;
-  }
-
-  revoke(token: string): void {
-    this.tokens.delete(token);
-  }
-
-  principal(token: string): Principal {
-    return this.tokens.get(token)!;
-  }
-
-  async authenticate(bearer: string): Promise<Principal> {
-    const principal = this.tokens.get(bearer);
-    if (!principal) throw unauthorized('The bearer credential is not valid.', 'invalid_token');
-    if (principal.expiresAt !== null && principal.expiresAt <= Date.now()) {
-      throw unauthorized('The access token has expired.', 'token_expired');
-    }
-    return principal;
-  }
-}
-
-export interface TestUser {
-  id: string;
-  role: Role;
-  token: string;
-  sessionId: string;
-}
 
 export interface ChatHarness {
   app: App;
@@ -76,65 +34,81 @@ export interface ChatHarness {
   database: TestDatabase;
   bus: Bus;
   cache: Cache;
-  auth: TestAuthenticator;
-  /** A user identity has announced (through the bus, as identity does) and chat's read model holds. */
-  user(role?: Role, name?: string): Promise<TestUser>;
-  publish(type: string, data: unknown): Promise<void>;
+  dataDir: string;
+  /** Real users and sessions, through identity's own endpoints. */
+  accounts: Accounts;
+  /** Registers a user (and, for other roles, has the admin grant it): see Accounts.user. */
+  user: Accounts['user'];
   close(): Promise<void>;
 }
 
 export interface HarnessOptions {
-  database?: TestDatabase;
   listen?: boolean;
-  redisUrl?: string;
-  bus?: Bus;
-  auth?: TestAuthenticator;
-  config?: Partial<ChatDeps['config']>;
-  groupCommit?: ChatDeps['groupCommit'];
-  supportBotId?: string;
+  /** Another harness whose database, data dir (signing keys), cache and bus this app shares. */
+  sharing?: ChatHarness;
+  /** Defaults to a private in-memory PGlite. */
+  database?: TestDatabase;
   /** Whether closing disposes the database (default: when the harness opened it). */
   ownsDatabase?: boolean;
+  bus?: Bus;
+  redisUrl?: string;
+  /** Shared by harnesses that stand for processes of one cluster (presence, deny list). */
+  cachePrefix?: string;
+  /** Configuration variables on top of the test defaults. */
+  env?: Record<string, string>;
+  /**
+   * Identity's clock: lets a test hold a token that expires within a second (the shortest configurable
+   * lifetime is 30 s). The production wiring has no such seam, so this one case is wired by hand below.
+   */
+  identityClock?: () => Date;
 }
 
 export async function startChat(options: HarnessOptions = {}): Promise<ChatHarness> {
-  const database = options.database ?? (await openPgliteTestDatabase());
-  const ownsDatabase = options.ownsDatabase ?? options.database === undefined;
-  const bus = options.bus ?? new MemoryBus({ logger });
-  const cache = options.redisUrl
-    ? createCache({ redisUrl: options.redisUrl, keyPrefix: `t${newSecretToken(4)}:` })
-    : new MemoryCache();
-  const auth = options.auth ?? new TestAuthenticator();
-  const dataDir = await mkdtemp(join(tmpdir(), 'parley-chat-'));
-  const app = await createProcessApp({ logger, bodyLimitBytes: 1024 * 1024, corsOrigins: [] });
-  const chat = await buildChat({
-    config: {
-      dataDir,
-      redisUrl: options.redisUrl,
-      socketRateLimit: 100_000,
-      messageMaxBytes: 16 * 1024,
-      groupMaxMembers: 5,
-      uploadMaxBytes: 64 * 1024,
-      uploadTypes: ['image/png', 'image/jpeg', 'application/pdf', 'text/plain'],
-      corsOrigins: [],
-      outboxPollMs: 50,
-      ...options.config,
-    },
-    database: database.database,
-    cache,
-    bus,
-    logger,
-    authenticator: auth,
-    internalToken: INTERNAL_TOKEN,
-    ...(options.supportBotId ? { supportBotId: options.supportBotId } : {}),
-    ...(options.groupCommit ? { groupCommit: options.groupCommit } : {}),
+  const shared = options.sharing;
+  const database = shared?.database ?? options.database ?? (await openPgliteTestDatabase());
+  const ownsDatabase = shared ? false : (options.ownsDatabase ?? options.database === undefined);
+  const bus = shared?.bus ?? options.bus ?? new MemoryBus({ logger });
+  const cache =
+    shared?.cache ??
+    (options.redisUrl
+      ? createCache({
+          redisUrl: options.redisUrl,
+          keyPrefix: options.cachePrefix ?? `t${newSecretToken(4)}:`,
+        })
+      : new MemoryCache());
+  const dataDir = shared?.dataDir ?? (await mkdtemp(join(tmpdir(), 'parley-chat-')));
+  const config = parseConfig({
+    NODE_ENV: 'test',
+    PARLEY_DATA_DIR: dataDir,
+    PARLEY_SERVICES: 'identity,chat',
+    PARLEY_PUBLIC_URL: 'https://parley.test',
+    PARLEY_ADMIN_EMAIL: ADMIN.email,
+    PARLEY_ADMIN_PASSWORD: ADMIN.password,
+    PARLEY_AUTH_RATE_LIMIT: '100000',
+    PARLEY_INTERNAL_TOKEN: INTERNAL_TOKEN,
+    PARLEY_OUTBOX_POLL_MS: '20',
+    PARLEY_SOCKET_RATE_LIMIT: '100000',
+    PARLEY_GROUP_MAX_MEMBERS: '5',
+    PARLEY_UPLOAD_MAX_BYTES: String(64 * 1024),
+    PARLEY_UPLOAD_TYPES: 'image/png,image/jpeg,application/pdf,text/plain',
+    // Identity keeps its signing keys in the database when there is one: every "process" verifies alike.
+    ...(database.url ? { DATABASE_URL: database.url } : {}),
+    ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
+    ...options.env,
   });
-  await app.register(chat.plugin);
+  const infrastructure: Infrastructure = { database: database.database, cache, bus };
+  const app = await createProcessApp({
+    logger,
+    bodyLimitBytes: config.bodyLimitBytes,
+    corsOrigins: config.corsOrigins,
+  });
+  const plugins = options.identityClock
+    ? await wireWithClock(config, infrastructure, options.identityClock)
+    : await buildServicePlugins(config, infrastructure, logger);
+  for (const plugin of plugins) await app.register(plugin.plugin);
   await app.ready();
   const url = options.listen ? await app.listen({ port: 0, host: '127.0.0.1' }) : '';
-
-  const publish = async (type: string, data: unknown) => {
-    await bus.publish(createEvent(type, data, { actor: { type: 'service', id: 'identity' } }));
-  };
+  const accounts = new Accounts(app, database.database);
 
   return {
     app,
@@ -142,33 +116,35 @@ export async function startChat(options: HarnessOptions = {}): Promise<ChatHarne
     database,
     bus,
     cache,
-    auth,
-    publish,
-    async user(role: Role = 'user', name?: string) {
-      const id = newId('usr');
-      const snapshot: UserSnapshot = {
-        id,
-        email: `${id}@example.com`,
-        displayName: name ?? `User ${id.slice(-4)}`,
-        role,
-        avatarUrl: null,
-        active: true,
-      };
-      await publish(IdentityEvents.userRegistered, { user: snapshot });
-      await waitFor(
-        async () => (await database.database.db.select().from(users).where(eq(users.id, id))).length > 0,
-      );
-      const sessionId = newId('ses');
-      return { id, role, sessionId, token: auth.issue(id, role, { sessionId }) };
-    },
+    dataDir,
+    accounts,
+    user: (role, name) => accounts.user(role, name),
     async close() {
       await app.close();
+      if (shared) return;
       await cache.close();
       if (!options.bus) await bus.close();
       if (ownsDatabase) await database.dispose();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** services.ts's wiring, with identity's clock set: the one thing it cannot be told. */
+async function wireWithClock(
+  config: Config,
+  infrastructure: Infrastructure,
+  clock: () => Date,
+): Promise<ServicePlugin[]> {
+  const identity = await buildIdentity({ config, ...infrastructure, logger, clock });
+  const chat = await buildChat({
+    config,
+    ...infrastructure,
+    logger,
+    authenticator: identity.authenticator,
+    internalToken: await resolveInternalToken(config),
+  });
+  return [identity.service, chat];
 }
 
 export async function waitFor(
@@ -180,8 +156,4 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-}
-
-export function bearer(user: TestUser): Record<string, string> {
-  return { authorization: `Bearer ${user.token}` };
 }

@@ -1,0 +1,45 @@
+import type { LatencySummary } from './protocol.ts';
+
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+export function summarize(values: number[]): LatencySummary {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), samples: sorted.length };
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** A figure for printing; a missing one (no samples: NaN, which IPC turns into null) prints as n/a. */
+export const fmt = (n: number | null, digits = 1) =>
+  typeof n === 'number' && Number.isFinite(n) ? n.toFixed(digits) : 'n/a';
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Calls `tick` at `rate` per second for `ms` (open loop: independent of how fast answers come). */
+export async function pace(rate: number, ms: number, tick: () => void): Promise<void> {
+  const interval = 1000 / rate;
+  const started = performance.now();
+  let sent = 0;
+  while (performance.now() - started < ms) {
+    const due = Math.floor((performance.now() - started) / interval);
+    while (sent < due) {
+      tick();
+      sent++;
+    }
+    await sleep(1);
+  }
+}
+
+/** Microseconds of this process's CPU (user + system) that `work` took, per unit it reports. */
+export async function cpuPer<T>(work: () => Promise<T>, units: (result: T) => number) {
+  const before = process.cpuUsage();
+  const result = await work();
+  const used = process.cpuUsage(before);
+  return { result, cpuPerUnitUs: (used.user + used.system) / Math.max(1, units(result)) };
+}

@@ -1,0 +1,5 @@
+export * from './events.ts';
+export * from './models.ts';
+export * from './openai.ts';
+export * from './rest.ts';
+export * from './streaming.ts';

@@ -1,0 +1,106 @@
+import type { Passage } from './passages.ts';
+import { type QueryTerm, terms } from './tokenizer.ts';
+
+/** Okapi BM25's usual constants: term-frequency saturation and length normalisation. */
+const K1 = 1.2;
+const B = 0.75;
+/** A synonym's hit counts for this much of the word's own. */
+const SYNONYM_WEIGHT = 0.8;
+
+export interface ScoredPassage {
+  passage: Passage;
+  /** BM25 score: comparable between passages of one query only. */
+  score: number;
+  /**
+   * How much of the query the passage covers, 0..1: the idf-weighted share of query words (or their
+   * synonyms) found in it. Words the knowledge base never uses weigh the most, so an off-topic question
+   * scores low even when one common word matches.
+   */
+  confidence: number;
+}
+
+interface Entry {
+  passage: Passage;
+  frequencies: Map<string, number>;
+  length: number;
+}
+
+/** An inverted index over passages, built once per knowledge-base version. */
+export class Bm25Index {
+  private readonly entries: Entry[];
+  private readonly documentFrequency = new Map<string, number>();
+  private readonly averageLength: number;
+  private readonly typicalIdf: number;
+
+  constructor(passages: readonly Passage[]) {
+    this.entries = passages.map((passage) => {
+      // The title is part of every passage of its document: "Handoff" names what the paragraph is about.
+      const tokens = terms(`${passage.title}\n${passage.text}`);
+      const frequencies = new Map<string, number>();
+      for (const token of tokens) frequencies.set(token, (frequencies.get(token) ?? 0) + 1);
+      for (const token of frequencies.keys()) {
+        this.documentFrequency.set(token, (this.documentFrequency.get(token) ?? 0) + 1);
+      }
+      return { passage, frequencies, length: tokens.length };
+    });
+    const total = this.entries.reduce((sum, entry) => sum + entry.length, 0);
+    this.averageLength = this.entries.length > 0 ? total / this.entries.length : 1;
+    const idfs = [...this.documentFrequency.keys()].map((stem) => this.idf(stem));
+    this.typicalIdf = idfs.length > 0 ? idfs.reduce((sum, idf) => sum + idf, 0) / idfs.length : 1;
+  }
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** Passages in decreasing score order; those matching no query term are left out. */
+  search(query: readonly QueryTerm[], limit = 5): ScoredPassage[] {
+    if (query.length === 0 || this.entries.length === 0) return [];
+    const weights = query.map((term) => this.weight(term));
+    const totalWeight = weights.reduce((sum, weight) => sum + weight, 0);
+    const results: ScoredPassage[] = [];
+    for (const entry of this.entries) {
+      let score = 0;
+      let covered = 0;
+      query.forEach((term, index) => {
+        let best = 0;
+        term.stems.forEach((stem, position) => {
+          const contribution = this.termScore(entry, stem) * (position === 0 ? 1 : SYNONYM_WEIGHT);
+          if (contribution > best) best = contribution;
+        });
+        if (best > 0) {
+          score += best;
+          covered += weights[index]!;
+        }
+      });
+      if (score > 0) results.push({ passage: entry.passage, score, confidence: covered / totalWeight });
+    }
+    results.sort((a, b) => b.score - a.score || b.confidence - a.confidence);
+    return results.slice(0, limit);
+  }
+
+  private termScore(entry: Entry, stem: string): number {
+    const frequency = entry.frequencies.get(stem);
+    if (!frequency) return 0;
+    const norm = K1 * (1 - B + (B * entry.length) / this.averageLength);
+    return (this.idf(stem) * (frequency * (K1 + 1))) / (frequency + norm);
+  }
+
+  /**
+   * A query word's share in the confidence: its idf, or for a word the knowledge base never uses the idf
+   * of a typical indexed word, so one unusual word in an otherwise well-matched question does not sink it
+   * while a question made only of unknown words still scores zero.
+   */
+  private weight(term: QueryTerm): number {
+    const known = term.stems.filter((stem) => this.documentFrequency.has(stem));
+    if (known.length === 0) return this.typicalIdf;
+    return Math.max(...known.map((stem) => this.idf(stem)));
+  }
+
+  /** BM25+'s non-negative idf; a term no passage has gets the highest value. */
+  private idf(stem: string): number {
+    const n = this.entries.length;
+    const df = this.documentFrequency.get(stem) ?? 0;
+    return Math.log(1 + (n - df + 0.5) / (df + 0.5));
+  }
+}

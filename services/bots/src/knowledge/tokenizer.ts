@@ -1,0 +1,56 @@
+import { stemmer } from 'stemmer';
+import { STOP_WORDS } from './stop-words.ts';
+import { SYNONYMS } from './synonyms.ts';
+
+/**
+ * Lower case, accents folded, split on anything that is not a letter or digit. A hyphenated compound also
+ * counts as one joined word ("Wi-Fi" is "wi", "fi" and "wifi"), and a slash command keeps a marked form
+ * ("/reset" is "reset" and "/reset"), so asking about the command finds the passage naming it.
+ */
+export function words(text: string): string[] {
+  const folded = text
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .toLowerCase();
+  const out = folded.split(/[^\p{L}\p{N}]+/u).filter((word) => word.length > 0);
+  for (const match of folded.matchAll(/\p{L}+(?:-\p{L}+)+/gu)) out.push(match[0].replaceAll('-', ''));
+  for (const match of folded.matchAll(/(?:^|\s)(\/[a-z][a-z0-9_-]*)/g)) out.push(match[1]!);
+  return out;
+}
+
+/** British and American spellings meet ("colour" and "color"); applied to text and query alike. */
+function spelling(word: string): string {
+  return word.length > 4 && word.endsWith('our') ? `${word.slice(0, -3)}or` : word;
+}
+
+function keep(word: string): boolean {
+  return !STOP_WORDS.has(word) && (word.length >= 2 || /\d/.test(word));
+}
+
+function stem(word: string): string {
+  return word.startsWith('/') ? word : stemmer(spelling(word));
+}
+
+/** The index terms of a text: stop words dropped, the rest reduced to their Porter stems. */
+export function terms(text: string): string[] {
+  return words(text).filter(keep).map(stem);
+}
+
+/** One query word and the stems it may also match (its synonyms), the first being the word's own. */
+export interface QueryTerm {
+  stems: string[];
+}
+
+/** The query's distinct terms, each with its synonyms' stems; repeated words count once. */
+export function queryTerms(text: string): QueryTerm[] {
+  const seen = new Set<string>();
+  const out: QueryTerm[] = [];
+  for (const word of words(text).filter(keep)) {
+    const own = stem(word);
+    if (seen.has(own)) continue;
+    seen.add(own);
+    const alternatives = (SYNONYMS[word] ?? []).map(stem).filter((s) => s !== own);
+    out.push({ stems: [own, ...new Set(alternatives)] });
+  }
+  return out;
+}

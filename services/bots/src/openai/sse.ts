@@ -1,0 +1,73 @@
+import type { ServerResponse } from 'node:http';
+import { newId } from '@parley/kernel';
+
+/** Writes one chat completion as server-sent events in OpenAI's `chat.completion.chunk` format. */
+export class CompletionEventStream {
+  private readonly id = `chatcmpl-${newId('cmp').slice(4)}`;
+  private readonly created = Math.floor(Date.now() / 1000);
+
+  constructor(
+    private readonly response: ServerResponse,
+    private readonly model: string,
+  ) {}
+
+  open(requestId: string): void {
+    this.response.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      // Proxies (nginx) would otherwise hold the stream back in their buffers.
+      'x-accel-buffering': 'no',
+      'x-request-id': requestId,
+    });
+    this.chunk({ role: 'assistant', content: '' }, null);
+  }
+
+  content(text: string): void {
+    this.chunk({ content: text }, null);
+  }
+
+  finish(usage: { promptTokens: number; completionTokens: number } | undefined): void {
+    this.chunk({}, 'stop');
+    if (usage) {
+      this.write({
+        id: this.id,
+        object: 'chat.completion.chunk',
+        created: this.created,
+        model: this.model,
+        choices: [],
+        usage: {
+          prompt_tokens: usage.promptTokens,
+          completion_tokens: usage.completionTokens,
+          total_tokens: usage.promptTokens + usage.completionTokens,
+        },
+      });
+    }
+    this.response.end('data: [DONE]\n\n');
+  }
+
+  /** A failure after the stream began: OpenAI clients raise it from their iterator. */
+  fail(code: string, message: string): void {
+    this.write({ error: { message, type: 'server_error', code } });
+    this.response.end();
+  }
+
+  get closed(): boolean {
+    return this.response.destroyed || this.response.writableEnded;
+  }
+
+  private chunk(delta: Record<string, string>, finishReason: string | null): void {
+    this.write({
+      id: this.id,
+      object: 'chat.completion.chunk',
+      created: this.created,
+      model: this.model,
+      choices: [{ index: 0, delta, finish_reason: finishReason }],
+    });
+  }
+
+  private write(payload: unknown): void {
+    if (this.closed) return;
+    this.response.write(`data: ${JSON.stringify(payload)}\n\n`);
+  }
+}

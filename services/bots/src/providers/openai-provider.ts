@@ -1,0 +1,105 @@
+import OpenAI from 'openai';
+import {
+  type ChatProvider,
+  type CompletionChunk,
+  type CompletionRequest,
+  estimatePromptTokens,
+  estimateTokens,
+} from './chat-provider.ts';
+import { egressRefusalIn, ProviderError } from './provider-error.ts';
+
+export interface OpenAiProviderOptions {
+  baseUrl: string;
+  apiKey: string;
+  /** The egress-guarded fetch: every connection the SDK opens goes through it. */
+  fetch: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+  /** Upper bound for one request in the SDK; the caller's own timeouts are usually shorter. */
+  timeoutMs: number;
+}
+
+/**
+ * Any OpenAI-compatible chat-completions API (OpenAI, Ollama, vLLM, llama.cpp, ...) through the official
+ * SDK. The SDK's own retries are off: ResilientProvider retries only what is safe to retry.
+ */
+export class OpenAiProvider implements ChatProvider {
+  private readonly client: OpenAI;
+
+  constructor(options: OpenAiProviderOptions) {
+    this.client = new OpenAI({
+      baseURL: options.baseUrl,
+      apiKey: options.apiKey,
+      fetch: options.fetch,
+      maxRetries: 0,
+      timeout: options.timeoutMs,
+    });
+  }
+
+  async *stream(request: CompletionRequest): AsyncIterable<CompletionChunk> {
+    let completionText = '';
+    let reported: { prompt: number; completion: number } | undefined;
+    try {
+      const stream = await this.client.chat.completions.create(
+        {
+          model: request.model,
+          messages: request.messages,
+          stream: true,
+          stream_options: { include_usage: true },
+          ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+          ...(request.maxTokens !== undefined ? { max_tokens: request.maxTokens } : {}),
+        },
+        { signal: request.signal },
+      );
+      for await (const chunk of stream) {
+        // Chunks already buffered keep coming after an abort; the caller asked for none of them.
+        if (request.signal.aborted) throw request.signal.reason;
+        const text = chunk.choices[0]?.delta?.content;
+        if (text) {
+          completionText += text;
+          yield { type: 'delta', text };
+        }
+        if (chunk.usage)
+          reported = { prompt: chunk.usage.prompt_tokens, completion: chunk.usage.completion_tokens };
+      }
+      if (request.signal.aborted) throw request.signal.reason;
+    } catch (error) {
+      throw toProviderError(error, request.signal);
+    }
+    yield {
+      type: 'usage',
+      usage: reported
+        ? { promptTokens: reported.prompt, completionTokens: reported.completion, estimated: false }
+        : {
+            promptTokens: estimatePromptTokens(request.messages),
+            completionTokens: estimateTokens(completionText),
+            estimated: true,
+          },
+    };
+  }
+}
+
+function toProviderError(error: unknown, signal: AbortSignal): ProviderError {
+  if (error instanceof ProviderError) return error;
+  if (signal.aborted) {
+    const reason: unknown = signal.reason;
+    return reason instanceof ProviderError
+      ? reason
+      : new ProviderError('aborted', 'The request was cancelled.');
+  }
+  const refusal = egressRefusalIn(error);
+  if (refusal) return new ProviderError('egress', refusal.message, { cause: refusal });
+  if (error instanceof OpenAI.APIUserAbortError)
+    return new ProviderError('aborted', 'The request was cancelled.');
+  if (error instanceof OpenAI.APIConnectionError) {
+    return new ProviderError('connection', 'Could not reach the provider.', { cause: error });
+  }
+  if (error instanceof OpenAI.APIError && error.status !== undefined) {
+    const retryAfter = Number(error.headers?.get('retry-after'));
+    return new ProviderError('status', `The provider answered ${error.status}.`, {
+      status: error.status,
+      cause: error,
+      ...(Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
+    });
+  }
+  // A connection that broke mid-stream surfaces as a plain error from the body reader.
+  return new ProviderError('connection', 'The provider connection failed.', { cause: error });
+}

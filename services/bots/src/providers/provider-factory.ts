@@ -1,0 +1,65 @@
+import type { EgressGuard } from '../egress/egress-guard.ts';
+import type { BotRow } from '../repositories/bots-repository.ts';
+import type { ChatProvider } from './chat-provider.ts';
+import type { KnowledgeSource } from './knowledge-provider.ts';
+import { KnowledgeProvider } from './knowledge-provider.ts';
+import { ProviderError } from './provider-error.ts';
+import { DEFAULT_RESILIENCE, type ResiliencePolicy, ResilientProvider } from './resilient-provider.ts';
+
+export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+
+export interface ProviderFactoryOptions {
+  egress: EgressGuard;
+  knowledge: KnowledgeSource;
+  /** OPENAI_BASE_URL / OPENAI_API_KEY: for llm bots that set none of their own. */
+  defaultBaseUrl: string | undefined;
+  defaultApiKey: string | undefined;
+  /** Opens a bot's sealed key for the request about to use it. */
+  apiKeyOf: (bot: BotRow) => string | undefined;
+  resilience: Pick<ResiliencePolicy, 'firstTokenTimeoutMs' | 'totalTimeoutMs'> & Partial<ResiliencePolicy>;
+}
+
+export interface BotProvider {
+  provider: ChatProvider;
+  /** The model name sent to the provider (the bot id for knowledge bots). */
+  model: string;
+  /** Whether tokens cost money and count against quotas. */
+  metered: boolean;
+}
+
+/** Picks and wraps the provider a bot talks through: its knowledge base, or its OpenAI-compatible API. */
+export class ProviderFactory {
+  private readonly knowledgeProvider: ChatProvider;
+  private readonly policy: ResiliencePolicy;
+
+  constructor(private readonly options: ProviderFactoryOptions) {
+    this.policy = { ...DEFAULT_RESILIENCE, ...options.resilience };
+    this.knowledgeProvider = new ResilientProvider(new KnowledgeProvider(options.knowledge), this.policy);
+  }
+
+  /** The OpenAI SDK loads on first use: a knowledge-bot-only install never pays for it at start. */
+  private openAi: Promise<typeof import('./openai-provider.ts')> | undefined;
+
+  async forBot(bot: BotRow): Promise<BotProvider> {
+    if (bot.kind === 'faq') return { provider: this.knowledgeProvider, model: bot.id, metered: false };
+    const baseUrl = bot.config.baseUrl ?? this.options.defaultBaseUrl ?? OPENAI_DEFAULT_BASE_URL;
+    const key = this.options.apiKeyOf(bot) ?? this.options.defaultApiKey;
+    if (key === undefined && baseUrl === OPENAI_DEFAULT_BASE_URL) {
+      throw new ProviderError('configuration', 'The bot has no API key and OPENAI_API_KEY is not set.');
+    }
+    this.openAi ??= import('./openai-provider.ts');
+    const { OpenAiProvider } = await this.openAi;
+    const inner = new OpenAiProvider({
+      baseUrl,
+      // Self-hosted servers (Ollama, llama.cpp) take any key; the SDK insists on one.
+      apiKey: key ?? 'unused',
+      fetch: this.options.egress.fetch,
+      timeoutMs: this.policy.totalTimeoutMs,
+    });
+    return {
+      provider: new ResilientProvider(inner, this.policy),
+      model: bot.config.model ?? '',
+      metered: true,
+    };
+  }
+}

@@ -1,0 +1,109 @@
+import type { Logger } from '@parley/kernel';
+import type { RepliesRepository } from '../repositories/replies-repository.ts';
+import type { CancellationRegistry } from './cancellation.ts';
+import type { ReplyJob } from './reply-job.ts';
+import type { ReplyRunner } from './reply-runner.ts';
+import { ReplyReleased } from './stream-reply.ts';
+
+/**
+ * Runs claimed replies off the bus consumer's path (which handles one event at a time), one at a time per
+ * conversation so answers come in the order of the questions, and at most `concurrency` at once overall.
+ */
+export class ReplyDispatcher {
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly released = new Set<string>();
+  private readonly waiting: (() => void)[] = [];
+  private running = 0;
+  private stopping = false;
+  /** Replies this process finished (whatever their outcome). */
+  completed = 0;
+
+  constructor(
+    private readonly runner: ReplyRunner,
+    private readonly replies: RepliesRepository,
+    private readonly cancellation: CancellationRegistry,
+    private readonly logger: Logger,
+    private readonly concurrency = 256,
+  ) {}
+
+  get inFlight(): number {
+    return this.chains.size;
+  }
+
+  enqueue(job: ReplyJob): void {
+    const previous = this.chains.get(job.conversationId) ?? Promise.resolve();
+    const next = previous.then(() => this.execute(job));
+    this.chains.set(job.conversationId, next);
+    void next.finally(() => {
+      if (this.chains.get(job.conversationId) === next) this.chains.delete(job.conversationId);
+    });
+  }
+
+  /** Waits up to `graceMs` for replies to finish, then stops the rest and hands them to other processes. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.chains.values()]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.cancellation.cancelAll();
+    for (const wake of this.waiting.splice(0)) wake();
+    await Promise.allSettled([...this.chains.values()]);
+    await this.replies.release([...this.released]).catch((error: unknown) => {
+      this.logger.warn(
+        { err: error },
+        'could not release unfinished replies; they are taken over when their lease ends',
+      );
+    });
+  }
+
+  private async execute(job: ReplyJob): Promise<void> {
+    if (this.stopping) {
+      this.released.add(job.triggerMessageId);
+      return;
+    }
+    await this.acquire();
+    try {
+      if (this.stopping) {
+        this.released.add(job.triggerMessageId);
+        return;
+      }
+      await this.runner.run(job);
+      this.completed += 1;
+    } catch (error) {
+      if (error instanceof ReplyReleased) {
+        this.released.add(job.triggerMessageId);
+        return;
+      }
+      // The claim stays with a lease: the sweeper retries it when the lease lapses.
+      this.logger.error(
+        { err: error, triggerMessageId: job.triggerMessageId, conversationId: job.conversationId },
+        'bot reply failed; it will be retried',
+      );
+    } finally {
+      this.release();
+    }
+  }
+
+  private acquire(): Promise<void> {
+    if (this.running < this.concurrency) {
+      this.running += 1;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.waiting.push(() => {
+        this.running += 1;
+        resolve();
+      });
+    });
+  }
+
+  private release(): void {
+    this.running -= 1;
+    this.waiting.shift()?.();
+  }
+}

@@ -1,0 +1,134 @@
+import { BotsEvents, type ReplyCompletedData } from '@parley/contracts';
+import { createEvent, type Logger } from '@parley/kernel';
+import type { Outbox } from '@parley/store';
+import type { KnowledgeIndex } from '../domain/knowledge-index.ts';
+import { QUOTA_NOTICE, type UsageMeter } from '../domain/usage-meter.ts';
+import { DEFAULT_CONFIDENCE_THRESHOLD } from '../knowledge/knowledge-base.ts';
+import type { PersonalContext } from '../personalization/personal-context.ts';
+import type { ChatTurn } from '../providers/chat-provider.ts';
+import { ProviderError } from '../providers/provider-error.ts';
+import type { BotProvider, ProviderFactory } from '../providers/provider-factory.ts';
+import type { BotRow, BotsRepository } from '../repositories/bots-repository.ts';
+import type { RepliesRepository } from '../repositories/replies-repository.ts';
+import type { TranscriptRepository } from '../repositories/transcript-repository.ts';
+import type { CommandHandler } from './command-handler.ts';
+import { parseCommand, wantsHuman } from './commands.ts';
+import { NOTICES } from './notices.ts';
+import {
+  DEFAULT_CONTEXT_MESSAGES,
+  defaultSystemPrompt,
+  historyTurns,
+  systemMessage,
+} from './prompt-builder.ts';
+import type { ReplyJob } from './reply-job.ts';
+import { type ReplyResult, simpleResult } from './reply-outcome.ts';
+import type { ReplyPoster } from './reply-poster.ts';
+import { type StreamReplyDeps, streamReply } from './stream-reply.ts';
+
+export interface ReplyRunnerDeps extends StreamReplyDeps {
+  outbox: Outbox;
+  bots: BotsRepository;
+  replies: RepliesRepository;
+  transcript: TranscriptRepository;
+  knowledge: KnowledgeIndex;
+  providers: ProviderFactory;
+  personal: PersonalContext;
+  commands: CommandHandler;
+  poster: ReplyPoster;
+  usage: UsageMeter;
+  logger: Logger;
+}
+
+/** Passages an LLM prompt gets at most. */
+const PROMPT_PASSAGES = 3;
+
+/** Answers one claimed user message, records how it ended and announces it, in one transaction. */
+export class ReplyRunner {
+  constructor(private readonly deps: ReplyRunnerDeps) {}
+
+  async run(job: ReplyJob): Promise<void> {
+    const started = Date.now();
+    await this.finish(job, await this.answer(job), started);
+  }
+
+  /** A reply that failed on every process that tried it: the user gets a notice, never silence. */
+  async giveUp(job: ReplyJob): Promise<void> {
+    const started = Date.now();
+    const posted = await this.deps.poster.post(job, NOTICES.failed);
+    await this.finish(job, simpleResult('failed', posted?.id ?? null), started);
+  }
+
+  private async finish(job: ReplyJob, result: ReplyResult, started: number): Promise<void> {
+    const data: ReplyCompletedData = {
+      botId: job.botId,
+      conversationId: job.conversationId,
+      userId: job.userId,
+      triggerMessageId: job.triggerMessageId,
+      ...result,
+      durationMs: Math.max(0, Date.now() - started),
+    };
+    await this.deps.outbox.transaction(async (tx) => {
+      await this.deps.replies.complete(tx, job.triggerMessageId, result.outcome, result.replyMessageId);
+      await this.deps.outbox.add(
+        tx,
+        createEvent(BotsEvents.replyCompleted, data, { actor: { type: 'bot', id: job.botId } }),
+      );
+    });
+  }
+
+  private async answer(job: ReplyJob): Promise<ReplyResult> {
+    const [bot, question] = await Promise.all([
+      this.deps.bots.findById(job.botId),
+      job.body ?? this.deps.transcript.find(job.conversationId, job.triggerSeq).then((row) => row?.body),
+    ]);
+    if (!bot?.active || question === undefined) {
+      // A bot deleted or switched off since; or a taken-over reply whose question aged out of the transcript.
+      const posted = await this.deps.poster.post(job, bot?.active ? NOTICES.failed : NOTICES.unavailable);
+      return simpleResult('failed', posted?.id ?? null);
+    }
+    const command = parseCommand(question);
+    if (command) return this.deps.commands.run(job, bot, command);
+    if (wantsHuman(question)) return this.deps.commands.handOff(job);
+
+    let chosen: BotProvider;
+    try {
+      chosen = await this.deps.providers.forBot(bot);
+    } catch (error) {
+      if (!(error instanceof ProviderError)) throw error;
+      this.deps.logger.warn({ botId: bot.id, reason: error.message }, 'bot cannot reach a provider');
+      const posted = await this.deps.poster.post(job, NOTICES.failed);
+      return simpleResult('failed', posted?.id ?? null);
+    }
+    // The quota and the prompt's material are read together: one round of queries before the provider call.
+    const [quotaLeft, messages] = await Promise.all([
+      chosen.metered ? this.deps.usage.hasQuotaLeft(job.userId) : true,
+      bot.kind === 'llm'
+        ? this.llmPrompt(job, bot, question)
+        : [{ role: 'user' as const, content: question }],
+    ]);
+    if (!quotaLeft) {
+      const posted = await this.deps.poster.post(job, QUOTA_NOTICE);
+      return simpleResult('quota', posted?.id ?? null);
+    }
+    return streamReply(this.deps, job, bot, chosen, messages);
+  }
+
+  /** System prompt + matching knowledge + what personalization knows + the recent conversation since /reset. */
+  private async llmPrompt(job: ReplyJob, bot: BotRow, question: string): Promise<ChatTurn[]> {
+    const count = Math.max(1, bot.config.contextMessages ?? DEFAULT_CONTEXT_MESSAGES);
+    const [rows, base, facts] = await Promise.all([
+      this.deps.transcript.recentSinceReset(job.conversationId, job.triggerSeq, count),
+      this.deps.knowledge.baseOf(bot.id, bot.knowledgeVersion),
+      this.deps.personal.factsAbout(job.userId).catch((error: unknown) => {
+        this.deps.logger.warn({ err: error }, 'personal context unavailable; answering without it');
+        return [];
+      }),
+    ]);
+    const threshold = (bot.config.threshold ?? DEFAULT_CONFIDENCE_THRESHOLD) / 2;
+    const passages = base.context(question, PROMPT_PASSAGES, threshold);
+    const history = historyTurns(rows);
+    if (history.at(-1)?.content !== question) history.push({ role: 'user', content: question });
+    const system = systemMessage(bot.config.systemPrompt ?? defaultSystemPrompt(bot.name), passages, facts);
+    return [{ role: 'system', content: system }, ...history];
+  }
+}

@@ -1,0 +1,150 @@
+import type { Cache } from '@parley/cache';
+import { replyClientMessageId } from '@parley/contracts';
+import type { Logger } from '@parley/kernel';
+import type { UsageMeter } from '../domain/usage-meter.ts';
+import type { ChatTurn, TokenUsage } from '../providers/chat-provider.ts';
+import { estimatePromptTokens, estimateTokens } from '../providers/chat-provider.ts';
+import { ProviderError } from '../providers/provider-error.ts';
+import type { BotProvider } from '../providers/provider-factory.ts';
+import type { BotRow } from '../repositories/bots-repository.ts';
+import { CANCELLED, type CancellationRegistry, SHUTDOWN } from './cancellation.ts';
+import { type CoalescePolicy, DraftStream } from './draft-stream.ts';
+import { NOTICES } from './notices.ts';
+import type { ReplyJob } from './reply-job.ts';
+import type { ReplyResult } from './reply-outcome.ts';
+import type { ReplyPoster } from './reply-poster.ts';
+
+/** The reply was interrupted because this process is stopping: another one takes it over. */
+export class ReplyReleased extends Error {
+  constructor() {
+    super('reply released at shutdown');
+    this.name = 'ReplyReleased';
+  }
+}
+
+export interface StreamReplyDeps {
+  cache: Cache;
+  cancellation: CancellationRegistry;
+  poster: ReplyPoster;
+  usage: UsageMeter;
+  coalesce: CoalescePolicy;
+  logger: Logger;
+}
+
+/**
+ * Streams one answer from a provider to the conversation as deltas, then posts it as the one persisted
+ * reply. A failure ends in a short notice (after whatever text was already shown), a cancellation
+ * (conversation closed or handed off) in nothing at all.
+ */
+export async function streamReply(
+  deps: StreamReplyDeps,
+  job: ReplyJob,
+  bot: BotRow,
+  chosen: BotProvider,
+  messages: ChatTurn[],
+): Promise<ReplyResult> {
+  const tracking = deps.cancellation.track(job.conversationId);
+  const draft = new DraftStream(
+    deps.cache,
+    job.conversationId,
+    replyClientMessageId(job.triggerMessageId),
+    deps.coalesce,
+  );
+  let usage: TokenUsage | undefined;
+  let unanswered = false;
+  let firstTokenMs: number | null = null;
+  let failure: unknown;
+  try {
+    for await (const chunk of chosen.provider.stream({
+      model: chosen.model,
+      messages,
+      temperature: bot.config.temperature,
+      maxTokens: bot.config.maxTokens,
+      signal: tracking.signal,
+    })) {
+      if (chunk.type === 'delta') {
+        firstTokenMs ??= Math.max(0, Date.now() - job.askedAt);
+        draft.push(chunk.text);
+      } else if (chunk.type === 'usage') usage = chunk.usage;
+      else unanswered = true;
+    }
+  } catch (error) {
+    failure = error;
+  } finally {
+    tracking.done();
+  }
+  try {
+    const reason: unknown = tracking.signal.reason;
+    if (tracking.signal.aborted && reason === SHUTDOWN) throw new ReplyReleased();
+    if (tracking.signal.aborted && reason === CANCELLED) {
+      // Nothing more goes out: what is still pending in the draft is dropped with it.
+      const metered = await meter(deps, job, bot, chosen, messages, usage, draft.textSoFar, failure);
+      return { outcome: 'cancelled', replyMessageId: null, firstTokenMs, ...metered };
+    }
+    const text = await draft.finish().catch(() => draft.textSoFar);
+    const metered = await meter(deps, job, bot, chosen, messages, usage, text, failure);
+    if (failure === undefined && text.trim() !== '') {
+      const posted = await deps.poster.post(job, text);
+      return {
+        outcome: unanswered ? 'unknown' : 'answered',
+        replyMessageId: posted?.id ?? null,
+        firstTokenMs,
+        ...metered,
+      };
+    }
+    logFailure(deps.logger, job, bot, failure);
+    const body = text.trim() === '' ? NOTICES.failed : `${text}\n\n${NOTICES.cutOff}`;
+    const posted = await deps.poster.post(job, body);
+    return { outcome: 'failed', replyMessageId: posted?.id ?? null, firstTokenMs, ...metered };
+  } finally {
+    await draft
+      .discard()
+      .catch((error: unknown) => deps.logger.warn({ err: error }, 'could not remove a draft'));
+  }
+}
+
+async function meter(
+  deps: StreamReplyDeps,
+  job: ReplyJob,
+  bot: BotRow,
+  chosen: BotProvider,
+  messages: ChatTurn[],
+  usage: TokenUsage | undefined,
+  text: string,
+  failure: unknown,
+): Promise<Pick<ReplyResult, 'model' | 'promptTokens' | 'completionTokens' | 'costUsd'>> {
+  if (!chosen.metered) return { model: null, promptTokens: 0, completionTokens: 0, costUsd: 0 };
+  // A failed request that streamed nothing was most likely not billed; one that streamed some was.
+  if (!usage && (failure === undefined || text === '')) {
+    return { model: chosen.model, promptTokens: 0, completionTokens: 0, costUsd: 0 };
+  }
+  const counted = usage ?? {
+    promptTokens: estimatePromptTokens(messages),
+    completionTokens: estimateTokens(text),
+  };
+  const metered = await deps.usage.record({
+    userId: job.userId,
+    botId: bot.id,
+    model: chosen.model,
+    promptTokens: counted.promptTokens,
+    completionTokens: counted.completionTokens,
+  });
+  return { model: chosen.model, ...metered };
+}
+
+function logFailure(logger: Logger, job: ReplyJob, bot: BotRow, failure: unknown): void {
+  const kind = failure instanceof ProviderError ? failure.kind : 'unknown';
+  const status = failure instanceof ProviderError ? failure.status : undefined;
+  // The provider's message only: a cause could carry request details, and a key must never reach a log.
+  logger.warn(
+    {
+      botId: bot.id,
+      conversationId: job.conversationId,
+      triggerMessageId: job.triggerMessageId,
+      kind,
+      status,
+      reason: failure instanceof Error ? failure.message : 'empty reply',
+    },
+    'bot reply failed; the user gets a notice',
+  );
+}

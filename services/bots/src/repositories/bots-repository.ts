@@ -1,0 +1,81 @@
+import type { Executor } from '@parley/store';
+import { and, asc, eq, gt, or, sql } from 'drizzle-orm';
+import { bots } from '../schema/schema.ts';
+
+export type BotRow = typeof bots.$inferSelect;
+export type NewBotRow = typeof bots.$inferInsert;
+export type BotPatch = Partial<Pick<BotRow, 'name' | 'description' | 'active' | 'config' | 'apiKeySealed'>>;
+
+export interface BotListFilter {
+  activeOnly: boolean;
+  /** Keyset position: strictly after this (creation time, id). */
+  after?: { at: Date; id: string } | undefined;
+  limit: number;
+}
+
+export class BotsRepository {
+  constructor(private readonly db: Executor) {}
+
+  async insert(executor: Executor, row: NewBotRow): Promise<BotRow> {
+    const [created] = await executor.insert(bots).values(row).returning();
+    return created!;
+  }
+
+  /** Inserts unless a bot with this id exists (the default bot, created by whichever process starts first). */
+  async insertIfAbsent(executor: Executor, row: NewBotRow): Promise<boolean> {
+    const inserted = await executor.insert(bots).values(row).onConflictDoNothing().returning({ id: bots.id });
+    return inserted.length > 0;
+  }
+
+  async findById(id: string, executor: Executor = this.db): Promise<BotRow | undefined> {
+    const [row] = await executor.select().from(bots).where(eq(bots.id, id));
+    return row;
+  }
+
+  /** OpenAI clients name a bot by id or by name (case-insensitive). */
+  async findByIdOrName(key: string): Promise<BotRow | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(bots)
+      .where(or(eq(bots.id, key), sql`lower(${bots.name}) = lower(${key})`))
+      .limit(1);
+    return row;
+  }
+
+  async list(filter: BotListFilter): Promise<BotRow[]> {
+    const conditions = [];
+    if (filter.activeOnly) conditions.push(eq(bots.active, true));
+    if (filter.after) {
+      const { at, id } = filter.after;
+      conditions.push(or(gt(bots.createdAt, at), and(eq(bots.createdAt, at), gt(bots.id, id))));
+    }
+    return this.db
+      .select()
+      .from(bots)
+      .where(and(...conditions))
+      .orderBy(asc(bots.createdAt), asc(bots.id))
+      .limit(filter.limit);
+  }
+
+  async update(executor: Executor, id: string, patch: BotPatch): Promise<BotRow | undefined> {
+    const [row] = await executor
+      .update(bots)
+      .set({ ...patch, updatedAt: new Date() })
+      .where(eq(bots.id, id))
+      .returning();
+    return row;
+  }
+
+  /** Marks the bot's knowledge as changed, so every process rebuilds its index on next use. */
+  async bumpKnowledgeVersion(executor: Executor, id: string): Promise<void> {
+    await executor
+      .update(bots)
+      .set({ knowledgeVersion: sql`${bots.knowledgeVersion} + 1`, updatedAt: new Date() })
+      .where(eq(bots.id, id));
+  }
+
+  async delete(executor: Executor, id: string): Promise<boolean> {
+    const deleted = await executor.delete(bots).where(eq(bots.id, id)).returning({ id: bots.id });
+    return deleted.length > 0;
+  }
+}

@@ -1,0 +1,1 @@
+export * from './openai-test-server.ts';

@@ -1,0 +1,291 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Bot, BotCommand, KnowledgeDocument } from '@parley/contracts';
+import { DEFAULT_BOT_ID } from '../src/domain/default-bot.ts';
+import { BotsRepository } from '../src/repositories/bots-repository.ts';
+import { openTestDatabase } from './support/databases.ts';
+import { type Harness, startParley, type TestUser } from './support/harness.ts';
+
+const SECRET = 'sk-live-do-not-leak-0123456789abcdef';
+
+interface Problem {
+  code: string;
+  status: number;
+  errors?: { path: string; message: string }[];
+}
+
+let h: Harness;
+let admin: TestUser;
+let user: TestUser;
+
+before(async () => {
+  h = await startParley({ database: await openTestDatabase() });
+  admin = await h.user('admin');
+  user = await h.user('user');
+});
+after(async () => {
+  await h.close();
+  await h.database.dispose();
+});
+
+const llmBody = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  kind: 'llm',
+  description: 'An LLM bot',
+  config: {
+    baseUrl: 'http://127.0.0.1:9/v1',
+    model: 'gpt-4o-mini',
+    apiKey: SECRET,
+    systemPrompt: 'Be kind.',
+    ...extra,
+  },
+});
+
+describe('listing bots', () => {
+  it('shows the default bot, Parley Assistant, to any signed-in user, without its settings', async () => {
+    const { status, body } = await h.request<{ items: Bot[]; nextCursor: string | null }>(
+      user,
+      'GET',
+      '/api/v1/bots',
+    );
+    assert.equal(status, 200);
+    const assistant = body.items.find((bot) => bot.id === DEFAULT_BOT_ID);
+    assert.equal(assistant?.name, 'Parley Assistant');
+    assert.equal(assistant?.kind, 'faq');
+    assert.deepEqual(assistant?.config, {});
+  });
+
+  it('needs a signed-in caller', async () => {
+    const { status, body } = await h.request<Problem>(null, 'GET', '/api/v1/bots');
+    assert.equal(status, 401);
+    assert.equal(body.code, 'unauthorized');
+  });
+
+  it('pages with a cursor and hides inactive bots from users', async () => {
+    for (const name of ['Pager A', 'Pager B', 'Pager C']) {
+      assert.equal((await h.request(admin, 'POST', '/api/v1/bots', { name, kind: 'faq' })).status, 201);
+    }
+    const hidden = await h.request<Bot>(admin, 'POST', '/api/v1/bots', {
+      name: 'Hidden',
+      kind: 'faq',
+      active: false,
+    });
+    const first = await h.request<{ items: Bot[]; nextCursor: string }>(user, 'GET', '/api/v1/bots?limit=2');
+    assert.equal(first.body.items.length, 2);
+    const rest = await h.request<{ items: Bot[]; nextCursor: string | null }>(
+      user,
+      'GET',
+      `/api/v1/bots?limit=100&cursor=${first.body.nextCursor}`,
+    );
+    const seen = [...first.body.items, ...rest.body.items].map((bot) => bot.id);
+    assert.equal(new Set(seen).size, seen.length);
+    assert.ok(!seen.includes(hidden.body.id));
+    assert.equal((await h.request(user, 'GET', `/api/v1/bots/${hidden.body.id}`)).status, 404);
+    const all = await h.request<{ items: Bot[] }>(
+      admin,
+      'GET',
+      '/api/v1/bots?limit=100&includeInactive=true',
+    );
+    assert.ok(all.body.items.some((bot) => bot.id === hidden.body.id));
+    assert.equal((await h.request(user, 'GET', '/api/v1/bots?cursor=garbage')).status, 400);
+  });
+});
+
+describe('managing bots', () => {
+  it('is for admins only', async () => {
+    const { status, body } = await h.request<Problem>(user, 'POST', '/api/v1/bots', {
+      name: 'Nope',
+      kind: 'faq',
+    });
+    assert.equal(status, 403);
+    assert.equal(body.code, 'forbidden');
+  });
+
+  it('creates an llm bot; the key is write-only, sealed at rest and never logged', async () => {
+    const { status, body } = await h.request<Bot>(admin, 'POST', '/api/v1/bots', llmBody('Writer'));
+    assert.equal(status, 201);
+    assert.equal(body.config.hasApiKey, true);
+    assert.equal(body.config.model, 'gpt-4o-mini');
+    assert.ok(!JSON.stringify(body).includes(SECRET));
+    const fetched = await h.request(admin, 'GET', `/api/v1/bots/${body.id}`);
+    const listed = await h.request(admin, 'GET', '/api/v1/bots?limit=100');
+    assert.ok(!JSON.stringify(fetched.body).includes(SECRET));
+    assert.ok(!JSON.stringify(listed.body).includes(SECRET));
+    const stored = await new BotsRepository(h.database.database.db).findById(body.id);
+    assert.match(stored?.apiKeySealed ?? '', /^v1:/, 'sealed');
+    assert.ok(!JSON.stringify(stored).includes(SECRET), 'not in clear');
+    assert.ok(!h.logs.join('\n').includes(SECRET), 'never logged');
+  });
+
+  it('refuses a provider URL on loopback or a private network unless allow-listed (400)', async () => {
+    for (const baseUrl of [
+      'http://127.0.0.2:11434/v1',
+      'http://10.0.0.1/v1',
+      'http://169.254.169.254/latest',
+      'http://[::1]/v1',
+    ]) {
+      const { status, body } = await h.request<Problem>(
+        admin,
+        'POST',
+        '/api/v1/bots',
+        llmBody(`Bad ${baseUrl}`, { baseUrl }),
+      );
+      assert.equal(status, 400, baseUrl);
+      assert.equal(body.code, 'egress_denied');
+      assert.equal(body.errors?.[0]?.path, 'config.baseUrl');
+    }
+    const ftp = await h.request<Problem>(
+      admin,
+      'POST',
+      '/api/v1/bots',
+      llmBody('Ftp', { baseUrl: 'ftp://example.com' }),
+    );
+    assert.equal(ftp.status, 400);
+    // 127.0.0.1 is allow-listed in this process (PARLEY_EGRESS_ALLOWLIST).
+    assert.equal(
+      (
+        await h.request(
+          admin,
+          'POST',
+          '/api/v1/bots',
+          llmBody('Local', { baseUrl: 'http://127.0.0.1:11434/v1' }),
+        )
+      ).status,
+      201,
+    );
+  });
+
+  it('rejects bad input with field problems, never a 500', async () => {
+    const cases: [unknown, string][] = [
+      [{ name: 'X', kind: 'faq', colour: 'red' }, 'colour'],
+      [{ name: 'X', kind: 'robot' }, 'kind'],
+      [{ name: '', kind: 'faq' }, 'name'],
+      [{ name: 'X', kind: 'faq', config: { model: 'gpt-4o' } }, 'config.model'],
+      [{ name: 'X', kind: 'llm', config: {} }, 'config.model'],
+      [{ name: 'X', kind: 'llm', config: { model: 'm', temperature: 7 } }, 'config.temperature'],
+      [{ name: 'X', kind: 'llm', config: { model: 'm', unknown: 1 } }, 'config.unknown'],
+    ];
+    for (const [body, path] of cases) {
+      const response = await h.request<Problem>(admin, 'POST', '/api/v1/bots', body);
+      assert.equal(response.status, 400, JSON.stringify(body));
+      assert.ok(
+        response.body.errors?.some((problem) => problem.path.endsWith(path)),
+        `${path} in ${JSON.stringify(response.body.errors)}`,
+      );
+    }
+  });
+
+  it('refuses a duplicate name (409), whatever its case', async () => {
+    assert.equal((await h.request(admin, 'POST', '/api/v1/bots', { name: 'Twin', kind: 'faq' })).status, 201);
+    const { status, body } = await h.request<Problem>(admin, 'POST', '/api/v1/bots', {
+      name: 'twin',
+      kind: 'faq',
+    });
+    assert.equal(status, 409);
+    assert.equal(body.code, 'bot_name_taken');
+  });
+
+  it('patches settings, replaces and clears the key, and deletes', async () => {
+    const created = await h.request<Bot>(admin, 'POST', '/api/v1/bots', llmBody('Patchy'));
+    const id = created.body.id;
+    const patched = await h.request<Bot>(admin, 'PATCH', `/api/v1/bots/${id}`, {
+      description: 'Changed',
+      config: { temperature: 0.2, apiKey: null, systemPrompt: 'New prompt' },
+    });
+    assert.equal(patched.status, 200);
+    assert.equal(patched.body.description, 'Changed');
+    assert.equal(patched.body.config.temperature, 0.2);
+    assert.equal(patched.body.config.systemPrompt, 'New prompt');
+    assert.equal(patched.body.config.hasApiKey, false);
+    assert.equal(patched.body.config.model, 'gpt-4o-mini', 'untouched settings stay');
+    assert.equal((await h.request(admin, 'PATCH', `/api/v1/bots/${id}`, {})).status, 400);
+    assert.equal(
+      (await h.request(admin, 'PATCH', `/api/v1/bots/${id}`, { config: { baseUrl: 'http://192.168.1.1' } }))
+        .status,
+      400,
+    );
+    assert.equal((await h.request(admin, 'PATCH', '/api/v1/bots/bot_nope', { name: 'x' })).status, 404);
+    assert.equal((await h.request(admin, 'DELETE', `/api/v1/bots/${id}`)).status, 204);
+    assert.equal((await h.request(admin, 'GET', `/api/v1/bots/${id}`)).status, 404);
+    assert.equal((await h.request(admin, 'DELETE', `/api/v1/bots/${id}`)).status, 404);
+  });
+});
+
+describe('knowledge and commands', () => {
+  it('adds, lists and removes knowledge documents', async () => {
+    const bot = await h.request<Bot>(admin, 'POST', '/api/v1/bots', { name: 'Librarian', kind: 'faq' });
+    const path = `/api/v1/bots/${bot.body.id}/knowledge`;
+    const added = await h.request<KnowledgeDocument>(admin, 'POST', path, {
+      title: 'Opening hours',
+      content:
+        'On weekdays the doors open at nine in the morning and close at five in the afternoon.\n\nOn Saturdays we open from ten to two, and on Sundays and public holidays we stay closed all day.',
+    });
+    assert.equal(added.status, 201);
+    assert.equal(added.body.passages, 2);
+    const listed = await h.request<{ items: KnowledgeDocument[] }>(admin, 'GET', path);
+    assert.deepEqual(
+      listed.body.items.map((doc) => doc.title),
+      ['Opening hours'],
+    );
+    assert.equal((await h.request(user, 'GET', path)).status, 403);
+    assert.equal((await h.request(admin, 'POST', path, { title: 'x' })).status, 400);
+    assert.equal(
+      (await h.request(admin, 'POST', '/api/v1/bots/bot_none/knowledge', { title: 't', content: 'c' }))
+        .status,
+      404,
+    );
+    assert.equal((await h.request(admin, 'DELETE', `${path}/${added.body.id}`)).status, 204);
+    assert.equal((await h.request(admin, 'DELETE', `${path}/${added.body.id}`)).status, 404);
+  });
+
+  it('adds custom commands but not over the built-in ones', async () => {
+    const bot = await h.request<Bot>(admin, 'POST', '/api/v1/bots', { name: 'Commander', kind: 'faq' });
+    const path = `/api/v1/bots/${bot.body.id}/commands`;
+    const created = await h.request<BotCommand>(admin, 'POST', path, {
+      name: 'hours',
+      description: 'Opening hours',
+      reply: 'Open 9-5, {{args}}',
+    });
+    assert.equal(created.status, 201);
+    assert.equal(
+      (await h.request<Problem>(admin, 'POST', path, { name: 'hours', reply: 'again' })).body.code,
+      'command_exists',
+    );
+    assert.equal(
+      (await h.request<Problem>(admin, 'POST', path, { name: 'human', reply: 'x' })).body.code,
+      'reserved_command',
+    );
+    assert.equal((await h.request(admin, 'POST', path, { name: 'Bad Name', reply: 'x' })).status, 400);
+    const listed = await h.request<{ items: BotCommand[] }>(admin, 'GET', path);
+    assert.deepEqual(
+      listed.body.items.map((command) => command.name),
+      ['hours'],
+    );
+    assert.equal((await h.request(admin, 'DELETE', `${path}/hours`)).status, 204);
+    assert.equal((await h.request(admin, 'DELETE', `${path}/hours`)).status, 404);
+  });
+});
+
+describe('API document', () => {
+  it('describes the bots and OpenAI-compatible routes, and no key in any response', async () => {
+    const { status, body } = await h.request<{ paths: Record<string, unknown>; components?: unknown }>(
+      null,
+      'GET',
+      '/openapi.json',
+    );
+    assert.equal(status, 200);
+    for (const path of [
+      '/api/v1/bots',
+      '/api/v1/bots/{id}',
+      '/api/v1/bots/{id}/knowledge',
+      '/api/v1/openai/chat/completions',
+      '/api/v1/openai/models',
+    ]) {
+      assert.ok(path in body.paths, path);
+    }
+    const bot = JSON.stringify(
+      (body.paths['/api/v1/bots/{id}'] as { get: { responses: unknown } }).get.responses,
+    );
+    assert.ok(!bot.includes('apiKey'));
+  });
+});

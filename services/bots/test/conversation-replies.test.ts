@@ -1,0 +1,411 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Subscription } from '@parley/bus';
+import {
+  type Bot,
+  BotsEvents,
+  ChatEvents,
+  type Conversation,
+  draftsKey,
+  type Message,
+  type MessageDeltaEvent,
+  type ReplyCompletedData,
+  replyClientMessageId,
+  type SyncResult,
+} from '@parley/contracts';
+import { createEvent, type EventEnvelope } from '@parley/kernel';
+import { DEFAULT_BOT_ID } from '../src/domain/default-bot.ts';
+import { usageDay } from '../src/domain/usage-meter.ts';
+import { NOTICES } from '../src/replies/notices.ts';
+import { RepliesRepository } from '../src/repositories/replies-repository.ts';
+import { UsageRepository } from '../src/repositories/usage-repository.ts';
+import { OpenAiTestServer } from '../src/testing/openai-test-server.ts';
+import {
+  type ClientSocket,
+  type Harness,
+  INTERNAL_TOKEN,
+  sleep,
+  startParley,
+  type TestUser,
+  waitFor,
+} from './support/harness.ts';
+import { assemble, SocketRecorder } from './support/socket-recorder.ts';
+
+const API_KEY = 'sk-conversation-test-key-42';
+const TOKENS = ['Our', ' refund', ' window', ' is', ' thirty', ' days', ', no', ' questions', ' asked', '.'];
+
+let h: Harness;
+let peer: OpenAiTestServer;
+let admin: TestUser;
+let llmBot: Bot;
+const completed: ReplyCompletedData[] = [];
+let observer: Subscription;
+
+before(async () => {
+  peer = await OpenAiTestServer.start();
+  h = await startParley({
+    supportBotId: DEFAULT_BOT_ID,
+    config: { botsFirstTokenTimeoutMs: 500, botsTotalTimeoutMs: 2000, botsDailyTokenQuota: 1_000_000 },
+    tuning: { resilience: { retries: 1, backoffMs: () => 20 } },
+  });
+  admin = await h.user('admin');
+  const created = await h.request<Bot>(admin, 'POST', '/api/v1/bots', {
+    name: 'Refund Helper',
+    kind: 'llm',
+    config: {
+      baseUrl: peer.baseUrl,
+      model: 'test-model',
+      apiKey: API_KEY,
+      systemPrompt: 'You are Refund Helper. Keep answers under fifty words.',
+      contextMessages: 6,
+      temperature: 0.4,
+    },
+  });
+  assert.equal(created.status, 201);
+  llmBot = created.body;
+  await h.request(admin, 'POST', `/api/v1/bots/${llmBot.id}/knowledge`, {
+    title: 'Refund policy',
+    content:
+      'Customers can ask for a refund within thirty days of purchase. Refunds go back to the original payment method.',
+  });
+  observer = await h.bus.subscribe({
+    group: 'test-observer',
+    subjects: [BotsEvents.replyCompleted],
+    handler: async (event) => {
+      completed.push(event.data as ReplyCompletedData);
+    },
+  });
+});
+
+after(async () => {
+  await observer.close();
+  await h.close();
+  await peer.close();
+});
+
+async function conversationWith(
+  botId: string,
+): Promise<{ user: TestUser; conversation: Conversation; recorder: SocketRecorder; socket: ClientSocket }> {
+  const user = await h.user();
+  const conversation = await h.openBotConversation(user, botId);
+  const socket = await h.socket(user);
+  return { user, conversation, recorder: new SocketRecorder(socket), socket };
+}
+
+function text(deltas: readonly MessageDeltaEvent[]): string {
+  return assemble('', deltas);
+}
+
+describe('a knowledge bot in a bot conversation', () => {
+  it('streams deltas before the one persisted reply, whose text is the streamed text', async () => {
+    const { user, conversation, recorder } = await conversationWith(DEFAULT_BOT_ID);
+    const question = await h.send(user, conversation.id, 'How do I start a new conversation?');
+    const draftId = replyClientMessageId(question.id);
+    const reply = await recorder.waitForMessage(draftId);
+    const deltas = recorder.deltas(draftId);
+    assert.ok(deltas.length >= 1, 'deltas were streamed');
+    const firstDelta = recorder.events.findIndex(
+      (entry) => entry.kind === 'delta' && entry.event.draftId === draftId,
+    );
+    assert.ok(firstDelta < recorder.positionOf(draftId), 'the first delta came before the message');
+    assert.equal(text(deltas), reply.body);
+    assert.match(reply.body, /new conversation/i);
+    assert.equal(reply.senderType, 'bot');
+    assert.equal(reply.senderId, DEFAULT_BOT_ID);
+    assert.equal(reply.seq, question.seq + 1);
+  });
+
+  it('says it does not know, and offers /human, when nothing matches', async () => {
+    const { user, conversation } = await conversationWith(DEFAULT_BOT_ID);
+    const question = await h.send(user, conversation.id, 'What is the boiling point of tungsten?');
+    const reply = await h.replyTo(user, question);
+    assert.match(reply.body, /\/human/);
+    await waitFor(() => completed.some((data) => data.triggerMessageId === question.id));
+    assert.equal(completed.find((data) => data.triggerMessageId === question.id)?.outcome, 'unknown');
+  });
+
+  it('answers in a support conversation handled by the support bot', async () => {
+    const user = await h.user();
+    const { body: support } = await h.request<Conversation>(user, 'POST', '/api/v1/conversations', {
+      type: 'support',
+    });
+    assert.equal(support.handledBy, 'bot');
+    const question = await h.send(user, support.id, 'How do I block someone?');
+    const reply = await h.replyTo(user, question);
+    assert.match(reply.body, /block/i);
+  });
+});
+
+describe('an LLM bot', () => {
+  it('streams the provider reply; the request carries the system prompt, knowledge, context and key', async () => {
+    peer.respond({ kind: 'reply', tokens: TOKENS, tokenDelayMs: 15 });
+    const { user, conversation, recorder } = await conversationWith(llmBot.id);
+    const first = await h.send(user, conversation.id, 'Hi! I bought a kettle last week.');
+    const firstReply = await recorder.waitForMessage(replyClientMessageId(first.id));
+    const question = await h.send(user, conversation.id, 'Can I still get my money back, a refund?');
+    const draftId = replyClientMessageId(question.id);
+    const reply = await recorder.waitForMessage(draftId);
+
+    const deltas = recorder.deltas(draftId);
+    assert.ok(deltas.length >= 2, `coalesced but several deltas (${deltas.length})`);
+    assert.ok(deltas.length < TOKENS.length + 1);
+    assert.equal(text(deltas), TOKENS.join(''));
+    assert.equal(reply.body, TOKENS.join(''));
+    const firstDelta = recorder.events.findIndex(
+      (entry) => entry.kind === 'delta' && entry.event.draftId === draftId,
+    );
+    assert.ok(firstDelta < recorder.positionOf(draftId));
+
+    const request = peer.requests.at(-1)!;
+    assert.equal(request.authorization, `Bearer ${API_KEY}`);
+    assert.equal(request.body.model, 'test-model');
+    assert.equal(request.body.temperature, 0.4);
+    assert.equal(request.body.stream, true);
+    const messages = request.body.messages!;
+    assert.equal(messages[0]?.role, 'system');
+    assert.match(messages[0]!.content, /You are Refund Helper/);
+    assert.match(messages[0]!.content, /refund within thirty days/, 'the matching knowledge passage');
+    assert.deepEqual(
+      messages.slice(1).map((m) => [m.role, m.content]),
+      [
+        ['user', first.body],
+        ['assistant', firstReply.body],
+        ['user', question.body],
+      ],
+    );
+    await waitFor(() => completed.some((data) => data.triggerMessageId === question.id));
+    const event = completed.find((data) => data.triggerMessageId === question.id)!;
+    assert.equal(event.outcome, 'answered');
+    assert.equal(event.replyMessageId, reply.id);
+    assert.equal(event.model, 'test-model');
+    assert.ok(event.promptTokens > 0 && event.completionTokens === TOKENS.length);
+    assert.ok(!h.logs.join('\n').includes(API_KEY), 'the key is never logged');
+  });
+
+  it('forgets the context after /reset', async () => {
+    peer.respond({ kind: 'reply', tokens: ['Sure', '.'] });
+    const { user, conversation } = await conversationWith(llmBot.id);
+    await h.replyTo(user, await h.send(user, conversation.id, 'Remember: my order number is 7731.'));
+    const reset = await h.send(user, conversation.id, '/reset');
+    assert.equal((await h.replyTo(user, reset)).body, NOTICES.reset);
+    await h.replyTo(user, await h.send(user, conversation.id, 'What was my order number?'));
+    const contents = peer.requests
+      .at(-1)!
+      .body.messages!.slice(1)
+      .map((m) => m.content);
+    assert.deepEqual(contents, ['What was my order number?']);
+  });
+
+  it('ends in a notice when the provider keeps failing (500)', async () => {
+    const before = peer.requests.length;
+    peer.respond({ kind: 'status', status: 500 });
+    const { user, conversation } = await conversationWith(llmBot.id);
+    const question = await h.send(user, conversation.id, 'Hello?');
+    const reply = await h.replyTo(user, question);
+    assert.equal(reply.body, NOTICES.failed);
+    assert.equal(reply.senderType, 'bot');
+    assert.equal(peer.requests.length - before, 2, 'retried once, then gave up');
+    await waitFor(() => completed.some((data) => data.triggerMessageId === question.id));
+    assert.equal(completed.find((data) => data.triggerMessageId === question.id)?.outcome, 'failed');
+  });
+
+  it('ends in a notice when the provider hangs (first-token timeout)', async () => {
+    peer.respond({ kind: 'hang' });
+    const { user, conversation } = await conversationWith(llmBot.id);
+    const started = Date.now();
+    const reply = await h.replyTo(user, await h.send(user, conversation.id, 'Anyone there?'));
+    assert.equal(reply.body, NOTICES.failed);
+    assert.ok(Date.now() - started < 3000);
+  });
+
+  it('keeps what was streamed and says it was cut off when the stream stalls', async () => {
+    peer.respond({ kind: 'stall', tokens: ['Refunds', ' are'] });
+    const { user, conversation } = await conversationWith(llmBot.id);
+    const reply = await h.replyTo(user, await h.send(user, conversation.id, 'Refunds?'), 8000);
+    assert.equal(reply.body, `Refunds are\n\n${NOTICES.cutOff}`);
+  });
+
+  it('lets a client that reconnects mid-stream resume from sync drafts', async () => {
+    const tokens = Array.from({ length: 24 }, (_, i) => `w${i} `);
+    peer.respond({ kind: 'reply', tokens, tokenDelayMs: 25 });
+    const { user, conversation, recorder, socket: first } = await conversationWith(llmBot.id);
+    const question = await h.send(user, conversation.id, 'Tell me a long story about refunds.');
+    const draftId = replyClientMessageId(question.id);
+    await waitFor(() => recorder.deltas(draftId).length > 0);
+    const firstSocketSaw = text(recorder.deltas(draftId));
+    first.disconnect();
+    await sleep(120);
+    const socket = await h.socket(user);
+    const again = new SocketRecorder(socket);
+    const synced = (await socket.emitWithAck('sync', {
+      conversations: { [conversation.id]: question.seq },
+    })) as { ok: true } & SyncResult;
+    assert.equal(synced.ok, true);
+    const draft = synced.drafts.find((d) => d.draftId === draftId);
+    assert.ok(draft, 'the reply in progress is among the drafts');
+    assert.ok(
+      draft.text.length > firstSocketSaw.length - 1 && draft.text.length < tokens.join('').length,
+      'mid-stream',
+    );
+    const final = await again.waitForMessage(draftId);
+    assert.equal(assemble(draft.text, again.deltas(draftId)), final.body);
+    assert.equal(final.body, tokens.join(''));
+    await waitFor(async () => (await h.cache.members(draftsKey(conversation.id))).length === 0);
+  });
+
+  it('stops streaming, and posts nothing, when the conversation is closed mid-stream', async () => {
+    const tokens = Array.from({ length: 40 }, (_, i) => `t${i} `);
+    peer.respond({ kind: 'reply', tokens, tokenDelayMs: 50 });
+    const { user, conversation, recorder } = await conversationWith(llmBot.id);
+    const question = await h.send(user, conversation.id, 'Explain everything about refunds.');
+    const draftId = replyClientMessageId(question.id);
+    await waitFor(() => recorder.deltas(draftId).length > 0);
+    assert.equal((await h.request(user, 'POST', `/api/v1/conversations/${conversation.id}/end`)).status, 200);
+    await waitFor(() => completed.some((data) => data.triggerMessageId === question.id));
+    assert.equal(completed.find((data) => data.triggerMessageId === question.id)?.outcome, 'cancelled');
+    const delivered = recorder.deltas(draftId).length;
+    await sleep(300);
+    assert.equal(recorder.deltas(draftId).length, delivered, 'no more deltas');
+    assert.ok(!(await h.messages(user, conversation.id)).some((m) => m.clientMessageId === draftId));
+    assert.deepEqual(await h.cache.members(draftsKey(conversation.id)), []);
+  });
+
+  it('answers politely, without calling the provider, once the daily quota is spent', async () => {
+    const { user, conversation } = await conversationWith(llmBot.id);
+    await new UsageRepository(h.database.database.db).add({
+      day: usageDay(),
+      userId: user.id,
+      botId: llmBot.id,
+      model: 'test-model',
+      promptTokens: 900_000,
+      completionTokens: 100_000,
+      costUsd: 0,
+    });
+    const before = peer.requests.length;
+    const reply = await h.replyTo(user, await h.send(user, conversation.id, 'One more question?'));
+    assert.match(reply.body, /allowance/);
+    assert.equal(peer.requests.length, before);
+  });
+});
+
+describe('commands and handoff', () => {
+  it('/help lists the commands, /human among them, and the custom ones', async () => {
+    await h.request(admin, 'POST', `/api/v1/bots/${DEFAULT_BOT_ID}/commands`, {
+      name: 'hours',
+      description: 'Support hours',
+      reply: '{{bot.name}} here: support answers 9-17 UTC. You asked about "{{args}}".',
+    });
+    const { user, conversation } = await conversationWith(DEFAULT_BOT_ID);
+    const help = await h.replyTo(user, await h.send(user, conversation.id, '/help'));
+    for (const command of ['/help', '/reset', '/human', '/hours'])
+      assert.ok(help.body.includes(command), command);
+    const hours = await h.replyTo(user, await h.send(user, conversation.id, '/hours weekends'));
+    assert.equal(hours.body, 'Parley Assistant here: support answers 9-17 UTC. You asked about "weekends".');
+    const unknown = await h.replyTo(user, await h.send(user, conversation.id, '/dance'));
+    assert.equal(unknown.body, NOTICES.unknownCommand('dance'));
+  });
+
+  it('/human hands off; the bot stays quiet until the conversation is resolved, then answers again', async () => {
+    const { user, conversation } = await conversationWith(DEFAULT_BOT_ID);
+    const handoff = await h.replyTo(user, await h.send(user, conversation.id, '/human'));
+    assert.equal(handoff.body, NOTICES.handoff);
+    const { body: pending } = await h.request<Conversation>(
+      user,
+      'GET',
+      `/api/v1/conversations/${conversation.id}`,
+    );
+    assert.equal(pending.status, 'pending');
+    assert.equal(pending.handledBy, 'human');
+
+    const ignored = await h.send(user, conversation.id, 'How do I block someone?');
+    await sleep(400);
+    assert.ok(
+      !(await h.messages(user, conversation.id)).some(
+        (m) => m.clientMessageId === replyClientMessageId(ignored.id),
+      ),
+    );
+
+    const service = { id: 'service', role: 'admin' as const, token: INTERNAL_TOKEN };
+    const resolved = await h.request(service, 'PATCH', `/internal/v1/chat/conversations/${conversation.id}`, {
+      status: 'resolved',
+    });
+    assert.equal(resolved.status, 200);
+    await waitFor(
+      async () =>
+        (await h.request<Conversation>(user, 'GET', `/api/v1/conversations/${conversation.id}`)).body
+          .handledBy === 'bot',
+    );
+    const answered = await h.replyTo(user, await h.send(user, conversation.id, 'How do I block someone?'));
+    assert.match(answered.body, /block/i);
+  });
+
+  it('hands off when the user plainly asks for a person', async () => {
+    const { user, conversation } = await conversationWith(DEFAULT_BOT_ID);
+    const reply = await h.replyTo(
+      user,
+      await h.send(user, conversation.id, 'can I talk to a real person please'),
+    );
+    assert.equal(reply.body, NOTICES.handoff);
+    const { body } = await h.request<Conversation>(user, 'GET', `/api/v1/conversations/${conversation.id}`);
+    assert.equal(body.handledBy, 'human');
+  });
+});
+
+describe('exactly one reply', () => {
+  it('survives redelivery and a republished copy of the event', async () => {
+    const { user, conversation } = await conversationWith(DEFAULT_BOT_ID);
+    const seen: EventEnvelope[] = [];
+    const spy = await h.bus.subscribe({
+      group: 'test-spy',
+      subjects: [ChatEvents.messageCreated],
+      handler: async (event) => {
+        seen.push(event);
+      },
+    });
+    const question = await h.send(user, conversation.id, 'How do I edit a message?');
+    await h.replyTo(user, question);
+    await waitFor(() =>
+      seen.some((event) => (event.data as { message: Message }).message.id === question.id),
+    );
+    await spy.close();
+    const original = seen.find((event) => (event.data as { message: Message }).message.id === question.id)!;
+    await h.bus.publish(original);
+    await h.bus.publish(createEvent(original.type, original.data));
+    await sleep(400);
+    const replies = (await h.messages(user, conversation.id)).filter(
+      (m) => m.clientMessageId === replyClientMessageId(question.id),
+    );
+    assert.equal(replies.length, 1);
+    assert.equal((await h.messages(user, conversation.id)).length, 2);
+  });
+
+  it('a reply whose process died is taken over once its lease lapses, still as one message', async () => {
+    const { user, conversation } = await conversationWith(DEFAULT_BOT_ID);
+    await h.replyTo(user, await h.send(user, conversation.id, '/human'));
+    // Handed off: the consumer records this message but claims no reply; we claim it as a process that died.
+    const orphan = await h.send(user, conversation.id, 'How do I delete a message?');
+    await sleep(200);
+    const replies = new RepliesRepository(h.database.database.db);
+    const claimed = await replies.claim(
+      {
+        triggerMessageId: orphan.id,
+        conversationId: conversation.id,
+        triggerSeq: orphan.seq,
+        botId: DEFAULT_BOT_ID,
+        userId: user.id,
+      },
+      -1000,
+    );
+    assert.equal(claimed, true);
+    await h.bots.runtime.sweep();
+    const reply = await h.replyTo(user, orphan);
+    assert.match(reply.body, /delete/i);
+    await h.bots.runtime.sweep();
+    await sleep(200);
+    const all = (await h.messages(user, conversation.id)).filter(
+      (m) => m.clientMessageId === replyClientMessageId(orphan.id),
+    );
+    assert.equal(all.length, 1);
+    assert.equal((await replies.find(orphan.id))?.state, 'done');
+  });
+});

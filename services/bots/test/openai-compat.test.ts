@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Bot } from '@parley/contracts';
+import OpenAI from 'openai';
+import { DEFAULT_BOT_ID } from '../src/domain/default-bot.ts';
+import { usageDay } from '../src/domain/usage-meter.ts';
+import { UsageRepository } from '../src/repositories/usage-repository.ts';
+import { OpenAiTestServer } from '../src/testing/openai-test-server.ts';
+import { openTestDatabase } from './support/databases.ts';
+import { type Harness, startParley, type TestUser } from './support/harness.ts';
+
+const TOKENS = ['Parley', ' speaks', ' OpenAI', ' too', '.'];
+
+let h: Harness;
+let peer: OpenAiTestServer;
+let user: TestUser;
+let llmBot: Bot;
+let client: OpenAI;
+
+before(async () => {
+  peer = await OpenAiTestServer.start();
+  h = await startParley({ database: await openTestDatabase(), config: { botsDailyTokenQuota: 1_000_000 } });
+  const admin = await h.user('admin');
+  user = await h.user('user');
+  llmBot = (
+    await h.request<Bot>(admin, 'POST', '/api/v1/bots', {
+      name: 'Echo LLM',
+      description: 'Talks through a local test provider',
+      kind: 'llm',
+      config: {
+        baseUrl: peer.baseUrl,
+        model: 'upstream-model',
+        apiKey: 'sk-upstream',
+        systemPrompt: 'You are Echo LLM.',
+      },
+    })
+  ).body;
+  // The official SDK, pointed at Parley on loopback, signed in with a Parley access token.
+  client = new OpenAI({ baseURL: `${h.url}/api/v1/openai`, apiKey: user.token, maxRetries: 0 });
+});
+
+after(async () => {
+  await h.close();
+  await h.database.dispose();
+  await peer.close();
+});
+
+describe('the official openai SDK against Parley', () => {
+  it('lists the bots as models', async () => {
+    const models = await client.models.list();
+    const ids = models.data.map((model) => model.id);
+    assert.ok(ids.includes(DEFAULT_BOT_ID));
+    assert.ok(ids.includes(llmBot.id));
+    assert.equal(models.data.find((model) => model.id === llmBot.id)?.owned_by, 'parley');
+  });
+
+  it('streams a reply from an LLM bot named by its name, with usage', async () => {
+    peer.respond({ kind: 'reply', tokens: TOKENS, tokenDelayMs: 5 });
+    const stream = await client.chat.completions.create({
+      model: 'echo llm',
+      messages: [{ role: 'user', content: 'Say something.' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const pieces: string[] = [];
+    let usage: OpenAI.CompletionUsage | undefined | null;
+    let finish: string | null | undefined;
+    for await (const chunk of stream) {
+      const piece = chunk.choices[0]?.delta?.content;
+      if (piece) pieces.push(piece);
+      finish ??= chunk.choices[0]?.finish_reason;
+      if (chunk.usage) usage = chunk.usage;
+    }
+    assert.equal(pieces.join(''), TOKENS.join(''));
+    assert.ok(pieces.length >= 2, 'streamed in pieces');
+    assert.equal(finish, 'stop');
+    assert.equal(usage?.completion_tokens, TOKENS.length);
+    const upstream = peer.requests.at(-1)!;
+    assert.equal(upstream.body.model, 'upstream-model');
+    assert.equal(upstream.authorization, 'Bearer sk-upstream');
+    assert.equal(upstream.body.messages?.[0]?.role, 'system');
+    assert.match(upstream.body.messages![0]!.content, /You are Echo LLM/);
+    const rows = await new UsageRepository(h.database.database.db).forUser(user.id);
+    assert.equal(rows[0]?.model, 'upstream-model');
+    assert.equal(rows[0]?.completionTokens, TOKENS.length);
+  });
+
+  it('streams a knowledge bot answer too, and answers without streaming', async () => {
+    const stream = await client.chat.completions.create({
+      model: DEFAULT_BOT_ID,
+      messages: [{ role: 'user', content: 'What does /reset do?' }],
+      stream: true,
+    });
+    let streamed = '';
+    for await (const chunk of stream) streamed += chunk.choices[0]?.delta?.content ?? '';
+    assert.match(streamed, /forget/);
+    const whole = await client.chat.completions.create({
+      model: 'Parley Assistant',
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'What does /reset do?' }] }],
+    });
+    assert.equal(whole.choices[0]?.message.content, streamed);
+    assert.equal(whole.object, 'chat.completion');
+  });
+
+  it('accepts a personal API key as the bearer', async () => {
+    const withKey = new OpenAI({
+      baseURL: `${h.url}/api/v1/openai`,
+      apiKey: h.auth.apiKey(user.id, 'user'),
+      maxRetries: 0,
+    });
+    const models = await withKey.models.list();
+    assert.ok(models.data.length >= 2);
+  });
+
+  it('maps failures to OpenAI SDK errors', async () => {
+    await assert.rejects(
+      client.chat.completions.create({ model: 'no-such-bot', messages: [{ role: 'user', content: 'hi' }] }),
+      (error) => error instanceof OpenAI.NotFoundError,
+    );
+    const stranger = new OpenAI({ baseURL: `${h.url}/api/v1/openai`, apiKey: 'wrong', maxRetries: 0 });
+    await assert.rejects(stranger.models.list(), (error) => error instanceof OpenAI.AuthenticationError);
+    peer.respond({ kind: 'status', status: 500 });
+    await assert.rejects(
+      client.chat.completions.create({
+        model: llmBot.id,
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+      }),
+      (error) => error instanceof OpenAI.APIError && error.status === 502,
+    );
+    await assert.rejects(
+      client.chat.completions.create({
+        model: llmBot.id,
+        messages: [{ role: 'system', content: 'no question' }],
+      }),
+      (error) => error instanceof OpenAI.BadRequestError,
+    );
+  });
+
+  it('refuses politely once the daily quota is spent (429)', async () => {
+    const spender = await h.user('user');
+    await new UsageRepository(h.database.database.db).add({
+      day: usageDay(),
+      userId: spender.id,
+      botId: llmBot.id,
+      model: 'upstream-model',
+      promptTokens: 1_000_000,
+      completionTokens: 0,
+      costUsd: 0,
+    });
+    const spent = new OpenAI({ baseURL: `${h.url}/api/v1/openai`, apiKey: spender.token, maxRetries: 0 });
+    await assert.rejects(
+      spent.chat.completions.create({ model: llmBot.id, messages: [{ role: 'user', content: 'hi' }] }),
+      (error) => error instanceof OpenAI.RateLimitError,
+    );
+  });
+
+  it('rejects unknown request fields with 400', async () => {
+    const { status, body } = await h.request<{ code: string }>(
+      user,
+      'POST',
+      '/api/v1/openai/chat/completions',
+      {
+        model: DEFAULT_BOT_ID,
+        messages: [{ role: 'user', content: 'hi' }],
+        tools: [],
+      },
+    );
+    assert.equal(status, 400);
+    assert.equal(body.code, 'validation_failed');
+  });
+});

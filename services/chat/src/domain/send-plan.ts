@@ -1,0 +1,92 @@
+import { ChatEvents, type Message } from '@parley/contracts';
+import { conflict, createEvent, type EventActor, forbidden, isStaff, type Principal } from '@parley/kernel';
+import type { MessageRow } from '../repositories/messages-repository.ts';
+import type { BatchItem, BatchVerdict } from '../repositories/send-repository.ts';
+import { hiddenConversation } from './access.ts';
+import { toLastMessage, toMessage } from './mappers.ts';
+import type { StoredAttachment } from './types.ts';
+
+/**
+ * Who is sending: a signed-in user (or staff member), whose right to write is checked in the batch, or
+ * the internal API (bot replies, system notices), which needs no membership.
+ */
+export type SendOrigin =
+  | { kind: 'member'; principal: Principal }
+  | { kind: 'internal'; senderType: 'bot' | 'system' };
+
+/** A send that passed every check that needs no database: body size, type, own attachments. */
+export interface PreparedSend {
+  id: string;
+  conversationId: string;
+  senderId: string;
+  origin: SendOrigin;
+  type: MessageRow['type'];
+  body: string;
+  attachments: StoredAttachment[];
+  clientMessageId: string | null;
+  actor: EventActor;
+}
+
+export interface SendResult {
+  message: Message;
+  /** False when the (sender, clientMessageId) pair was stored before: the original comes back. */
+  created: boolean;
+  /** Who must hear about it (empty for a replay). */
+  memberIds: string[];
+}
+
+/** The statement's view of a send: its row, lastMessage and event, with what only the database knows left open. */
+export function toBatchItem(send: PreparedSend, createdAt: Date): BatchItem {
+  const row = rowOf(send, 0, 'user', createdAt);
+  return {
+    id: send.id,
+    conversationId: send.conversationId,
+    senderId: send.senderId,
+    origin: send.origin.kind,
+    staff: send.origin.kind === 'member' && isStaff(send.origin.principal.role),
+    internalType: send.origin.kind === 'internal' ? send.origin.senderType : null,
+    type: send.type,
+    body: send.body,
+    attachments: send.attachments,
+    clientMessageId: send.clientMessageId,
+    createdAt,
+    lastMessage: toLastMessage(row),
+    event: createEvent(ChatEvents.messageCreated, { message: toMessage(row) }, { actor: send.actor }),
+  };
+}
+
+/** The message a write stored. */
+export function writtenMessage(send: PreparedSend, verdict: BatchVerdict, createdAt: Date): Message {
+  return toMessage(rowOf(send, verdict.seq ?? 0, verdict.senderType, createdAt));
+}
+
+/** Why a send was refused: the same errors REST gives for the same checks. */
+export function refusal(verdict: 'hidden' | 'closed' | 'blocked'): Error {
+  if (verdict === 'closed')
+    return conflict('The conversation is closed; it takes no more messages.', 'conversation_closed');
+  if (verdict === 'blocked') return forbidden('You cannot message this user.');
+  return hiddenConversation();
+}
+
+function rowOf(
+  send: PreparedSend,
+  seq: number,
+  senderType: MessageRow['senderType'],
+  createdAt: Date,
+): MessageRow {
+  return {
+    id: send.id,
+    conversationId: send.conversationId,
+    seq,
+    senderId: send.senderId,
+    senderType,
+    type: send.type,
+    body: send.body,
+    attachments: send.attachments,
+    clientMessageId: send.clientMessageId,
+    createdAt,
+    editedAt: null,
+    deletedAt: null,
+    revision: null,
+  };
+}

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { MessageEventData } from '@parley/contracts';
+import { type EventEnvelope, newId } from '@parley/kernel';
+import { type PreparedSend, toBatchItem } from '../src/domain/send-plan.ts';
+import { SendRepository } from '../src/repositories/send-repository.ts';
+import {
+  bearer,
+  type ChatHarness,
+  INTERNAL_TOKEN,
+  startChat,
+  type TestUser,
+  waitFor,
+} from './support/harness.ts';
+
+describe('send batches (one statement per batch)', () => {
+  let chat: ChatHarness;
+  let alice: TestUser;
+  let bob: TestUser;
+  let eve: TestUser;
+  let agent: TestUser;
+  const events: EventEnvelope<MessageEventData>[] = [];
+
+  const create = async (user: TestUser, payload: object) =>
+    (
+      await chat.app.inject({ method: 'POST', url: '/api/v1/conversations', headers: bearer(user), payload })
+    ).json();
+  const send = (user: TestUser, conversationId: string, body: string) =>
+    chat.app.inject({
+      method: 'POST',
+      url: `/api/v1/conversations/${conversationId}/messages`,
+      headers: bearer(user),
+      payload: { body },
+    });
+  const setStatus = (conversationId: string, status: string) =>
+    chat.app.inject({
+      method: 'PATCH',
+      url: `/internal/v1/chat/conversations/${conversationId}`,
+      headers: { authorization: `Bearer ${INTERNAL_TOKEN}` },
+      payload: { status },
+    });
+  const prepared = (
+    user: TestUser,
+    conversationId: string,
+    clientMessageId: string | null,
+  ): PreparedSend => ({
+    id: newId('msg'),
+    conversationId,
+    senderId: user.id,
+    origin: {
+      kind: 'member',
+      principal: {
+        userId: user.id,
+        role: user.role,
+        sessionId: user.sessionId,
+        credentialId: 'test',
+        kind: 'access_token',
+        expiresAt: null,
+      },
+    },
+    type: 'text',
+    body: `from ${user.id}`,
+    attachments: [],
+    clientMessageId,
+    actor: { type: 'user', id: user.id },
+  });
+
+  before(async () => {
+    chat = await startChat();
+    [alice, bob, eve, agent] = await Promise.all([chat.user(), chat.user(), chat.user(), chat.user('agent')]);
+    await chat.bus.subscribe({
+      group: 'test-chat-events',
+      subjects: ['chat.message.created'],
+      handler: async (event) => {
+        events.push(event as EventEnvelope<MessageEventData>);
+      },
+    });
+  });
+  after(() => chat.close());
+
+  it('publishes each message with its seq, sender type and the conversation as it is after the batch', async () => {
+    const bot = await create(alice, { type: 'bot', botId: 'bot_faq' });
+    const sent = (await send(alice, bot.id, 'hello bot')).json();
+    assert.equal(sent.seq, 1);
+    await waitFor(() => events.some((event) => event.data.message.id === sent.id));
+    const event = events.find((e) => e.data.message.id === sent.id)!;
+    assert.equal(event.data.message.seq, 1);
+    assert.equal(event.data.message.senderType, 'user');
+    assert.equal(event.data.message.body, 'hello bot');
+    assert.deepEqual(event.data.conversation, {
+      id: bot.id,
+      type: 'bot',
+      botId: 'bot_faq',
+      status: 'open',
+      handledBy: 'bot',
+    });
+    assert.deepEqual(event.actor, { type: 'user', id: alice.id });
+  });
+
+  it('reopens a resolved conversation when its user writes, and the event says so; staff join as agents', async () => {
+    const support = await create(alice, { type: 'support' });
+    assert.equal((await setStatus(support.id, 'open')).statusCode, 200);
+    assert.equal((await setStatus(support.id, 'resolved')).statusCode, 200);
+    const fromAgent = (await send(agent, support.id, 'anything else?')).json();
+    assert.equal(fromAgent.senderType, 'agent');
+    const again = (await send(alice, support.id, 'one more thing')).json();
+    await waitFor(() => events.some((event) => event.data.message.id === again.id));
+    assert.equal(
+      events.find((e) => e.data.message.id === fromAgent.id)?.data.conversation.status,
+      'resolved',
+    );
+    assert.equal(events.find((e) => e.data.message.id === again.id)?.data.conversation.status, 'open');
+    const view = await chat.app.inject({
+      method: 'GET',
+      url: `/api/v1/conversations/${support.id}`,
+      headers: bearer(alice),
+    });
+    assert.equal(view.json().status, 'open');
+    assert.ok(
+      view
+        .json()
+        .members.some((m: { userId: string; role: string }) => m.userId === agent.id && m.role === 'agent'),
+    );
+  });
+
+  it('decides every send of one batch on its own: writes, repeats, replays, outsiders and closed ones', async () => {
+    const group = await create(alice, { type: 'group', memberIds: [bob.id] });
+    const closed = await create(alice, { type: 'group', memberIds: [bob.id] });
+    assert.equal((await setStatus(closed.id, 'closed')).statusCode, 200);
+    const stored = (await send(bob, group.id, 'stored before')).json();
+    const repository = new SendRepository();
+    const createdAt = new Date();
+    const items = [
+      prepared(alice, group.id, 'k-1'),
+      prepared(bob, group.id, null),
+      prepared(alice, group.id, 'k-1'),
+      prepared(eve, group.id, 'k-eve'),
+      prepared(alice, closed.id, 'k-closed'),
+      prepared(alice, `cnv_${'0'.repeat(26)}`, 'k-missing'),
+      prepared(alice, group.id, 'k-2'),
+    ];
+    const { verdicts } = await repository.sendBatch(
+      chat.database.database.db,
+      items.map((item) => toBatchItem(item, createdAt)),
+    );
+    assert.deepEqual(
+      verdicts.map((v) => [v.verdict, v.seq]),
+      [
+        ['write', stored.seq + 1],
+        ['write', stored.seq + 2],
+        ['repeat', null],
+        ['hidden', null],
+        ['closed', null],
+        ['hidden', null],
+        ['write', stored.seq + 3],
+      ],
+    );
+    const replay = await repository.sendBatch(chat.database.database.db, [toBatchItem(items[0]!, createdAt)]);
+    assert.equal(replay.verdicts[0]?.verdict, 'replay');
+    assert.equal(replay.originals.get(0)?.id, items[0]!.id);
+    assert.equal(replay.originals.get(0)?.seq, stored.seq + 1);
+  });
+});

@@ -1,0 +1,152 @@
+import { Readable } from 'node:stream';
+import type { ServiceName } from '@parley/kernel';
+import { payloadTooLarge } from '@parley/kernel';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Dispatcher } from 'undici';
+import { formatTraceparent } from '../edge/trace-context.ts';
+import type { GatewayMetrics } from '../ops/gateway-metrics.ts';
+import {
+  classifyFailure,
+  type FailureKind,
+  isConnectionFailure,
+  isIdempotent,
+  nothingWasSent,
+} from '../upstream/upstream-errors.ts';
+import type { UpstreamGroup } from '../upstream/upstream-group.ts';
+import type { UpstreamNode } from '../upstream/upstream-node.ts';
+import { BodyTooLargeError } from './body-limit.ts';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
+import { isPollingRequest, stickyCookie, stickyKeyFrom } from './sticky-cookie.ts';
+import { noUpstream, upstreamFailed } from './upstream-problems.ts';
+
+export interface ForwardOptions {
+  group: UpstreamGroup;
+  metrics: GatewayMetrics;
+  /** Keep long-polling sessions on the node that opened them. */
+  sticky: boolean;
+  maxAttempts: number;
+}
+
+/** Answers up to this size (with a Content-Length) are read whole before they are passed on. */
+const SMALL_BODY_BYTES = 64 * 1024;
+
+/** Upstream statuses that say "this node cannot serve now" rather than "this request is wrong". */
+const NODE_TROUBLE = new Set([502, 503, 504]);
+
+/**
+ * Sends one client request to a node of the service and streams the answer back. A failed attempt moves to
+ * another node only when repeating it cannot do harm: the body is replayable (buffered) and either the
+ * connection was never made, or the method is idempotent and the connection broke.
+ */
+export async function forwardRequest(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  body: Buffer | Readable | undefined,
+  options: ForwardOptions,
+): Promise<FastifyReply> {
+  const { group, metrics } = options;
+  const service: ServiceName = group.service;
+  const method = request.method;
+  const replayable = !(body instanceof Readable);
+  const trace = request.traceContext;
+  const headers = upstreamRequestHeaders(request.headers, {
+    requestId: request.id,
+    traceparent: trace ? formatTraceparent(trace) : '',
+    clientIp: request.ip,
+    protocol: request.protocol,
+    host: request.host,
+    contentLength: replayable ? (body?.length ?? 0) : undefined,
+  });
+  if (!headers.traceparent) delete headers.traceparent;
+  const sticky = options.sticky ? stickyKeyFrom(request.headers) : undefined;
+
+  const abort = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) abort.abort();
+  });
+
+  const tried = new Set<UpstreamNode>();
+  let lastFailure: FailureKind = 'other';
+  for (let attempt = 1; ; attempt++) {
+    const node = group.pick({ exclude: tried, sticky });
+    if (!node) {
+      metrics.upstreamErrors.inc({ service, upstream: 'none', kind: 'unavailable' });
+      throw tried.size === 0 ? noUpstream(service) : upstreamFailed(service, lastFailure);
+    }
+    tried.add(node);
+    node.inFlight++;
+    const started = performance.now();
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await node.pool.request({
+        path: request.url,
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        body: body ?? null,
+        signal: abort.signal,
+      });
+    } catch (error) {
+      node.inFlight--;
+      if (abort.signal.aborted) {
+        // The client went away: nobody to answer, and nothing wrong with the node.
+        reply.hijack();
+        return reply;
+      }
+      if (
+        error instanceof BodyTooLargeError ||
+        (error as { cause?: unknown }).cause instanceof BodyTooLargeError
+      ) {
+        throw payloadTooLarge('The request body is too large.');
+      }
+      const kind = classifyFailure(error);
+      const reason = error instanceof Error ? `${kind}: ${error.message}` : kind;
+      node.recordFailure(kind, reason);
+      metrics.upstreamErrors.inc({ service, upstream: node.label, kind });
+      lastFailure = kind;
+      request.log.warn({ upstream: node.label, service, kind, attempt }, 'upstream request failed');
+      const retry =
+        replayable &&
+        attempt < options.maxAttempts &&
+        (nothingWasSent(kind) || (isIdempotent(method) && isConnectionFailure(kind)));
+      if (retry) continue;
+      throw upstreamFailed(service, kind);
+    }
+
+    const status = response.statusCode;
+    metrics.upstreamDuration.observe(
+      { service, upstream: node.label, status_code: String(status) },
+      (performance.now() - started) / 1000,
+    );
+    if (NODE_TROUBLE.has(status)) {
+      node.recordFailure('other', `answered ${status}`);
+      metrics.upstreamErrors.inc({ service, upstream: node.label, kind: 'status_5xx' });
+    } else {
+      node.recordSuccess();
+    }
+    response.body.once('close', () => {
+      node.inFlight--;
+    });
+
+    reply.status(status);
+    reply.headers(clientResponseHeaders(response.headers));
+    if (options.sticky && node.key !== sticky && isPollingRequest(request.url)) {
+      const existing = response.headers['set-cookie'];
+      const cookies = existing === undefined ? [] : Array.isArray(existing) ? existing : [existing];
+      reply.header('set-cookie', [...cookies, stickyCookie(node.key, request.protocol === 'https')]);
+    }
+    if (method === 'HEAD' || status === 204 || status === 304) {
+      await response.body.dump();
+      return reply.send();
+    }
+    // A small answer of known size goes out in one write with its headers; anything else (streams, server-
+    // sent events, exports) is piped through as it arrives.
+    const length = Number(response.headers['content-length']);
+    if (
+      length <= SMALL_BODY_BYTES &&
+      !String(response.headers['content-type']).startsWith('text/event-stream')
+    ) {
+      return reply.send(Buffer.from(await response.body.arrayBuffer()));
+    }
+    return reply.send(response.body);
+  }
+}

@@ -1,0 +1,85 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** Headers that describe one connection, not the message: never forwarded in either direction (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Set by the gateway itself; whatever the client sent under these names is dropped. */
+const GATEWAY_OWNED = new Set([
+  'host',
+  'expect',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-request-id',
+  'traceparent',
+]);
+
+type HeaderValue = string | string[] | undefined;
+
+function connectionTokens(value: HeaderValue): Set<string> {
+  const joined = Array.isArray(value) ? value.join(',') : (value ?? '');
+  return new Set(
+    joined
+      .split(',')
+      .map((token) => token.trim().toLowerCase())
+      .filter(Boolean),
+  );
+}
+
+export interface ForwardContext {
+  requestId: string;
+  traceparent: string;
+  clientIp: string;
+  protocol: string;
+  host: string;
+  /** Replaces content-length (a buffered body's exact size); undefined keeps the client's. */
+  contentLength?: number | undefined;
+}
+
+/** The request headers an upstream receives: the client's end-to-end headers plus who the client is. */
+export function upstreamRequestHeaders(
+  incoming: IncomingHttpHeaders,
+  context: ForwardContext,
+): Record<string, string | string[]> {
+  const named = connectionTokens(incoming.connection);
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || GATEWAY_OWNED.has(name) || named.has(name)) continue;
+    headers[name] = value;
+  }
+  if (context.contentLength !== undefined) {
+    if (context.contentLength > 0) headers['content-length'] = String(context.contentLength);
+    else delete headers['content-length'];
+  }
+  headers['x-request-id'] = context.requestId;
+  headers.traceparent = context.traceparent;
+  // One address, the one this gateway determined: upstreams trust the gateway, not what clients claim.
+  headers['x-forwarded-for'] = context.clientIp;
+  headers['x-forwarded-proto'] = context.protocol;
+  headers['x-forwarded-host'] = context.host;
+  return headers;
+}
+
+/** The response headers passed back to the client. */
+export function clientResponseHeaders(
+  incoming: Record<string, HeaderValue>,
+): Record<string, string | string[]> {
+  const named = connectionTokens(incoming.connection);
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
+    headers[name] = value;
+  }
+  return headers;
+}

@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import { request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { AppError } from '@parley/kernel';
+import { continueTrace, formatTraceparent } from '../edge/trace-context.ts';
+import type { GatewayMetrics } from '../ops/gateway-metrics.ts';
+import { SOCKET_PATH } from '../service-routes.ts';
+import type { UpstreamGroup } from '../upstream/upstream-group.ts';
+import { upstreamRequestHeaders } from './headers.ts';
+import { writeHead, writeProblem } from './raw-response.ts';
+import { stickyKeyFrom } from './sticky-cookie.ts';
+import { noUpstream } from './upstream-problems.ts';
+
+export interface WebSocketProxyOptions {
+  group: UpstreamGroup;
+  metrics: GatewayMetrics;
+  connectTimeoutMs: number;
+}
+
+export interface WebSocketProxy {
+  /** Proxied connections right now. */
+  readonly open: number;
+  /** Ends every proxied connection (the gateway is stopping; clients reconnect to another gateway). */
+  closeAll(): void;
+}
+
+/**
+ * Socket.IO's WebSocket upgrade, passed through to a chat node: the handshake is forwarded, and once the
+ * node agrees the two sockets are joined byte for byte. A websocket session lives on its one connection, so
+ * any node will do; an upgrade from long-polling carries the sticky cookie and goes to the polling node.
+ */
+export function attachWebSocketProxy(server: Server, options: WebSocketProxyOptions): WebSocketProxy {
+  const open = new Set<Duplex>();
+  const service = options.group.service;
+
+  server.on('upgrade', (request: IncomingMessage, client: Duplex, head: Buffer) => {
+    const requestId = randomUUID();
+    const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
+    client.on('error', () => client.destroy());
+    if (!path.startsWith(SOCKET_PATH)) {
+      writeProblem(
+        client,
+        new AppError(404, 'not_found', `There is nothing to upgrade at ${path}.`),
+        path,
+        requestId,
+      );
+      return;
+    }
+    const node = options.group.pick({ sticky: stickyKeyFrom(request.headers) });
+    if (!node) {
+      options.metrics.upstreamErrors.inc({ service, upstream: 'none', kind: 'unavailable' });
+      writeProblem(client, noUpstream(service), path, requestId);
+      return;
+    }
+    const trace = continueTrace(request.headers.traceparent);
+    const headers = upstreamRequestHeaders(request.headers, {
+      requestId,
+      traceparent: formatTraceparent(trace),
+      clientIp: request.socket.remoteAddress ?? '',
+      protocol: 'encrypted' in request.socket && request.socket.encrypted ? 'https' : 'http',
+      host: request.headers.host ?? '',
+    });
+    headers.connection = 'Upgrade';
+    headers.upgrade = request.headers.upgrade ?? 'websocket';
+    const target = new URL(request.url ?? '/', node.origin);
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const outgoing = send(target, {
+      method: 'GET',
+      headers,
+      agent: false,
+      timeout: options.connectTimeoutMs,
+    });
+    let settled = false;
+    const fail = (status: 502 | 504, kind: 'connect' | 'connect_timeout', reason: string) => {
+      if (settled) return;
+      settled = true;
+      node.recordFailure(kind, reason);
+      options.metrics.upstreamErrors.inc({ service, upstream: node.label, kind });
+      const error =
+        status === 504
+          ? new AppError(504, 'gateway_timeout', `The ${service} service did not answer in time.`)
+          : new AppError(502, 'bad_gateway', `The ${service} service could not be reached.`);
+      writeProblem(client, error, path, requestId);
+    };
+    outgoing.on('timeout', () => {
+      fail(504, 'connect_timeout', 'upgrade timed out');
+      outgoing.destroy();
+    });
+    outgoing.on('error', (error) => fail(502, 'connect', error.message));
+    client.once('close', () => {
+      if (!settled) outgoing.destroy();
+    });
+
+    outgoing.on('response', (response) => {
+      // The node refused the upgrade (a stale session id, say): its answer goes back as it is.
+      settled = true;
+      node.recordSuccess();
+      writeHead(client, response.statusCode ?? 502, response.statusMessage, response.rawHeaders);
+      response.pipe(client);
+    });
+
+    outgoing.on('upgrade', (response, upstream, upstreamHead) => {
+      settled = true;
+      node.recordSuccess();
+      upstream.setTimeout(0);
+      upstream.setNoDelay(true);
+      if ('setNoDelay' in client && typeof client.setNoDelay === 'function') client.setNoDelay(true);
+      writeHead(client, 101, response.statusMessage, response.rawHeaders);
+      if (upstreamHead.length > 0) client.write(upstreamHead);
+      if (head.length > 0) upstream.write(head);
+      open.add(client);
+      options.metrics.openSockets.inc({ service });
+      let counted = true;
+      const finish = () => {
+        if (counted) {
+          counted = false;
+          open.delete(client);
+          options.metrics.openSockets.dec({ service });
+        }
+        upstream.destroy();
+        client.destroy();
+      };
+      upstream.on('error', finish);
+      upstream.on('close', finish);
+      client.on('close', finish);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    outgoing.end();
+  });
+
+  return {
+    get open() {
+      return open.size;
+    },
+    closeAll() {
+      for (const socket of open) socket.destroy();
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import type { ServiceName } from '@parley/kernel';
+import type { NodeStatus, UpstreamNode } from './upstream-node.ts';
+
+export interface PickOptions {
+  /** Nodes already tried for this request. */
+  exclude?: ReadonlySet<UpstreamNode>;
+  /** A node key the client is stuck to (long-polling); used while that node is available. */
+  sticky?: string | undefined;
+}
+
+export interface GroupStatus {
+  service: ServiceName;
+  healthy: number;
+  total: number;
+  nodes: NodeStatus[];
+}
+
+/**
+ * The nodes of one service. Picks the available node with the fewest requests in flight, rotating the
+ * starting point so equally idle nodes share the load (round robin when all are idle).
+ */
+export class UpstreamGroup {
+  private next = 0;
+
+  constructor(
+    readonly service: ServiceName,
+    readonly nodes: readonly UpstreamNode[],
+  ) {}
+
+  pick(options: PickOptions = {}): UpstreamNode | undefined {
+    if (options.sticky) {
+      const stuck = this.nodes.find((node) => node.key === options.sticky);
+      if (stuck && !options.exclude?.has(stuck) && stuck.isAvailable && stuck.breaker.tryAcquire())
+        return stuck;
+    }
+    const count = this.nodes.length;
+    const start = this.next++ % count;
+    const tried = new Set<UpstreamNode>();
+    while (tried.size < count) {
+      let best: UpstreamNode | undefined;
+      for (let i = 0; i < count; i++) {
+        const node = this.nodes[(start + i) % count] as UpstreamNode;
+        if (tried.has(node) || options.exclude?.has(node) || !node.isAvailable) continue;
+        if (!best || node.inFlight < best.inFlight) best = node;
+      }
+      if (!best) return undefined;
+      if (best.breaker.tryAcquire()) return best;
+      tried.add(best);
+    }
+    return undefined;
+  }
+
+  byKey(key: string): UpstreamNode | undefined {
+    return this.nodes.find((node) => node.key === key);
+  }
+
+  status(): GroupStatus {
+    const nodes = this.nodes.map((node) => node.status());
+    const healthy = this.nodes.filter((node) => node.isAvailable).length;
+    return { service: this.service, healthy, total: this.nodes.length, nodes };
+  }
+}

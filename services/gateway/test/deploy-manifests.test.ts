@@ -1,0 +1,260 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { SERVICE_NAMES } from '@parley/kernel';
+import { parse, parseAllDocuments } from 'yaml';
+import { renderTemplate } from './support/helm-lite.ts';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const deploy = join(root, 'deploy');
+const SERVICES = SERVICE_NAMES.filter((name) => name !== 'gateway');
+const PORT = 8080;
+
+type Doc = Record<string, unknown> & { kind?: string; metadata?: { name?: string } };
+
+// Small typed readers over parsed YAML (it is `unknown` until checked).
+const obj = (value: unknown): Record<string, unknown> => (value ?? {}) as Record<string, unknown>;
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
+describe('deploy/Dockerfile and .dockerignore', () => {
+  let dockerfile: string;
+  let instructions: Array<{ op: string; args: string }>;
+
+  before(async () => {
+    dockerfile = await readFile(join(deploy, 'Dockerfile'), 'utf8');
+    instructions = dockerfile
+      .replace(/\\\n/g, ' ')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line && !line.startsWith('#'))
+      .map((line) => {
+        const [op = '', ...rest] = line.split(/\s+/);
+        return { op: op.toUpperCase(), args: rest.join(' ') };
+      });
+  });
+
+  const all = (op: string) => instructions.filter((i) => i.op === op);
+  const last = (op: string) => all(op).at(-1)?.args ?? '';
+
+  it('is multi-stage, installs runtime dependencies only for the image, and keeps tsx', async () => {
+    assert.ok(all('FROM').length >= 2, 'several stages');
+    assert.ok(all('RUN').some((i) => /npm ci --omit=dev/.test(i.args)));
+    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+    };
+    assert.ok(pkg.dependencies?.tsx, 'tsx is a runtime (root) dependency, so --omit=dev keeps it');
+  });
+
+  it('runs as a non-root user, exposes the port, checks /health and starts main.ts through tsx', () => {
+    const user = last('USER');
+    assert.ok(user && user !== 'root' && user !== '0', `USER ${user}`);
+    assert.equal(last('EXPOSE'), String(PORT));
+    assert.match(last('ENV'), new RegExp(`PORT=${PORT}`));
+    assert.match(last('HEALTHCHECK'), /\/health/);
+    assert.deepEqual(JSON.parse(last('CMD')), ['node', '--import', 'tsx', 'apps/server/src/main.ts']);
+    assert.match(last('ENV'), /PARLEY_SERVICES=all/, 'the role comes from PARLEY_SERVICES');
+  });
+
+  it('keeps local dependencies, data and history out of the build context', async () => {
+    const ignored = (await readFile(join(root, '.dockerignore'), 'utf8'))
+      .split('\n')
+      .map((line) => line.trim());
+    for (const entry of ['**/node_modules', '**/data', '.git']) assert.ok(ignored.includes(entry), entry);
+  });
+});
+
+describe('deploy/compose.yaml', () => {
+  let compose: { services: Record<string, Record<string, unknown>>; volumes?: Record<string, unknown> };
+  const parleyServices = () =>
+    Object.entries(compose.services).filter(
+      ([, service]) => obj(service.environment).PARLEY_SERVICES !== undefined,
+    );
+
+  before(async () => {
+    compose = parse(await readFile(join(deploy, 'compose.yaml'), 'utf8'), { merge: true }) as typeof compose;
+  });
+
+  it('runs PostgreSQL, Redis and NATS with JetStream, each with a healthcheck', () => {
+    for (const name of ['postgres', 'redis', 'nats']) assert.ok(compose.services[name]?.healthcheck, name);
+    assert.ok(list(compose.services.nats?.command).includes('-js'), 'JetStream enabled');
+  });
+
+  it('runs the gateway, every service and two chat replicas from one image, each role by PARLEY_SERVICES', () => {
+    const roles = parleyServices().map(([, service]) => String(obj(service.environment).PARLEY_SERVICES));
+    for (const role of SERVICE_NAMES) assert.ok(roles.includes(role), role);
+    assert.equal(roles.filter((role) => role === 'chat').length, 2, 'two chat replicas');
+    for (const [name, service] of parleyServices()) {
+      assert.equal(service.image, 'parley:latest', name);
+      const environment = obj(service.environment);
+      assert.equal(environment.PORT, String(PORT), name);
+      for (const variable of [
+        'DATABASE_URL',
+        'REDIS_URL',
+        'NATS_URL',
+        'PARLEY_INTERNAL_TOKEN',
+        'PARLEY_PUBLIC_URL',
+      ]) {
+        assert.ok(environment[variable], `${name} ${variable}`);
+      }
+      assert.match(JSON.stringify(service.healthcheck), /\/ready/, `${name} healthcheck`);
+      assert.ok(obj(service.depends_on).redis, `${name} waits for its backends`);
+    }
+    assert.match(JSON.stringify(compose.services.gateway?.build), /deploy\/Dockerfile/);
+  });
+
+  it('points the gateway at every service on the compose network, and publishes only the gateway', () => {
+    const environment = obj(compose.services.gateway?.environment);
+    for (const service of SERVICES) {
+      const urls = String(environment[`PARLEY_UPSTREAM_${service.toUpperCase()}`] ?? '').split(',');
+      assert.ok(urls.length > 0 && urls[0], service);
+      for (const url of urls) {
+        const { hostname, port } = new URL(url);
+        assert.equal(port, String(PORT), url);
+        assert.equal(
+          obj(compose.services[hostname]?.environment).PARLEY_SERVICES,
+          service,
+          `${url} runs ${service}`,
+        );
+      }
+    }
+    assert.equal(String(environment.PARLEY_UPSTREAM_CHAT).split(',').length, 2);
+    assert.deepEqual(compose.services.gateway?.ports, [`${PORT}:${PORT}`]);
+    const published = parleyServices().filter(([, service]) => service.ports !== undefined);
+    assert.deepEqual(
+      published.map(([name]) => name),
+      ['gateway'],
+    );
+  });
+});
+
+describe('deploy/helm/parley', () => {
+  const chart = join(deploy, 'helm', 'parley');
+  let values: Record<string, unknown>;
+  let docs: Doc[];
+  const release = 'demo';
+  const byKind = (kind: string) => docs.filter((doc) => doc.kind === kind);
+  const named = (kind: string, name: string) => byKind(kind).find((doc) => doc.metadata?.name === name);
+
+  before(async () => {
+    values = parse(await readFile(join(chart, 'values.yaml'), 'utf8')) as Record<string, unknown>;
+    const chartYaml = parse(await readFile(join(chart, 'Chart.yaml'), 'utf8')) as Record<string, unknown>;
+    assert.equal(chartYaml.apiVersion, 'v2');
+    // The secret values the chart requires (helm install --set secrets.internalToken=... and so on).
+    const secrets = {
+      existingSecret: '',
+      internalToken: 'x'.repeat(64),
+      databaseUrl: 'postgres://parley@db:5432/parley',
+      redisUrl: 'redis://redis:6379',
+      natsUrl: 'nats://nats:4222',
+    };
+    const context = {
+      Values: { ...values, secrets },
+      Release: { Name: release, Namespace: 'default' },
+      Chart: { Name: chartYaml.name, Version: chartYaml.version, AppVersion: chartYaml.appVersion },
+    };
+    docs = [];
+    const templates = (await readdir(join(chart, 'templates'))).filter((file) => file.endsWith('.yaml'));
+    for (const file of templates.sort()) {
+      const rendered = renderTemplate(await readFile(join(chart, 'templates', file), 'utf8'), context);
+      for (const document of parseAllDocuments(rendered)) {
+        assert.deepEqual(document.errors, [], `${file} renders to valid YAML`);
+        const doc = document.toJS() as Doc | null;
+        if (doc) docs.push(doc);
+      }
+    }
+  });
+
+  it('refuses to render without the secrets it needs', async () => {
+    const template = await readFile(join(chart, 'templates', 'secret.yaml'), 'utf8');
+    assert.throws(
+      () =>
+        renderTemplate(template, {
+          Values: values,
+          Release: { Name: release, Namespace: 'default' },
+          Chart: {},
+        }),
+      /secrets.internalToken is required/,
+    );
+  });
+
+  it('has one Deployment and one Service per component, the role set by PARLEY_SERVICES', () => {
+    for (const component of SERVICE_NAMES) {
+      const deployment = named('Deployment', `${release}-${component}`);
+      assert.ok(deployment, `Deployment ${component}`);
+      const pod = obj(obj(obj(deployment.spec).template).spec);
+      const container = obj(list(pod.containers)[0]);
+      assert.deepEqual(list(container.env), [{ name: 'PARLEY_SERVICES', value: component }]);
+      assert.equal(container.image, `${obj(values.image).repository}:${obj(values.image).tag}`);
+      assert.deepEqual(list(container.ports), [{ name: 'http', containerPort: PORT }]);
+      assert.equal(obj(pod.securityContext).runAsNonRoot, true);
+      assert.ok(obj(container.resources).requests, `${component} requests resources`);
+
+      const service = named('Service', `${release}-${component}`);
+      assert.ok(service, `Service ${component}`);
+      assert.deepEqual(list(obj(service.spec).ports), [{ name: 'http', port: PORT, targetPort: 'http' }]);
+      assert.deepEqual(obj(service.spec).selector, obj(obj(deployment.spec).selector).matchLabels);
+      assert.deepEqual(obj(obj(obj(deployment.spec).template).metadata).labels, {
+        ...obj(obj(obj(deployment.spec).selector).matchLabels),
+        'app.kubernetes.io/name': 'parley',
+      });
+    }
+    assert.equal(byKind('Deployment').length, SERVICE_NAMES.length);
+  });
+
+  it('probes liveness on /health and readiness on /ready', () => {
+    for (const deployment of byKind('Deployment')) {
+      const container = obj(list(obj(obj(obj(deployment.spec).template).spec).containers)[0]);
+      assert.deepEqual(obj(container.livenessProbe).httpGet, { path: '/health', port: 'http' });
+      assert.deepEqual(obj(container.readinessProbe).httpGet, { path: '/ready', port: 'http' });
+      assert.deepEqual(obj(container.startupProbe).httpGet, { path: '/health', port: 'http' });
+    }
+  });
+
+  it('configures every pod from the ConfigMap and the Secret, the gateway’s upstreams being the Services', () => {
+    const config = obj(named('ConfigMap', `${release}-config`)?.data);
+    const secret = named('Secret', `${release}-secrets`);
+    assert.ok(secret);
+    assert.deepEqual(Object.keys(obj(secret.stringData)).sort(), [
+      'DATABASE_URL',
+      'NATS_URL',
+      'PARLEY_INTERNAL_TOKEN',
+      'REDIS_URL',
+    ]);
+    assert.equal(config.PORT, String(PORT));
+    assert.equal(config.NODE_ENV, 'production');
+    for (const service of SERVICES) {
+      const url = new URL(String(config[`PARLEY_UPSTREAM_${service.toUpperCase()}`]));
+      assert.ok(named('Service', url.hostname), `${service} upstream ${url} is a Service`);
+      assert.equal(url.port, String(PORT));
+    }
+    assert.equal(config.PARLEY_JWKS_URL, `http://${release}-identity:${PORT}/.well-known/jwks.json`);
+    for (const deployment of byKind('Deployment')) {
+      const container = obj(list(obj(obj(obj(deployment.spec).template).spec).containers)[0]);
+      assert.deepEqual(list(container.envFrom), [
+        { configMapRef: { name: `${release}-config` } },
+        { secretRef: { name: `${release}-secrets` } },
+      ]);
+    }
+  });
+
+  it('autoscales the gateway and chat, and protects them with disruption budgets', () => {
+    const scaled = byKind('HorizontalPodAutoscaler').map((hpa) => obj(obj(hpa.spec).scaleTargetRef));
+    assert.deepEqual(scaled.map((target) => [target.kind, target.name]).sort(), [
+      ['Deployment', `${release}-chat`],
+      ['Deployment', `${release}-gateway`],
+    ]);
+    for (const name of ['gateway', 'chat']) {
+      const deployment = named('Deployment', `${release}-${name}`);
+      assert.equal(obj(deployment?.spec).replicas, undefined, `${name}: the autoscaler owns replicas`);
+      const budget = named('PodDisruptionBudget', `${release}-${name}`);
+      assert.ok(budget, `${name} budget`);
+      assert.deepEqual(
+        obj(obj(budget.spec).selector).matchLabels,
+        obj(obj(deployment?.spec).selector).matchLabels,
+      );
+    }
+    assert.equal(obj(named('Deployment', `${release}-bots`)?.spec).replicas, 1);
+  });
+});

@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type GatewayUnderTest, startGateway } from './support/gateway-under-test.ts';
+import { echo, type StubUpstream, startStub } from './support/stub-upstream.ts';
+
+interface OpenApi {
+  paths: Record<string, Record<string, unknown>>;
+  components: { schemas: Record<string, unknown> };
+  tags?: Array<{ name: string }>;
+  'x-parley-services': Record<string, string>;
+}
+
+describe('gateway ops in distributed mode', () => {
+  let identity: StubUpstream;
+  let chat: StubUpstream;
+  let gateway: GatewayUnderTest;
+
+  before(async () => {
+    identity = await startStub(echo('identity'));
+    identity.openapi = {
+      openapi: '3.1.0',
+      info: { title: 'identity', version: '1' },
+      tags: [{ name: 'auth' }],
+      paths: { '/api/v1/auth/login': { post: { summary: 'Sign in' } } },
+      components: { schemas: { User: { type: 'object' } } },
+    };
+    chat = await startStub(echo('chat'));
+    chat.openapi = {
+      openapi: '3.1.0',
+      info: { title: 'chat', version: '1' },
+      tags: [{ name: 'conversations' }, { name: 'auth' }],
+      paths: {
+        '/api/v1/conversations/{id}/messages': { get: { summary: 'History' }, post: { summary: 'Send' } },
+      },
+      components: { schemas: { Message: { type: 'object' }, User: { type: 'string' } } },
+    };
+    gateway = await startGateway({
+      env: { PARLEY_UPSTREAM_IDENTITY: identity.url, PARLEY_UPSTREAM_CHAT: chat.url },
+    });
+    await gateway.gateway.openapi?.refresh();
+  });
+
+  after(async () => {
+    await gateway.close();
+    await Promise.all([identity.close(), chat.close()]);
+  });
+
+  it('serves one OpenAPI document merged from every service', async () => {
+    const document = (await (await fetch(`${gateway.url}/openapi.json`)).json()) as OpenApi;
+    assert.deepEqual(Object.keys(document.paths).sort(), [
+      '/api/v1/auth/login',
+      '/api/v1/conversations/{id}/messages',
+    ]);
+    assert.deepEqual(document.components.schemas.User, { type: 'object' }, 'first definition wins');
+    assert.ok(document.components.schemas.Message);
+    assert.deepEqual(document.tags?.map((tag) => tag.name).sort(), ['auth', 'conversations']);
+    assert.deepEqual(document['x-parley-services'], { identity: 'included', chat: 'included' });
+
+    const docs = await fetch(`${gateway.url}/docs/json`);
+    assert.deepEqual(
+      Object.keys(((await docs.json()) as OpenApi).paths).length,
+      2,
+      '/docs renders the same document',
+    );
+    assert.match(await (await fetch(`${gateway.url}/docs/`)).text(), /swagger-ui/);
+  });
+
+  it('keeps a service’s last document while it is unreachable', async () => {
+    chat.openapi = { broken: true };
+    await chat.close();
+    await gateway.gateway.openapi?.refresh();
+    const document = (await (await fetch(`${gateway.url}/openapi.json`)).json()) as OpenApi;
+    assert.ok(document.paths['/api/v1/conversations/{id}/messages']);
+  });
+
+  it('exports per-route and per-upstream latency and upstream errors', async () => {
+    await fetch(`${gateway.url}/api/v1/auth/login`, { method: 'POST', body: '{}' });
+    await fetch(`${gateway.url}/api/v1/auth/nope`, { method: 'POST', body: '{}' });
+    await fetch(`${gateway.url}/api/v1/conversations/cnv_9/messages`, {
+      headers: { authorization: 'Bearer prly_k' },
+    });
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    const host = new URL(identity.url).host;
+    assert.match(
+      metrics,
+      /gateway_route_duration_seconds_count\{service="identity",method="POST",route="\/api\/v1\/auth\/login",status_code="200"\} 1/,
+    );
+    assert.match(
+      metrics,
+      /gateway_route_duration_seconds_count\{service="identity",method="POST",route="\/api\/v1\/auth\/\*",status_code="401"\} 1/,
+      'paths no service documents fall back to their prefix (this one was refused at the edge)',
+    );
+    assert.match(
+      metrics,
+      new RegExp(
+        `gateway_upstream_response_seconds_count\\{service="identity",upstream="${host}",status_code="200"\\} 1`,
+      ),
+    );
+    assert.match(
+      metrics,
+      /gateway_upstream_errors_total\{service="chat",upstream="[^"]+",kind="connect"\} 1/,
+    );
+    assert.match(metrics, /gateway_upstream_available\{service="identity",upstream="[^"]+"\} 1/);
+    assert.match(metrics, /gateway_open_websockets\{service="chat"\} 0|# TYPE gateway_open_websockets gauge/);
+  });
+});
+
+describe('the web client at /', () => {
+  let root: string;
+  let gateway: GatewayUnderTest;
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'parley-web-'));
+    await writeFile(join(root, 'index.html'), '<!doctype html><title>Parley</title>');
+    await writeFile(join(root, 'app.js'), 'console.log(1)');
+    gateway = await startGateway({ webRoot: root });
+  });
+
+  after(async () => {
+    await gateway.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('serves the built files when they exist, and unknown paths stay 404 problems', async () => {
+    const index = await fetch(`${gateway.url}/`);
+    assert.equal(index.status, 200);
+    assert.match(index.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(await index.text(), /<title>Parley<\/title>/);
+    assert.equal(await (await fetch(`${gateway.url}/app.js`)).text(), 'console.log(1)');
+    const missing = await fetch(`${gateway.url}/api/v1/nothing`);
+    assert.equal(missing.status, 404);
+    assert.equal(((await missing.json()) as { code: string }).code, 'not_found');
+  });
+
+  it('keeps the JSON landing when there is no build', async () => {
+    const plain = await startGateway({ webRoot: join(root, 'absent') });
+    try {
+      const landing = (await (await fetch(`${plain.url}/`)).json()) as { name: string };
+      assert.equal(landing.name, 'Parley');
+    } finally {
+      await plain.close();
+    }
+  });
+});

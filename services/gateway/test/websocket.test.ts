@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Server } from 'socket.io';
+import { io, type Socket } from 'socket.io-client';
+import { type GatewayUnderTest, startGateway } from './support/gateway-under-test.ts';
+import { rawRequest } from './support/raw-request.ts';
+import { echo, type StubUpstream, startStub } from './support/stub-upstream.ts';
+
+interface ChatNode {
+  stub: StubUpstream;
+  io: Server;
+  /** Dies like a killed process: every TCP connection cut, no goodbye. */
+  kill(): Promise<void>;
+}
+
+/** A chat node stand-in: Socket.IO on a stub server, acknowledging `whoami` with its name. */
+async function startChatNode(name: string, port = 0): Promise<ChatNode> {
+  const stub = await startStub(echo(name), port);
+  const server = new Server(stub.server, { path: '/socket.io/' });
+  server.on('connection', (socket) => {
+    socket.on('whoami', (ack: (answer: { node: string; sid: string }) => void) =>
+      ack({ node: name, sid: socket.id }),
+    );
+  });
+  const connections = new Set<import('node:net').Socket>();
+  stub.server.on('connection', (connection) => {
+    connections.add(connection);
+    connection.once('close', () => connections.delete(connection));
+  });
+  const kill = async () => {
+    for (const connection of connections) connection.destroy();
+    server.close();
+    await stub.close().catch(() => undefined);
+  };
+  return { stub, io: server, kill };
+}
+
+async function stopChatNode(node: ChatNode): Promise<void> {
+  node.io.disconnectSockets(true);
+  await new Promise<void>((resolve) => node.io.close(() => resolve()));
+  await node.stub.close().catch(() => undefined);
+}
+
+function connect(url: string, options: Parameters<typeof io>[1] = {}): Socket {
+  return io(url, { reconnection: false, forceNew: true, timeout: 3000, ...options });
+}
+
+async function connected(socket: Socket): Promise<void> {
+  if (socket.connected) return;
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', reject);
+  });
+}
+
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(name));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+describe('Socket.IO through the gateway', () => {
+  let a: ChatNode;
+  let b: ChatNode;
+  let gateway: GatewayUnderTest;
+  const sockets: Socket[] = [];
+
+  before(async () => {
+    a = await startChatNode('a');
+    b = await startChatNode('b');
+    gateway = await startGateway({ env: { PARLEY_UPSTREAM_CHAT: `${a.stub.url},${b.stub.url}` } });
+  });
+
+  after(async () => {
+    for (const socket of sockets) socket.disconnect();
+    await gateway.close();
+    await Promise.all([stopChatNode(a), stopChatNode(b)]);
+  });
+
+  it('proxies the websocket transport to any node, no stickiness needed, and counts open sockets', async () => {
+    const nodes = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const socket = connect(gateway.url, { transports: ['websocket'] });
+      sockets.push(socket);
+      await connected(socket);
+      for (let round = 0; round < 3; round++) {
+        const answer = (await socket.timeout(2000).emitWithAck('whoami')) as { node: string };
+        nodes.add(answer.node);
+      }
+    }
+    assert.deepEqual([...nodes].sort(), ['a', 'b']);
+    assert.equal(await metric(gateway.url, 'gateway_open_websockets{service="chat"}'), 6);
+    for (const socket of sockets.splice(0)) socket.disconnect();
+    const deadline = Date.now() + 2000;
+    while ((await metric(gateway.url, 'gateway_open_websockets{service="chat"}')) !== 0) {
+      assert.ok(Date.now() < deadline, 'closed sockets are no longer counted');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  });
+
+  it('keeps each long-polling session on its node with the sticky cookie, and upgrades it there', async () => {
+    for (const transports of [['polling'], ['polling', 'websocket']]) {
+      for (let i = 0; i < 4; i++) {
+        const socket = connect(gateway.url, { transports, withCredentials: true });
+        sockets.push(socket);
+        await connected(socket);
+        const first = (await socket.timeout(2000).emitWithAck('whoami')) as { node: string; sid: string };
+        for (let round = 0; round < 4; round++) {
+          const again = (await socket.timeout(2000).emitWithAck('whoami')) as { node: string; sid: string };
+          assert.deepEqual(again, first, 'the same session on the same node');
+        }
+      }
+    }
+    for (const socket of sockets.splice(0)) socket.disconnect();
+  });
+
+  it('(control) without the cookie, long-polling sessions land on the wrong node and break', async () => {
+    let broken = 0;
+    for (let i = 0; i < 4; i++) {
+      const socket = connect(gateway.url, { transports: ['polling'], withCredentials: false });
+      try {
+        await connected(socket);
+        for (let round = 0; round < 4; round++) await socket.timeout(500).emitWithAck('whoami');
+      } catch {
+        broken++;
+      } finally {
+        socket.disconnect();
+      }
+    }
+    assert.ok(broken > 0, 'some sessions broke: stickiness is what holds them together');
+  });
+
+  it('sets the cookie on the polling handshake only: HttpOnly, scoped to the socket path', async () => {
+    const handshake = await rawRequest(`${gateway.url}/socket.io/?EIO=4&transport=polling`);
+    assert.equal(handshake.status, 200);
+    const cookie = (handshake.headers['set-cookie'] ?? []).find((c) => c.startsWith('parley_upstream='));
+    assert.match(cookie ?? '', /^parley_upstream=[\w-]{12}; Path=\/socket\.io\/; HttpOnly; SameSite=Lax$/);
+    const api = await rawRequest(`${gateway.url}/api/v1/conversations`, {
+      headers: { authorization: 'Bearer prly_x' },
+    });
+    assert.equal(api.headers['set-cookie'], undefined);
+  });
+
+  it('refuses upgrades elsewhere than the socket path with a problem', async () => {
+    const response = await rawRequest(`${gateway.url}/api/v1/conversations`, {
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      },
+    });
+    assert.equal(response.status, 404);
+    assert.equal(response.headers['content-type'], 'application/problem+json');
+  });
+
+  it('moves a client whose node died to the other node when it reconnects', async () => {
+    const socket = connect(gateway.url, {
+      transports: ['websocket'],
+      reconnection: true,
+      reconnectionDelay: 50,
+    });
+    sockets.push(socket);
+    await connected(socket);
+    const first = (await socket.timeout(2000).emitWithAck('whoami')) as { node: string };
+    const victim = first.node === 'a' ? a : b;
+    const reason = new Promise<string>((resolve) => socket.once('disconnect', resolve));
+    const port = victim.stub.port;
+    await victim.kill();
+    assert.equal(await reason, 'transport close');
+    await new Promise<void>((resolve) => socket.io.once('reconnect', () => resolve()));
+    const second = (await socket.timeout(2000).emitWithAck('whoami')) as { node: string };
+    assert.notEqual(second.node, first.node);
+    socket.disconnect();
+    // Bring the node back on the same port for whatever runs after.
+    const revived = await startChatNode(first.node, port);
+    if (victim === a) a = revived;
+    else b = revived;
+  });
+});
+
+describe('Socket.IO through the gateway with no chat node up', () => {
+  it('answers the upgrade with 503 unavailable', async () => {
+    const node = await startChatNode('x');
+    const gateway = await startGateway({ env: { PARLEY_UPSTREAM_CHAT: node.stub.url } });
+    try {
+      node.stub.readyStatus = 503;
+      await gateway.gateway.health?.checkAll();
+      const socket = connect(gateway.url, { transports: ['websocket'] });
+      const error = await new Promise<Error>((resolve) => socket.once('connect_error', resolve));
+      assert.match(error.message, /websocket error/);
+      socket.disconnect();
+      const response = await rawRequest(`${gateway.url}/socket.io/?EIO=4&transport=websocket`, {
+        headers: {
+          connection: 'Upgrade',
+          upgrade: 'websocket',
+          'sec-websocket-version': '13',
+          'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        },
+      });
+      assert.equal(response.status, 503);
+      assert.equal(JSON.parse(response.body).code, 'unavailable');
+    } finally {
+      await gateway.close();
+      await stopChatNode(node);
+    }
+  });
+});
