@@ -20,6 +20,8 @@ export interface PresenceOptions {
  */
 export class PresenceTracker {
   private readonly local = new Map<string, number>();
+  private stopped = false;
+  private readonly inFlight = new Set<Promise<void>>();
   private readonly ttlMs: number;
   private readonly refresher: NodeJS.Timeout;
 
@@ -30,12 +32,16 @@ export class PresenceTracker {
   }
 
   connected(userId: string): void {
+    if (this.stopped) return;
     const count = (this.local.get(userId) ?? 0) + 1;
     this.local.set(userId, count);
     if (count === 1) void this.guard(this.cameOnline(userId));
   }
 
   disconnected(userId: string): void {
+    // After stop() the sockets are closed by the shutdown itself: announcing then would publish through a
+    // Redis adapter whose clients are quitting, and its rejection would escape as an unhandled error.
+    if (this.stopped) return;
     const count = (this.local.get(userId) ?? 1) - 1;
     if (count > 0) {
       this.local.set(userId, count);
@@ -47,7 +53,10 @@ export class PresenceTracker {
 
   /** Graceful shutdown: let go of every claim so users with no other process go offline at once. */
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.refresher);
+    // Announcements started by the shutdown's own disconnects finish before the adapter below them closes.
+    await Promise.allSettled([...this.inFlight]);
     const users = [...this.local.keys()];
     this.local.clear();
     await Promise.allSettled(users.map((userId) => this.wentAway(userId)));
@@ -84,10 +93,13 @@ export class PresenceTracker {
   }
 
   private async guard(work: Promise<void>): Promise<void> {
+    this.inFlight.add(work);
     try {
       await work;
     } catch (error) {
       this.options.logger.warn({ err: error }, 'presence update failed');
+    } finally {
+      this.inFlight.delete(work);
     }
   }
 }
