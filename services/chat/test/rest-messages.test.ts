@@ -127,14 +127,7 @@ describe('chat REST: messages', () => {
   });
 
   it('pages history by seq in both directions, always in seq order', async () => {
-    const group = (
-      await chat.app.inject({
-        method: 'POST',
-        url: '/api/v1/conversations',
-        headers: bearer(alice),
-        payload: { type: 'group', memberIds: [bob.id] },
-      })
-    ).json();
+    const group = await chat.createGroup(alice, [bob.id]);
     for (let i = 1; i <= 7; i++) await send(alice, { body: `m${i}` }, group.id);
     const base = `/api/v1/conversations/${group.id}/messages`;
     const forward: number[] = [];
@@ -167,14 +160,7 @@ describe('chat REST: messages', () => {
   });
 
   it('counts unread messages from others until a read receipt', async () => {
-    const group = (
-      await chat.app.inject({
-        method: 'POST',
-        url: '/api/v1/conversations',
-        headers: bearer(alice),
-        payload: { type: 'group', memberIds: [bob.id] },
-      })
-    ).json();
+    const group = await chat.createGroup(alice, [bob.id]);
     for (let i = 0; i < 3; i++) await send(alice, { body: `unread ${i}` }, group.id);
     const view = (await get(bob, `/api/v1/conversations/${group.id}`)).json();
     assert.equal(view.unreadCount, 3);

@@ -206,14 +206,7 @@ describe('chat real time (Socket.IO)', () => {
   });
 
   it('tells every member’s sockets when a conversation is deleted, and no one else', async () => {
-    const group = (
-      await chat.app.inject({
-        method: 'POST',
-        url: '/api/v1/conversations',
-        headers: bearer(alice),
-        payload: { type: 'group', memberIds: [bob.id] },
-      })
-    ).json();
+    const group = await chat.createGroup(alice, [bob.id]);
     const [aliceSocket, bobSocket, eveSocket] = await Promise.all([client(alice), client(bob), client(eve)]);
     const eveGot = collect(eveSocket, 'conversation:deleted');
     const told = [aliceSocket, bobSocket].map((socket) => nextEvent(socket, 'conversation:deleted'));
@@ -308,14 +301,7 @@ describe('chat real time (Socket.IO)', () => {
   });
 
   it('gives 400 parallel sends from several sockets into one conversation seq 1..400, each acked once', async () => {
-    const group = (
-      await chat.app.inject({
-        method: 'POST',
-        url: '/api/v1/conversations',
-        headers: bearer(alice),
-        payload: { type: 'group', memberIds: [bob.id, carol.id] },
-      })
-    ).json();
+    const group = await chat.createGroup(alice, [bob.id, carol.id]);
     const senders = await Promise.all([
       client(alice),
       client(alice),
@@ -347,14 +333,7 @@ describe('chat real time (Socket.IO)', () => {
   });
 
   it('catches up an offline client: sync returns exactly what it missed, and it ends with the server’s state', async () => {
-    const group = (
-      await chat.app.inject({
-        method: 'POST',
-        url: '/api/v1/conversations',
-        headers: bearer(alice),
-        payload: { type: 'group', memberIds: [bob.id, carol.id] },
-      })
-    ).json();
+    const group = await chat.createGroup(alice, [bob.id, carol.id]);
     const cid: string = group.id;
     // Carol's local state, kept the way a client would: by message id.
     const local = new Map<string, Message>();
@@ -447,14 +426,7 @@ describe('chat real time (Socket.IO)', () => {
   });
 
   it('cuts a long backlog at the cap with more: true', async () => {
-    const group = (
-      await chat.app.inject({
-        method: 'POST',
-        url: '/api/v1/conversations',
-        headers: bearer(alice),
-        payload: { type: 'group', memberIds: [bob.id] },
-      })
-    ).json();
+    const group = await chat.createGroup(alice, [bob.id]);
     const sender = await client(alice);
     await Promise.all(
       Array.from({ length: 505 }, (_, i) =>

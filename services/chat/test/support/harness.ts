@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Bus, MemoryBus } from '@parley/bus';
 import { type Cache, createCache, MemoryCache } from '@parley/cache';
+import type { Conversation } from '@parley/contracts';
 import { buildIdentity } from '@parley/identity';
 import {
   type App,
@@ -20,7 +21,7 @@ import { openPgliteTestDatabase, type TestDatabase } from '@parley/store/testing
 import type { Infrastructure } from '../../../../apps/server/src/infrastructure.ts';
 import { buildServicePlugins } from '../../../../apps/server/src/services.ts';
 import { buildChat } from '../../src/build-chat.ts';
-import { Accounts, ADMIN } from './accounts.ts';
+import { Accounts, ADMIN, bearer, type TestUser } from './accounts.ts';
 
 export { bearer, type TestUser } from './accounts.ts';
 
@@ -39,6 +40,8 @@ export interface ChatHarness {
   accounts: Accounts;
   /** Registers a user (and, for other roles, has the admin grant it): see Accounts.user. */
   user: Accounts['user'];
+  /** Creates a group owned by `owner` through the REST API, as a client would. */
+  createGroup(owner: TestUser, memberIds: string[]): Promise<Conversation>;
   close(): Promise<void>;
 }
 
@@ -119,6 +122,17 @@ export async function startChat(options: HarnessOptions = {}): Promise<ChatHarne
     dataDir,
     accounts,
     user: (role, name) => accounts.user(role, name),
+    async createGroup(owner, memberIds) {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/api/v1/conversations',
+        headers: bearer(owner),
+        payload: { type: 'group', memberIds },
+      });
+      if (response.statusCode !== 201)
+        throw new Error(`group not created: ${response.statusCode} ${response.body}`);
+      return response.json() as Conversation;
+    },
     async close() {
       await app.close();
       if (shared) return;
