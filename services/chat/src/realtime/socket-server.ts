@@ -3,7 +3,6 @@ import type { Cache, Unsubscribe } from '@parley/cache';
 import {
   type ClientToServerEvents,
   DELTA_CHANNEL,
-  type MessageDeltaEvent,
   type ServerToClientEvents,
   type SessionEndedEvent,
 } from '@parley/contracts';
@@ -14,6 +13,7 @@ import { Server, type Socket } from 'socket.io';
 import type { Notifier, ServerEvent, ServerPayload } from '../domain/notifier.ts';
 import type { SessionTerminator } from '../events/identity-consumer.ts';
 import type { RealtimeServices } from './context.ts';
+import { DeltaRelay } from './delta-relay.ts';
 import { onMessageSend } from './on-message-send.ts';
 import { onReceipt } from './on-receipt.ts';
 import { onSync } from './on-sync.ts';
@@ -92,10 +92,16 @@ export class SocketServer implements Notifier, SessionTerminator {
 
   /** Relays streamed bot tokens (a cache pub/sub topic every process hears) to the members' local sockets. */
   async start(): Promise<void> {
-    this.unsubscribeDeltas = await this.options.cache.subscribe(
-      DELTA_CHANNEL,
-      (raw) => void this.relayDelta(raw),
-    );
+    const deltas = new DeltaRelay({
+      membersOf: async (conversationId) =>
+        (await this.options.services.conversationsRepository.membersOf([conversationId])).map(
+          (member) => member.userId,
+        ),
+      // Every process hears the topic, so each one delivers to its own sockets only.
+      emit: (userIds, delta) => this.io.local.to(userIds.map(userRoom)).emit('message:delta', delta),
+      logger: this.options.logger,
+    });
+    this.unsubscribeDeltas = await this.options.cache.subscribe(DELTA_CHANNEL, (raw) => deltas.relay(raw));
   }
 
   toUsers<E extends ServerEvent>(userIds: readonly string[], event: E, payload: ServerPayload<E>): void {
@@ -184,24 +190,6 @@ export class SocketServer implements Notifier, SessionTerminator {
     );
     holder.timer.unref();
     return holder;
-  }
-
-  private async relayDelta(raw: string): Promise<void> {
-    let delta: MessageDeltaEvent;
-    try {
-      delta = JSON.parse(raw) as MessageDeltaEvent;
-      if (typeof delta.conversationId !== 'string' || typeof delta.draftId !== 'string') return;
-      const members = await this.options.services.conversationsRepository.membersOf([delta.conversationId]);
-      // Every process hears the topic, so each one delivers to its own sockets only.
-      this.io.local.to(members.map((member) => userRoom(member.userId))).emit('message:delta', {
-        conversationId: delta.conversationId,
-        draftId: delta.draftId,
-        delta: String(delta.delta ?? ''),
-        index: Number(delta.index ?? 0),
-      });
-    } catch (error) {
-      this.options.logger.warn({ err: error }, 'dropping a malformed message delta');
-    }
   }
 }
 
