@@ -243,6 +243,7 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
           database,
           transcript: repositories.transcript,
           replies: repositories.replies,
+          bots: repositories.bots,
           dispatcher,
           leaseMs,
           logger,

@@ -3,6 +3,7 @@ import { ChatEvents, type MessageEventData } from '@parley/contracts';
 import type { EventEnvelope, Logger } from '@parley/kernel';
 import type { Database } from '@parley/store';
 import type { ReplyDispatcher } from '../replies/reply-dispatcher.ts';
+import type { BotsRepository } from '../repositories/bots-repository.ts';
 import type { RepliesRepository } from '../repositories/replies-repository.ts';
 import type { TranscriptRepository } from '../repositories/transcript-repository.ts';
 import { deadLetters } from '../schema/schema.ts';
@@ -14,6 +15,7 @@ export interface MessageConsumerDeps {
   database: Database;
   transcript: TranscriptRepository;
   replies: RepliesRepository;
+  bots: BotsRepository;
   dispatcher: ReplyDispatcher;
   /** How long a claimed reply is this process's before another may take it over. */
   leaseMs: number;
@@ -77,8 +79,11 @@ export async function handleMessage(deps: MessageConsumerDeps, event: EventEnvel
     botId: conversation.botId,
     userId: message.senderId,
   };
-  // Both at once: the reply does not wait for its own transcript line (the job carries the question), and
-  // if that line fails the event is redelivered to write it, while the claim keeps the reply single.
+  // All at once: the reply waits neither for its own transcript line (the job carries the question) nor
+  // for a second round trip to read its bot; if the line fails the event is redelivered to write it, while
+  // the claim keeps the reply single.
+  const bot = deps.bots.findById(conversation.botId);
+  bot.catch(() => {});
   const [recorded, claimed] = await Promise.allSettled([
     deps.transcript.record(entry),
     deps.replies.claim(claim, deps.leaseMs),
@@ -90,6 +95,7 @@ export async function handleMessage(deps: MessageConsumerDeps, event: EventEnvel
       askedAt: Date.parse(message.createdAt) || Date.now(),
       attempt: 1,
       body: message.body,
+      bot,
     });
   }
   if (recorded.status === 'rejected') throw recorded.reason;

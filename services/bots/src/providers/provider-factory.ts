@@ -39,6 +39,11 @@ export class ProviderFactory {
 
   /** The OpenAI SDK loads on first use: a knowledge-bot-only install never pays for it at start. */
   private openAi: Promise<typeof import('./openai-provider.ts')> | undefined;
+  /** One SDK client per bot, kept while its URL and key stay the same: a reply need not build its own. */
+  private readonly clients = new Map<
+    string,
+    { baseUrl: string; key: string | undefined; client: ChatProvider }
+  >();
 
   async forBot(bot: BotRow): Promise<BotProvider> {
     if (bot.kind === 'faq') return { provider: this.knowledgeProvider, model: bot.id, metered: false };
@@ -47,19 +52,26 @@ export class ProviderFactory {
     if (key === undefined && baseUrl === OPENAI_DEFAULT_BASE_URL) {
       throw new ProviderError('configuration', 'The bot has no API key and OPENAI_API_KEY is not set.');
     }
+    return {
+      provider: new ResilientProvider(await this.clientFor(bot.id, baseUrl, key), this.policy),
+      model: bot.config.model ?? '',
+      metered: true,
+    };
+  }
+
+  private async clientFor(botId: string, baseUrl: string, key: string | undefined): Promise<ChatProvider> {
+    const known = this.clients.get(botId);
+    if (known && known.baseUrl === baseUrl && known.key === key) return known.client;
     this.openAi ??= import('./openai-provider.ts');
     const { OpenAiProvider } = await this.openAi;
-    const inner = new OpenAiProvider({
+    const client = new OpenAiProvider({
       baseUrl,
       // Self-hosted servers (Ollama, llama.cpp) take any key; the SDK insists on one.
       apiKey: key ?? 'unused',
       fetch: this.options.egress.fetch,
       timeoutMs: this.policy.totalTimeoutMs,
     });
-    return {
-      provider: new ResilientProvider(inner, this.policy),
-      model: bot.config.model ?? '',
-      metered: true,
-    };
+    this.clients.set(botId, { baseUrl, key, client });
+    return client;
   }
 }

@@ -1,3 +1,4 @@
+import type { BotRow } from '../repositories/bots-repository.ts';
 import type { ReplyClaim } from '../repositories/replies-repository.ts';
 
 /** One user message to answer, as claimed: who asked, where, and which bot answers. */
@@ -8,4 +9,6 @@ export interface ReplyJob extends ReplyClaim {
   attempt: number;
   /** The user's message, when the event brought it (a takeover reads it from the transcript). */
   body?: string;
+  /** The bot, when the consumer began reading it alongside the claim (a takeover reads it itself). */
+  bot?: Promise<BotRow | undefined>;
 }

@@ -78,7 +78,7 @@ export class ReplyRunner {
 
   private async answer(job: ReplyJob): Promise<ReplyResult> {
     const [bot, question] = await Promise.all([
-      this.deps.bots.findById(job.botId),
+      job.bot ?? this.deps.bots.findById(job.botId),
       job.body ?? this.deps.transcript.find(job.conversationId, job.triggerSeq).then((row) => row?.body),
     ]);
     if (!bot?.active || question === undefined) {
