@@ -40,7 +40,8 @@ describe('chat repositories', () => {
         text,
         /locked as \( select .* from chat\.conversations c where .* order by c\.id for update \)/,
       );
-      assert.match(text, /row_number\(\) over \(partition by d\.conversation_id order by d\.idx\)/);
+      assert.match(text, /row_number\(\) over conversation/);
+      assert.match(text, /window conversation as \(partition by d\.conversation_id order by d\.idx\)/);
       assert.match(
         text,
         /where s\.sender_id = i\.sender_id and s\.client_message_id = i\.client_message_id limit 1/,

@@ -95,6 +95,36 @@ describe('send batches (one statement per batch)', () => {
       handledBy: 'bot',
     });
     assert.deepEqual(event.actor, { type: 'user', id: alice.id });
+    // The envelope is built in the statement: it must be what kernel's createEvent makes, with the
+    // message exactly as the sender got it back.
+    assert.deepEqual(event, {
+      id: event.id,
+      type: 'chat.message.created',
+      version: 1,
+      occurredAt: sent.createdAt,
+      actor: { type: 'user', id: alice.id },
+      correlationId: null,
+      data: { message: sent, conversation: event.data.conversation },
+    });
+    assert.match(event.id, /^evt_/);
+  });
+
+  it("keeps the conversation's lastMessage preview to 200 UTF-16 units, as edits do", async () => {
+    const group = await create(alice, { type: 'group', memberIds: [bob.id] });
+    const body = `${'😀'.repeat(150)} tail`;
+    const sent = (await send(alice, group.id, body)).json();
+    const view = (
+      await chat.app.inject({ method: 'GET', url: `/api/v1/conversations/${group.id}`, headers: bearer(bob) })
+    ).json();
+    assert.deepEqual(view.lastMessage, {
+      id: sent.id,
+      seq: sent.seq,
+      senderId: alice.id,
+      type: 'text',
+      body: body.slice(0, 200),
+      createdAt: sent.createdAt,
+      deleted: false,
+    });
   });
 
   it('reopens a resolved conversation when its user writes, and the event says so; staff join as agents', async () => {
@@ -141,7 +171,8 @@ describe('send batches (one statement per batch)', () => {
     ];
     const { verdicts } = await repository.sendBatch(
       chat.database.database.db,
-      items.map((item) => toBatchItem(item, createdAt)),
+      items.map(toBatchItem),
+      createdAt,
     );
     assert.deepEqual(
       verdicts.map((v) => [v.verdict, v.seq]),
@@ -155,7 +186,7 @@ describe('send batches (one statement per batch)', () => {
         ['write', stored.seq + 3],
       ],
     );
-    const replay = await repository.sendBatch(chat.database.database.db, [toBatchItem(items[0]!, createdAt)]);
+    const replay = await repository.sendBatch(chat.database.database.db, [toBatchItem(items[0]!)], createdAt);
     assert.equal(replay.verdicts[0]?.verdict, 'replay');
     assert.equal(replay.originals.get(0)?.id, items[0]!.id);
     assert.equal(replay.originals.get(0)?.seq, stored.seq + 1);

@@ -18,8 +18,10 @@ export async function commitSendBatch(
   items: PreparedSend[],
 ): Promise<Outcome<SendResult>[]> {
   const createdAt = new Date();
-  const batchItems = items.map((item) => toBatchItem(item, createdAt));
-  const result = await withSerializationRetry(() => deps.send.sendBatch(deps.database.db, batchItems));
+  const batchItems = items.map(toBatchItem);
+  const result = await withSerializationRetry(() =>
+    deps.send.sendBatch(deps.database.db, batchItems, createdAt),
+  );
   deps.outbox.committed();
 
   const firstWithKey = new Map<string, number>();

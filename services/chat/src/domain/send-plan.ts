@@ -1,9 +1,9 @@
-import { ChatEvents, type Message } from '@parley/contracts';
-import { conflict, createEvent, type EventActor, forbidden, isStaff, type Principal } from '@parley/kernel';
+import type { Message } from '@parley/contracts';
+import { conflict, type EventActor, forbidden, isStaff, newId, type Principal } from '@parley/kernel';
 import type { MessageRow } from '../repositories/messages-repository.ts';
 import type { BatchItem, BatchVerdict } from '../repositories/send-repository.ts';
 import { hiddenConversation } from './access.ts';
-import { toLastMessage, toMessage } from './mappers.ts';
+import { toAttachment, toLastMessage, toMessage } from './mappers.ts';
 import type { StoredAttachment } from './types.ts';
 
 /**
@@ -35,9 +35,9 @@ export interface SendResult {
   memberIds: string[];
 }
 
-/** The statement's view of a send: its row, lastMessage and event, with what only the database knows left open. */
-export function toBatchItem(send: PreparedSend, createdAt: Date): BatchItem {
-  const row = rowOf(send, 0, 'user', createdAt);
+/** The statement's view of a send: its fields once, with what only the database knows left open. */
+export function toBatchItem(send: PreparedSend): BatchItem {
+  const preview = toLastMessage(rowOf(send, 0, 'user', new Date(0))).body;
   return {
     id: send.id,
     conversationId: send.conversationId,
@@ -49,9 +49,10 @@ export function toBatchItem(send: PreparedSend, createdAt: Date): BatchItem {
     body: send.body,
     attachments: send.attachments,
     clientMessageId: send.clientMessageId,
-    createdAt,
-    lastMessage: toLastMessage(row),
-    event: createEvent(ChatEvents.messageCreated, { message: toMessage(row) }, { actor: send.actor }),
+    preview: preview === send.body ? null : preview,
+    shownAttachments: send.attachments.map(toAttachment),
+    eventId: newId('evt'),
+    actor: send.actor,
   };
 }
 

@@ -1,6 +1,7 @@
-import type { EventEnvelope } from '@parley/kernel';
+import { type Attachment, ChatEvents } from '@parley/contracts';
+import type { EventActor } from '@parley/kernel';
 import type { Executor } from '@parley/store';
-import type { LastMessage, StoredAttachment } from '../domain/types.ts';
+import type { StoredAttachment } from '../domain/types.ts';
 import type { MessageRow } from './messages-repository.ts';
 import { SEND_BATCH_SQL } from './send-statements.ts';
 
@@ -19,11 +20,13 @@ export interface BatchItem {
   body: string;
   attachments: StoredAttachment[];
   clientMessageId: string | null;
-  createdAt: Date;
-  /** What the conversation's lastMessage becomes if this is its last message; seq is filled in. */
-  lastMessage: LastMessage;
-  /** Its `chat.message.created` event; message seq and senderType and the conversation are filled in. */
-  event: EventEnvelope;
+  /** The body's preview as the conversation's lastMessage shows it, when it is shorter than the body. */
+  preview: string | null;
+  /** The attachments as the event's message shows them (with download URLs). */
+  shownAttachments: Attachment[];
+  /** The `chat.message.created` event's id and actor; the statement builds the envelope. */
+  eventId: string;
+  actor: EventActor | null;
 }
 
 export type Verdict = 'write' | 'replay' | 'repeat' | 'hidden' | 'closed' | 'blocked';
@@ -48,12 +51,15 @@ export interface BatchResult {
 
 /** The send path: one statement per batch (repositories/send-statements.ts says what it does). */
 export class SendRepository {
-  async sendBatch(executor: Executor, items: readonly BatchItem[]): Promise<BatchResult> {
+  /** Every item of a batch is stored with the batch's `createdAt` (also its event's occurredAt). */
+  async sendBatch(executor: Executor, items: readonly BatchItem[], createdAt: Date): Promise<BatchResult> {
     const [row] = await runPrepared<{
       verdicts: [number, Verdict, number | null, MessageRow['senderType'], boolean][];
       originals: [number, StoredMessageJson][];
       audience: [string, string][];
     }>(executor, 'chat_send_batch', SEND_BATCH_SQL, {
+      created_at: createdAt.toISOString(),
+      event_type: ChatEvents.messageCreated,
       items: items.map((item, idx) => ({
         idx,
         id: item.id,
@@ -65,12 +71,11 @@ export class SendRepository {
         type: item.type,
         body: item.body,
         attachments: item.attachments,
+        shown_attachments: item.shownAttachments,
         client_message_id: item.clientMessageId,
-        created_at: item.createdAt.toISOString(),
-        last_message: item.lastMessage,
-        event_id: item.event.id,
-        event_type: item.event.type,
-        envelope: item.event,
+        preview: item.preview,
+        event_id: item.eventId,
+        actor: item.actor,
       })),
     });
     const audience = new Map<string, string[]>();

@@ -1,5 +1,7 @@
 /**
- * A whole send batch in one statement, one round trip, with the batch as one JSON document ($1). It runs
+ * A whole send batch in one statement, one round trip, with the batch as one JSON document ($1) that
+ * carries each send's fields once: the conversation's lastMessage and the event envelope are built here
+ * (parsing copies of them cost more than building them). It runs
  * as its own transaction (no BEGIN/COMMIT round trips), and the conversations' row locks are held only
  * while it runs.
  *
@@ -12,20 +14,27 @@
  *    may write in bot and support conversations without being members (domain/access.ts staffMayWork)
  *    and then join them as agents.
  * 3. `numbered`: the writes get the next seqs of their conversation, under the lock: gap-free under any
- *    concurrency and across processes.
- * 4. Members (agents joining), messages, counters (a user's message reopens a resolved conversation),
- *    attachment links and outbox events (seq, senderType and the conversation filled in) are written.
+ *    concurrency and across processes; each also learns whether it is its conversation's last write and
+ *    the conversation's status after the batch (a user's message reopens a resolved conversation).
+ * 4. Members (agents joining), messages, counters and lastMessage,
+ *    attachment links and outbox events (the `chat.message.created` envelope, as kernel's createEvent
+ *    shapes it) are written.
  *
  * Returns each send's verdict (with seq and sender type), the stored originals of replays, and the members
  * of the conversations written to (for fan-out).
  */
 export const SEND_BATCH_SQL = `
   with input as (select $1::jsonb as doc),
+  batch as (
+    select doc ->> 'created_at' as created_at_text, (doc ->> 'created_at')::timestamptz as created_at,
+      doc ->> 'event_type' as event_type
+    from input
+  ),
   items as (
     select * from jsonb_to_recordset((select doc -> 'items' from input)) as i(
       idx integer, id text, conversation_id text, sender_id text, origin text, staff boolean,
-      internal_type text, type text, body text, attachments jsonb, client_message_id text,
-      created_at timestamptz, last_message jsonb, event_id text, event_type text, envelope jsonb)
+      internal_type text, type text, body text, attachments jsonb, shown_attachments jsonb,
+      client_message_id text, preview text, event_id text, actor jsonb)
   ),
   locked as (
     select c.id, c.type, c.bot_id, c.handled_by, c.last_seq, c.status
@@ -79,19 +88,23 @@ export const SEND_BATCH_SQL = `
       c.origin = 'member' and c.role is null as joins
     from checked c
   ),
+  -- Each write with its seq and what its conversation becomes, so the writes below need no joins (the
+  -- planner, blind to CTE sizes, would nest loops over them).
   numbered as (
-    select d.*, (l.last_seq + row_number() over (partition by d.conversation_id order by d.idx))::integer as seq
-    from decided d
-    join locked l on l.id = d.conversation_id
-    where d.verdict = 'write'
-  ),
-  counters as (
-    select l.id, l.type, l.bot_id, l.handled_by, max(n.seq) as last_seq,
-      case when l.status = 'resolved' and bool_or(n.sender_type = 'user') then 'open' else l.status end
-        as status
-    from numbered n
-    join locked l on l.id = n.conversation_id
-    group by l.id, l.type, l.bot_id, l.handled_by, l.status
+    select w.*, w.written = w.writes as is_last,
+      case when w.conversation_status = 'resolved' and w.user_wrote then 'open' else w.conversation_status end
+        as status_after
+    from (
+      select d.*, l.bot_id, l.handled_by,
+        (l.last_seq + row_number() over conversation)::integer as seq,
+        row_number() over conversation as written,
+        count(*) over (partition by d.conversation_id) as writes,
+        bool_or(d.sender_type = 'user') over (partition by d.conversation_id) as user_wrote
+      from decided d
+      join locked l on l.id = d.conversation_id
+      where d.verdict = 'write'
+      window conversation as (partition by d.conversation_id order by d.idx)
+    ) w
   ),
   joined as (
     insert into chat.members (conversation_id, user_id, role)
@@ -102,17 +115,17 @@ export const SEND_BATCH_SQL = `
     insert into chat.messages
       (id, conversation_id, seq, sender_id, sender_type, type, body, attachments, client_message_id, created_at)
     select n.id, n.conversation_id, n.seq, n.sender_id, n.sender_type, n.type, n.body, n.attachments,
-      n.client_message_id, n.created_at
-    from numbered n
+      n.client_message_id, b.created_at
+    from numbered n cross join batch b
   ),
   updated as (
     update chat.conversations c
-    set last_seq = k.last_seq, status = k.status, last_activity_at = now(), updated_at = now(),
-      last_message = (
-        select jsonb_set(n.last_message, '{seq}', to_jsonb(n.seq))
-        from numbered n where n.conversation_id = k.id order by n.seq desc limit 1)
-    from counters k
-    where c.id = k.id
+    set last_seq = n.seq, status = n.status_after, last_activity_at = now(), updated_at = now(),
+      last_message = jsonb_build_object('id', n.id, 'seq', n.seq, 'senderId', n.sender_id, 'type', n.type,
+        'body', coalesce(n.preview, n.body), 'createdAt', b.created_at_text, 'deleted', false)
+    from numbered n
+    cross join batch b
+    where n.is_last and c.id = n.conversation_id
   ),
   links as (
     insert into chat.message_attachments (attachment_id, message_id, conversation_id)
@@ -121,15 +134,20 @@ export const SEND_BATCH_SQL = `
   ),
   events as (
     insert into chat.outbox (event_id, type, envelope)
-    select n.event_id, n.event_type,
-      jsonb_set(jsonb_set(jsonb_set(n.envelope,
-        '{data,message,seq}', to_jsonb(n.seq)),
-        '{data,message,senderType}', to_jsonb(n.sender_type)),
-        '{data,conversation}', jsonb_build_object(
-          'id', k.id, 'type', k.type, 'status', k.status, 'handledBy', k.handled_by)
-          || case when k.bot_id is null then '{}'::jsonb else jsonb_build_object('botId', k.bot_id) end)
+    select n.event_id, b.event_type, jsonb_build_object(
+      'id', n.event_id, 'type', b.event_type, 'version', 1, 'occurredAt', b.created_at_text,
+      'actor', n.actor, 'correlationId', null,
+      'data', jsonb_build_object(
+        'message', jsonb_build_object('id', n.id, 'conversationId', n.conversation_id, 'seq', n.seq,
+          'senderId', n.sender_id, 'senderType', n.sender_type, 'type', n.type, 'body', n.body,
+          'attachments', n.shown_attachments, 'createdAt', b.created_at_text)
+          || case when n.client_message_id is null then '{}'::jsonb
+            else jsonb_build_object('clientMessageId', n.client_message_id) end,
+        'conversation', jsonb_build_object('id', n.conversation_id, 'type', n.conversation_type,
+          'status', n.status_after, 'handledBy', n.handled_by)
+          || case when n.bot_id is null then '{}'::jsonb else jsonb_build_object('botId', n.bot_id) end))
     from numbered n
-    join counters k on k.id = n.conversation_id
+    cross join batch b
     -- Outbox positions follow the batch, so each conversation's events leave in seq order.
     order by n.idx
   )
