@@ -14,7 +14,7 @@ export interface GroupCommitOptions<I, R> {
   maxWaitMs?: number;
   /** Most items in one transaction (default 256). */
   maxBatch?: number;
-  /** Lanes committing side by side (default 4), each with at most one batch in flight. */
+  /** Lanes committing side by side (default 1), each with at most one batch in flight. */
   lanes?: number;
   /**
    * Items with the same key always share a lane (default: one key for all). Keyed by conversation, lanes
@@ -54,7 +54,7 @@ export class GroupCommitter<I, R> {
   constructor(private readonly options: GroupCommitOptions<I, R>) {
     this.maxWaitMs = options.maxWaitMs ?? 0;
     this.maxBatch = options.maxBatch ?? 256;
-    this.lanes = Array.from({ length: Math.max(1, options.lanes ?? 4) }, () => ({
+    this.lanes = Array.from({ length: Math.max(1, options.lanes ?? 1) }, () => ({
       queue: [],
       cancelWait: undefined,
       busy: false,

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { ChatEvents, type Message, type MessageEventData } from '@parley/contracts';
 import {
   badRequest,
@@ -49,6 +50,7 @@ export class MessageService {
     tuning: GroupCommitTuning = {},
   ) {
     this.committer = new GroupCommitter({
+      lanes: defaultLanes(),
       ...tuning,
       // A conversation always maps to the same lane: its sends commit in order, and lanes committing side
       // by side lock disjoint conversations.
@@ -217,6 +219,16 @@ export class MessageService {
       return { id: row.id, name: row.name, mimeType: row.mimeType, size: row.size };
     });
   }
+}
+
+/**
+ * One lane per two cores. A lane keeps one database backend busy; where the service and the database
+ * share a small machine, more lanes only split the load into more, smaller batches, each paying a
+ * statement's fixed cost (on 2 cores, 4 lanes cost ~20% more database CPU per message than 1 and doubled
+ * the ack latency at half load).
+ */
+function defaultLanes(): number {
+  return Math.max(1, Math.floor(availableParallelism() / 2));
 }
 
 export function actorOf(principal: Principal): EventActor {
