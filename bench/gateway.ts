@@ -11,6 +11,7 @@ import { openPostgresTestDatabase, type TestDatabase } from '@parley/store/testi
 import { type ParleyProcess, startParleyProcess } from '../apps/server/src/cluster/parley-process.ts';
 import { type LoadResult, runLoad } from './support/load.ts';
 import { startNginx } from './support/nginx.ts';
+import { hasWrk, runWrk } from './support/wrk.ts';
 
 const THROUGHPUT = { concurrency: 32, warmupMs: 2000, durationMs: 8000 };
 const LATENCY = { concurrency: 1, warmupMs: 500, durationMs: 4000 };
@@ -92,11 +93,16 @@ try {
   if (nginx) targets.push(['(c) nginx', nginx.url]);
   else console.log('nginx not found: install it (apt-get install -y nginx) for the (c) comparison');
 
+  // wrk when installed: a Node load generator would take the core the gateway needs (identity, single-
+  // threaded, uses one; the gateway runs on the other).
+  const wrk = hasWrk();
+  if (!wrk) console.log('wrk not found (apt-get install -y wrk): throughput is driven from Node instead');
+  const loadWith = wrk ? runWrk : runLoad;
   const results = new Map<string, { load: LoadResult[]; idle: LoadResult[] }>();
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, url] of targets) {
       const entry = results.get(name) ?? { load: [], idle: [] };
-      entry.load.push(await runLoad({ url, path: '/api/v1/auth/me', headers, ...THROUGHPUT }));
+      entry.load.push(await loadWith({ url, path: '/api/v1/auth/me', headers, ...THROUGHPUT }));
       entry.idle.push(await runLoad({ url, path: '/api/v1/auth/me', headers, ...LATENCY }));
       results.set(name, entry);
     }
@@ -115,7 +121,7 @@ try {
   console.log(
     `\nGET /api/v1/auth/me, authenticated; ${cpus().length} CPUs shared by load generator, identity, gateway and nginx; ` +
       `database ${database ? 'PostgreSQL' : 'PGlite'}, cache ${config.redisUrl ? 'Redis' : 'in memory'}; ` +
-      `throughput: ${THROUGHPUT.concurrency} connections × ${THROUGHPUT.durationMs / 1000} s, latency: 1 connection × ` +
+      `throughput: ${THROUGHPUT.concurrency} connections × ${THROUGHPUT.durationMs / 1000} s (${wrk ? 'wrk, 1 thread' : 'Node undici'}), latency: 1 connection × ` +
       `${LATENCY.durationMs / 1000} s; mean of ${ROUNDS} rounds\n`,
   );
   const pad = (text: string, width: number) => text.padEnd(width);
