@@ -97,7 +97,8 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
 
 const SERIALIZATION_FAILURES = new Set(['40001', '40P01']);
 
-function sqlState(error: unknown): string | undefined {
+/** The SQLSTATE of a database error, wherever drivers and drizzle put it in the cause chain. */
+export function sqlState(error: unknown): string | undefined {
   for (let current: unknown = error; current; current = (current as { cause?: unknown }).cause) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;

@@ -117,14 +117,12 @@ export class OutboxRelay {
       await this.options.afterPublish?.(events);
       // Deleted, not marked: a delete writes no new row version and no index entry, where marking rewrote
       // every event once more (the relay cost about as much as the sends that filled the outbox).
-      await tx
-        .delete(outbox)
-        .where(
-          inArray(
-            outbox.position,
-            rows.map((row) => row.position),
-          ),
-        );
+      await tx.delete(outbox).where(
+        inArray(
+          outbox.position,
+          rows.map((row) => row.position),
+        ),
+      );
       return rows.length;
     });
   }

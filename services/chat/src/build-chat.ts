@@ -83,7 +83,7 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
     cache: deps.cache,
     conversations: new ConversationsRepository(database.db),
     messages: new MessagesRepository(database.db),
-    send: new SendRepository(),
+    send: new SendRepository(database.kind),
     users: new UsersRepository(database.db),
     attachments: new AttachmentsRepository(database.db),
     sync: new SyncRepository(database.db),

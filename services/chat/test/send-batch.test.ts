@@ -109,6 +109,19 @@ describe('send batches (one statement per batch)', () => {
     assert.match(event.id, /^evt_/);
   });
 
+  it('stores and returns bodies with quotes, backslashes and escapes exactly, in history too', async () => {
+    const group = await create(alice, { type: 'group', memberIds: [bob.id] });
+    const body = `it's ''quoted'' \\ back\\slash \\' "double" \\u0041 $1 \n😀 end`;
+    const sent = (await send(alice, group.id, body)).json();
+    assert.equal(sent.body, body);
+    const history = await chat.app.inject({
+      method: 'GET',
+      url: `/api/v1/conversations/${group.id}/messages`,
+      headers: bearer(bob),
+    });
+    assert.equal(history.json().items.at(-1).body, body);
+  });
+
   it("keeps the conversation's lastMessage preview to 200 UTF-16 units, as edits do", async () => {
     const group = await create(alice, { type: 'group', memberIds: [bob.id] });
     const body = `${'😀'.repeat(150)} tail`;
