@@ -50,6 +50,18 @@ describe('delta relay', () => {
     assert.equal(lookups, 2, 'the audience is looked up again once it is a second old');
   });
 
+  it('uses an audience a send just committed without looking it up', () => {
+    let lookups = 0;
+    const { relay, emitted } = harness(async () => {
+      lookups++;
+      return ['stale'];
+    });
+    relay.remember('c1', ['u1', 'u2']);
+    relay.relay(raw('c1', 0));
+    assert.equal(lookups, 0);
+    assert.deepEqual(emitted[0]?.userIds, ['u1', 'u2']);
+  });
+
   it('asks again after a failed lookup, and drops malformed deltas', async () => {
     let calls = 0;
     const { relay, emitted } = harness(async () => {

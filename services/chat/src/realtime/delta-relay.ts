@@ -36,6 +36,19 @@ export class DeltaRelay {
     this.now = options.now ?? (() => performance.now());
   }
 
+  /**
+   * The conversation's members as a send just committed them: a bot's answer streams within the second,
+   * and its first delta then needs no lookup.
+   */
+  remember(conversationId: string, userIds: readonly string[]): void {
+    if (this.audiences.size > 10_000) this.forgetExpired(this.now());
+    this.audiences.set(conversationId, {
+      userIds,
+      lookup: Promise.resolve(userIds),
+      expiresAt: this.now() + this.ttlMs,
+    });
+  }
+
   relay(raw: string): void {
     const delta = parseDelta(raw);
     if (!delta) {

@@ -3,6 +3,7 @@ import type { Cache, Unsubscribe } from '@parley/cache';
 import {
   type ClientToServerEvents,
   DELTA_CHANNEL,
+  type Message,
   type ServerToClientEvents,
   type SessionEndedEvent,
 } from '@parley/contracts';
@@ -55,6 +56,7 @@ export class SocketServer implements Notifier, SessionTerminator {
   readonly presence: PresenceTracker;
   private readonly redisClients: Redis[] = [];
   private unsubscribeDeltas: Unsubscribe | undefined;
+  private readonly deltas: DeltaRelay;
 
   constructor(private readonly options: SocketServerOptions) {
     this.io = new Server(options.httpServer, {
@@ -75,6 +77,15 @@ export class SocketServer implements Notifier, SessionTerminator {
       this.redisClients.push(pub, sub);
       this.io.adapter(createAdapter(pub, sub, { key: 'parley:socket.io' }));
     }
+    this.deltas = new DeltaRelay({
+      membersOf: async (conversationId) =>
+        (await options.services.conversationsRepository.membersOf([conversationId])).map(
+          (member) => member.userId,
+        ),
+      // Every process hears the topic, so each one delivers to its own sockets only.
+      emit: (userIds, delta) => this.io.local.to(userIds.map(userRoom)).emit('message:delta', delta),
+      logger: options.logger,
+    });
     this.presence = new PresenceTracker({
       cache: options.cache,
       nodeId: newId('node'),
@@ -92,19 +103,14 @@ export class SocketServer implements Notifier, SessionTerminator {
 
   /** Relays streamed bot tokens (a cache pub/sub topic every process hears) to the members' local sockets. */
   async start(): Promise<void> {
-    const deltas = new DeltaRelay({
-      membersOf: async (conversationId) =>
-        (await this.options.services.conversationsRepository.membersOf([conversationId])).map(
-          (member) => member.userId,
-        ),
-      // Every process hears the topic, so each one delivers to its own sockets only.
-      emit: (userIds, delta) => this.io.local.to(userIds.map(userRoom)).emit('message:delta', delta),
-      logger: this.options.logger,
-    });
-    this.unsubscribeDeltas = await this.options.cache.subscribe(DELTA_CHANNEL, (raw) => deltas.relay(raw));
+    this.unsubscribeDeltas = await this.options.cache.subscribe(DELTA_CHANNEL, (raw) =>
+      this.deltas.relay(raw),
+    );
   }
 
   toUsers<E extends ServerEvent>(userIds: readonly string[], event: E, payload: ServerPayload<E>): void {
+    // A new message goes to every member: exactly the audience its bot answer will stream to.
+    if (event === 'message:new') this.deltas.remember((payload as Message).conversationId, userIds);
     const rooms = userIds.map(userRoom);
     // socket.io's emit is typed per event name; the payload type is tied to E by ServerPayload.
     (this.io.to(rooms).emit as (event: E, payload: ServerPayload<E>) => boolean)(event, payload);
