@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -18,6 +17,7 @@ import { AppError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { createProcessMetrics, type ProcessMetrics } from './metrics.ts';
 import { Readiness } from './readiness.ts';
+import { securityHeaders } from './security-headers.ts';
 import { createValidatorCompiler } from './validation.ts';
 
 declare module 'fastify' {
@@ -87,8 +87,12 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async (request, reply) => {
+  const security = securityHeaders();
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    // On the raw response, so answers written past Fastify (streams, hijacked replies) carry them too.
+    for (const [name, value] of security) reply.raw.setHeader(name, value);
+    done();
   });
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
@@ -110,7 +114,6 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
     );
   });
 
-  await app.register(helmet, { global: true });
   if (options.corsOrigins === '*' || options.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: options.corsOrigins === '*' ? true : options.corsOrigins,

@@ -92,10 +92,16 @@ describe('process app', () => {
     assert.match(String(generated.headers['x-request-id']), /^[0-9a-f-]{36}$/);
   });
 
-  it('sets security headers', async () => {
-    const response = await app.inject({ method: 'GET', url: '/health' });
-    assert.equal(response.headers['x-content-type-options'], 'nosniff');
-    assert.ok(response.headers['content-security-policy']);
+  it('sets security headers, on errors too', async () => {
+    for (const url of ['/health', '/no-such-route']) {
+      const response = await app.inject({ method: 'GET', url });
+      assert.equal(response.headers['x-content-type-options'], 'nosniff');
+      assert.equal(response.headers['x-frame-options'], 'SAMEORIGIN');
+      assert.equal(response.headers['referrer-policy'], 'no-referrer');
+      assert.equal(response.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
+      assert.match(String(response.headers['content-security-policy']), /default-src 'self'/);
+      assert.match(String(response.headers['content-security-policy']), /object-src 'none'/);
+    }
   });
 
   it('lists every invalid field as a problem', async () => {
