@@ -21,6 +21,7 @@ import { onSync } from './on-sync.ts';
 import { onTyping } from './on-typing.ts';
 import { PresenceTracker } from './presence.ts';
 import { RateLimiter } from './rate-limiter.ts';
+import { coalesceWrites } from './write-coalescing.ts';
 
 export interface SocketServerOptions {
   httpServer: HttpServer;
@@ -94,9 +95,13 @@ export class SocketServer implements Notifier, SessionTerminator {
       logger: options.logger,
     });
     // Each connection would otherwise keep its whole upgrade request (headers, buffers) for its lifetime.
-    this.io.engine.on('connection', (rawSocket: { request: unknown }) => {
-      rawSocket.request = null;
-    });
+    this.io.engine.on(
+      'connection',
+      (rawSocket: Parameters<typeof coalesceWrites>[0] & { request: unknown }) => {
+        rawSocket.request = null;
+        coalesceWrites(rawSocket);
+      },
+    );
     this.io.use((socket, next) => void this.authenticate(socket, next));
     this.io.on('connection', (socket) => this.onConnection(socket));
   }
