@@ -1,7 +1,7 @@
 import type { Bus } from '@parley/bus';
 import type { EventEnvelope, Logger } from '@parley/kernel';
-import { asc, inArray, isNull } from 'drizzle-orm';
-import type { Database } from './database.ts';
+import { sql } from 'drizzle-orm';
+import { type Database, queryRows } from './database.ts';
 import type { EventTables } from './outbox-tables.ts';
 
 export interface RelayOptions {
@@ -11,13 +11,13 @@ export interface RelayOptions {
   logger: Logger;
   pollMs?: number;
   batchSize?: number;
-  /** Test seam: runs after a batch is published and before its rows are deleted. */
+  /** Test seam: runs after a batch is published and before its deletion commits. */
   afterPublish?: (events: EventEnvelope[]) => Promise<void>;
 }
 
 /**
  * Publishes outbox rows to the bus in commit order and deletes them. Rows are claimed with SKIP LOCKED, so
- * relays in several processes share the work; a crash between publish and delete republishes the batch
+ * relays in several processes share the work; a crash between publish and commit republishes the batch
  * (at least once), which the bus's dedupe and the consumers' idempotency absorb.
  */
 export class OutboxRelay {
@@ -101,28 +101,30 @@ export class OutboxRelay {
     });
   }
 
+  /**
+   * One round: the oldest unclaimed rows are deleted (and so locked) in the transaction that publishes
+   * them, which commits only after the bus took every event; if publishing fails or the process dies, the
+   * transaction rolls back and the rows are there for the next round. One statement both claims and
+   * removes: a delete writes no new row version, where marking rows as sent rewrote every event once more.
+   */
   private async publishBatch(): Promise<number> {
     const { outbox } = this.options.tables;
     return this.options.database.db.transaction(async (tx) => {
-      const rows = await tx
-        .select({ position: outbox.position, envelope: outbox.envelope })
-        .from(outbox)
-        .where(isNull(outbox.publishedAt))
-        .orderBy(asc(outbox.position))
-        .limit(this.batchSize)
-        .for('update', { skipLocked: true });
+      const rows = await queryRows<{ position: string | number; envelope: EventEnvelope }>(
+        tx,
+        sql`delete from ${outbox} where ${outbox.position} in (
+          select ${outbox.position} from ${outbox} where ${outbox.publishedAt} is null
+          order by ${outbox.position} limit ${this.batchSize} for update skip locked)
+        returning ${outbox.position} as position, ${outbox.envelope} as envelope`,
+      );
       if (rows.length === 0) return 0;
-      const events = rows.map((row) => row.envelope);
+      // RETURNING follows no order: commit order is the positions'.
+      const events = rows
+        .map((row) => ({ position: Number(row.position), envelope: row.envelope }))
+        .sort((a, b) => a.position - b.position)
+        .map((row) => row.envelope);
       for (const event of events) await this.options.bus.publish(event);
       await this.options.afterPublish?.(events);
-      // Deleted, not marked: a delete writes no new row version and no index entry, where marking rewrote
-      // every event once more (the relay cost about as much as the sends that filled the outbox).
-      await tx.delete(outbox).where(
-        inArray(
-          outbox.position,
-          rows.map((row) => row.position),
-        ),
-      );
       return rows.length;
     });
   }
