@@ -43,9 +43,12 @@ export async function registerHttpProxy(app: App, options: HttpProxyOptions): Pr
         scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
       }
       const byPattern = new Map<string, ServiceRoute>();
-      scope.addHook('onResponse', async (request, reply) => {
+      scope.addHook('onResponse', (request, reply, done) => {
         const route = byPattern.get(request.routeOptions.url ?? '');
-        if (!route) return;
+        if (!route) {
+          done();
+          return;
+        }
         const path = request.url.split('?', 1)[0] ?? '/';
         options.metrics.routeDuration.observe(
           {
@@ -56,6 +59,7 @@ export async function registerHttpProxy(app: App, options: HttpProxyOptions): Pr
           },
           reply.elapsedTime / 1000,
         );
+        done();
       });
       for (const { route, group } of routes) {
         const handler = proxyHandler(route, group, options);
