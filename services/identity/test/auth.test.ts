@@ -194,8 +194,11 @@ describe('identity: register, login, me, logout, sessions', () => {
       assert.equal(JSON.parse(wrongBody).code, 'invalid_credentials');
       const median = (values: number[]) =>
         values.sort((x, y) => x - y)[Math.floor(values.length / 2)] as number;
+      // Without the dummy hash an unknown email answers in ~1 ms against tens for a wrong password (a
+      // ratio near 0.05); the bounds leave room for a busy CI machine and the per-account delay that
+      // repeated wrong passwords earn.
       const ratio = median(unknown) / median(wrong);
-      assert.ok(ratio > 0.5 && ratio < 2, `unknown ${median(unknown)} ms vs wrong ${median(wrong)} ms`);
+      assert.ok(ratio > 0.25 && ratio < 4, `unknown ${median(unknown)} ms vs wrong ${median(wrong)} ms`);
       assert.ok(median(unknown) > 10, 'an unknown email still costs a hash verification');
     });
 
