@@ -51,6 +51,27 @@ describe('gateway resilience against failing upstreams', () => {
     await gateway?.close();
   });
 
+  it('cancels the upstream request when the client hangs up before the answer', async () => {
+    let upstreamClosed = false;
+    const slow = await stub((_request, response) => {
+      response.on('close', () => {
+        upstreamClosed = !response.writableFinished;
+      });
+      setTimeout(() => {
+        if (!response.destroyed) response.end('{}');
+      }, 3_000).unref();
+    });
+    const g = await cluster([slow]);
+    const hangUp = new AbortController();
+    const pending = fetch(`${g.url}${LOGIN}`, { method: 'POST', body: '{}', signal: hangUp.signal });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    hangUp.abort();
+    await assert.rejects(pending);
+    const deadline = performance.now() + 2_000;
+    while (!upstreamClosed && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(upstreamClosed, 'the gateway kept the upstream request open after the client left');
+  });
+
   it('answers 502 when no node can be reached, then 503 while none is healthy — never a hang', async () => {
     const a = await stub(echo('a'));
     const b = await stub(echo('b'));

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
 import type { ServiceName } from '@parley/kernel';
 import { payloadTooLarge } from '@parley/kernel';
@@ -60,9 +61,13 @@ export async function forwardRequest(
   if (!headers.traceparent) delete headers.traceparent;
   const sticky = options.sticky ? stickyKeyFrom(request.headers) : undefined;
 
-  const abort = new AbortController();
+  // undici takes an EventEmitter as its abort signal: far cheaper per request than an AbortController.
+  const abort = new EventEmitter();
+  let clientGone = false;
   reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) abort.abort();
+    if (reply.raw.writableFinished) return;
+    clientGone = true;
+    abort.emit('abort');
   });
 
   const tried = new Set<UpstreamNode>();
@@ -83,11 +88,11 @@ export async function forwardRequest(
         method: method as Dispatcher.HttpMethod,
         headers,
         body: body ?? null,
-        signal: abort.signal,
+        signal: abort,
       });
     } catch (error) {
       node.inFlight--;
-      if (abort.signal.aborted) {
+      if (clientGone) {
         // The client went away: nobody to answer, and nothing wrong with the node.
         reply.hijack();
         return reply;
