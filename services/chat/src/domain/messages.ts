@@ -222,13 +222,13 @@ export class MessageService {
 }
 
 /**
- * One lane per two cores. A lane keeps one database backend busy; where the service and the database
- * share a small machine, more lanes only split the load into more, smaller batches, each paying a
- * statement's fixed cost (on 2 cores, 4 lanes cost ~20% more database CPU per message than 1 and doubled
- * the ack latency at half load).
+ * One lane per two cores, at most four (each lane holds a pooled connection while it commits). A lane keeps
+ * one database backend busy; where the service and the database share a small machine, more lanes only
+ * split the load into more, smaller batches, each paying a statement's fixed cost (on 2 cores, 4 lanes cost
+ * ~20% more database CPU per message than 1 and doubled the ack latency at half load).
  */
 function defaultLanes(): number {
-  return Math.max(1, Math.floor(availableParallelism() / 2));
+  return Math.min(4, Math.max(1, Math.floor(availableParallelism() / 2)));
 }
 
 export function actorOf(principal: Principal): EventActor {
