@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MessageEventData } from '@parley/contracts';
-import { type EventEnvelope, newId } from '@parley/kernel';
+import { createEvent, type EventEnvelope, newId } from '@parley/kernel';
+import { toLastMessage } from '../src/domain/mappers.ts';
 import { type PreparedSend, toBatchItem } from '../src/domain/send-plan.ts';
 import { SendRepository } from '../src/repositories/send-repository.ts';
 import {
@@ -107,6 +108,9 @@ describe('send batches (one statement per batch)', () => {
       data: { message: sent, conversation: event.data.conversation },
     });
     assert.match(event.id, /^evt_/);
+    // ...and stays so when createEvent changes: the same fields with the same defaults.
+    const made = createEvent('chat.message.created', {}, { actor: event.actor });
+    assert.deepEqual({ ...event, id: made.id, occurredAt: made.occurredAt, data: {} }, made);
   });
 
   it('stores and returns bodies with quotes, backslashes and escapes exactly, in history too', async () => {
@@ -138,6 +142,17 @@ describe('send batches (one statement per batch)', () => {
       createdAt: sent.createdAt,
       deleted: false,
     });
+    // Built in the statement, in the shape of the mapper that edits use.
+    const mapped = toLastMessage({
+      ...sent,
+      attachments: [],
+      clientMessageId: null,
+      createdAt: new Date(sent.createdAt),
+      editedAt: null,
+      deletedAt: null,
+      revision: null,
+    });
+    assert.deepEqual(view.lastMessage, mapped);
   });
 
   it('reopens a resolved conversation when its user writes, and the event says so; staff join as agents', async () => {

@@ -1,7 +1,8 @@
 /**
  * A whole send batch in one statement, one round trip, with the batch as one JSON document ($1) that
- * carries each send's fields once: the conversation's lastMessage and the event envelope are built here
- * (parsing copies of them cost more than building them). It runs
+ * carries each send's fields once: the conversation's lastMessage and the event envelope are built here,
+ * in the shapes of mappers.ts toLastMessage / toMessage and kernel's createEvent (send-batch.test.ts pins
+ * them to those). Building them in JS and sending them along cost ~20% of the closed-loop send rate. It runs
  * as its own transaction (no BEGIN/COMMIT round trips), and the conversations' row locks are held only
  * while it runs.
  *
