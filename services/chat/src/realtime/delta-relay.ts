@@ -30,6 +30,7 @@ export class DeltaRelay {
   private readonly queues = new Map<string, Promise<void>>();
   private readonly ttlMs: number;
   private readonly now: () => number;
+  private nextSweep = 0;
 
   constructor(private readonly options: DeltaRelayOptions) {
     this.ttlMs = options.ttlMs ?? DELTA_AUDIENCE_TTL_MS;
@@ -41,12 +42,7 @@ export class DeltaRelay {
    * and its first delta then needs no lookup.
    */
   remember(conversationId: string, userIds: readonly string[]): void {
-    if (this.audiences.size > 10_000) this.forgetExpired(this.now());
-    this.audiences.set(conversationId, {
-      userIds,
-      lookup: Promise.resolve(userIds),
-      expiresAt: this.now() + this.ttlMs,
-    });
+    this.keep(conversationId, { userIds, lookup: Promise.resolve(userIds) });
   }
 
   relay(raw: string): void {
@@ -75,15 +71,12 @@ export class DeltaRelay {
   }
 
   private audienceOf(conversationId: string): Audience {
-    const now = this.now();
     const known = this.audiences.get(conversationId);
-    if (known && known.expiresAt > now) return known;
-    if (this.audiences.size > 10_000) this.forgetExpired(now);
-    const audience: Audience = {
+    if (known && known.expiresAt > this.now()) return known;
+    const audience = this.keep(conversationId, {
       userIds: undefined,
       lookup: this.options.membersOf(conversationId),
-      expiresAt: now + this.ttlMs,
-    };
+    });
     audience.lookup.then(
       (userIds) => {
         audience.userIds = userIds;
@@ -93,14 +86,20 @@ export class DeltaRelay {
         if (this.audiences.get(conversationId) === audience) this.audiences.delete(conversationId);
       },
     );
-    this.audiences.set(conversationId, audience);
     return audience;
   }
 
-  private forgetExpired(now: number): void {
-    for (const [conversationId, audience] of this.audiences) {
-      if (audience.expiresAt <= now) this.audiences.delete(conversationId);
+  private keep(conversationId: string, entry: Omit<Audience, 'expiresAt'>): Audience {
+    const now = this.now();
+    // Expired entries go in one sweep per interval, not on every call: with many busy conversations a
+    // sweep per message would walk the whole map on the send path.
+    if (now >= this.nextSweep) {
+      this.nextSweep = now + this.ttlMs;
+      for (const [id, audience] of this.audiences) if (audience.expiresAt <= now) this.audiences.delete(id);
     }
+    const audience = { ...entry, expiresAt: now + this.ttlMs };
+    this.audiences.set(conversationId, audience);
+    return audience;
   }
 }
 
