@@ -5,3 +5,4 @@ export * from './outbox.ts';
 export * from './outbox-relay.ts';
 export * from './outbox-tables.ts';
 export * from './pglite-template.ts';
+export * from './prepared-document.ts';

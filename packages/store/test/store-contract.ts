@@ -9,6 +9,7 @@ import { subscribeIdempotent } from '../src/idempotent-consumer.ts';
 import { migrate } from '../src/migrate.ts';
 import { Outbox } from '../src/outbox.ts';
 import { OutboxRelay } from '../src/outbox-relay.ts';
+import { queryPreparedDocument } from '../src/prepared-document.ts';
 import type { TestDatabase } from '../src/testing/test-database.ts';
 import { deadLetters, effects, notes, outbox, processedEvents } from './fixture/schema.ts';
 
@@ -37,6 +38,29 @@ export function runStoreContract(name: string, open: () => Promise<TestDatabase>
       await migrate(handle.database, { schema: 'store_fixture', migrationsFolder });
     });
     after(() => handle.dispose());
+
+    it('runs a prepared statement over a JSON document, again and again, whatever the text holds', async () => {
+      const text = `select x.n, x.s from jsonb_to_recordset($1::jsonb -> 'rows') as x(n integer, s text)
+        order by x.n`;
+      for (const s of ["it's", "''\\' \\u0041 $1 \n😀", 'plain']) {
+        const rows = await queryPreparedDocument<{ n: number; s: string }>(
+          handle.database.kind,
+          handle.database.db,
+          'store_contract_document',
+          text,
+          {
+            rows: [
+              { n: 2, s },
+              { n: 1, s: 'first' },
+            ],
+          },
+        );
+        assert.deepEqual(rows, [
+          { n: 1, s: 'first' },
+          { n: 2, s },
+        ]);
+      }
+    });
 
     it('applies each migration once and records it', async () => {
       const again = await migrate(handle.database, { schema: 'store_fixture', migrationsFolder });
@@ -67,7 +91,7 @@ export function runStoreContract(name: string, open: () => Promise<TestDatabase>
       assert.ok(!ids.includes(dropped.id));
     });
 
-    it('relays committed events to the bus in order and marks them published', async () => {
+    it('relays committed events to the bus in order and removes them from the outbox', async () => {
       const bus = new MemoryBus();
       const received: string[] = [];
       await bus.subscribe({
