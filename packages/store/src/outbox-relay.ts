@@ -110,6 +110,8 @@ export class OutboxRelay {
   private async publishBatch(): Promise<number> {
     const { outbox } = this.options.tables;
     return this.options.database.db.transaction(async (tx) => {
+      // published_at is no longer set (published rows are gone); the condition keeps the planner on the
+      // partial index of pending rows.
       const rows = await queryRows<{ position: string | number; envelope: EventEnvelope }>(
         tx,
         sql`delete from ${outbox} where ${outbox.position} in (
