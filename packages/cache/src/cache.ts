@@ -9,8 +9,11 @@ export interface Cache {
   /** Stores the value only if the key is absent; true when this call stored it (a lock or a first-writer claim). */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   delete(key: string): Promise<void>;
-  /** Atomically adds one; the window's expiry starts with the first increment. Returns the count and the ms left. */
-  increment(key: string, windowMs: number): Promise<{ count: number; ttlMs: number }>;
+  /**
+   * Atomically adds `amount` (default one, a positive integer); the window's expiry starts with the first
+   * increment. Returns the count and the ms left.
+   */
+  increment(key: string, windowMs: number, amount?: number): Promise<{ count: number; ttlMs: number }>;
   /** Adds (or refreshes) a member that expires on its own after `ttlMs`. */
   addMember(key: string, member: string, ttlMs: number): Promise<void>;
   removeMember(key: string, member: string): Promise<void>;

@@ -7,3 +7,10 @@ export function assertDuration(ms: number, name: string): void {
     throw new RangeError(`${name} must be a positive integer number of milliseconds (got ${ms})`);
   }
 }
+
+/** Counters move by positive whole steps in both adapters (Redis INCRBY takes integers only). */
+export function assertAmount(amount: number): void {
+  if (!Number.isSafeInteger(amount) || amount <= 0) {
+    throw new RangeError(`amount must be a positive integer (got ${amount})`);
+  }
+}

@@ -1,5 +1,5 @@
 import type { Cache, Unsubscribe } from './cache.ts';
-import { assertDuration } from './duration.ts';
+import { assertAmount, assertDuration } from './duration.ts';
 import { CacheClosedError } from './errors.ts';
 import { type CacheLogger, consoleLogger } from './logger.ts';
 import { MemoryPubSub } from './memory-pubsub.ts';
@@ -67,17 +67,18 @@ export class MemoryCache implements Cache {
     this.entries.delete(key);
   }
 
-  async increment(key: string, windowMs: number): Promise<{ count: number; ttlMs: number }> {
+  async increment(key: string, windowMs: number, amount = 1): Promise<{ count: number; ttlMs: number }> {
     this.assertOpen();
     assertDuration(windowMs, 'windowMs');
+    assertAmount(amount);
     const at = now();
     const entry = this.valueEntry(key, at);
     if (!entry) {
-      this.entries.set(key, { kind: 'value', value: '1', expiresAt: at + windowMs });
-      return { count: 1, ttlMs: windowMs };
+      this.entries.set(key, { kind: 'value', value: String(amount), expiresAt: at + windowMs });
+      return { count: amount, ttlMs: windowMs };
     }
     if (!/^-?\d+$/.test(entry.value)) throw new TypeError(`Key "${key}" holds a value that is not a counter`);
-    const count = Number(entry.value) + 1;
+    const count = Number(entry.value) + amount;
     entry.value = String(count);
     // A key stored without a ttl would otherwise count forever; the Redis script does the same.
     entry.expiresAt ??= at + windowMs;

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Cache, Unsubscribe } from './cache.ts';
-import { assertDuration } from './duration.ts';
+import { assertAmount, assertDuration } from './duration.ts';
 import { CacheClosedError } from './errors.ts';
 import { type CacheLogger, consoleLogger } from './logger.ts';
 import { closeRedisConnection, openRedisConnection } from './redis-connection.ts';
@@ -60,10 +60,11 @@ export class RedisCache implements Cache {
     await this.client.del(this.key(key));
   }
 
-  async increment(key: string, windowMs: number): Promise<{ count: number; ttlMs: number }> {
+  async increment(key: string, windowMs: number, amount = 1): Promise<{ count: number; ttlMs: number }> {
     this.assertOpen();
     assertDuration(windowMs, 'windowMs');
-    const reply = await INCREMENT.run(this.client, [this.key(key)], [windowMs]);
+    assertAmount(amount);
+    const reply = await INCREMENT.run(this.client, [this.key(key)], [windowMs, amount]);
     const [count, ttlMs] = integerPair(reply, 'increment');
     return { count, ttlMs };
   }

@@ -8,10 +8,10 @@ const NOW_MS = `local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
 
 /**
- * KEYS[1] counter, ARGV[1] window ms. Returns { count, ms left }. A counter without expiry (first
- * increment, or a key stored without ttl) gets the window, so no counter can count forever.
+ * KEYS[1] counter, ARGV[1] window ms, ARGV[2] amount. Returns { count, ms left }. A counter without expiry
+ * (first increment, or a key stored without ttl) gets the window, so no counter can count forever.
  */
-export const INCREMENT = new LuaScript(`local count = redis.call('INCR', KEYS[1])
+export const INCREMENT = new LuaScript(`local count = redis.call('INCRBY', KEYS[1], ARGV[2])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
   ttl = tonumber(ARGV[1])

@@ -60,8 +60,16 @@ export async function buildGateway(app: App, deps: GatewayDeps): Promise<Gateway
     : undefined;
 
   const jwks = local.has('identity') ? injectFetch(app) : upstreams?.jwks;
+  const limiter = deps.cache
+    ? new RateLimiter(deps.cache, config.rateLimit, {
+        onFlushFailure: (error) =>
+          logger.warn({ err: error }, 'rate limit counts not shared yet: the cache failed; retrying'),
+      })
+    : undefined;
+  // Counted here but not yet in the shared windows: hand them over before the cache closes.
+  if (limiter) app.addHook('preClose', async () => limiter.close());
   installEdgePolicy(app, {
-    limiter: deps.cache ? new RateLimiter(deps.cache, config.rateLimit) : undefined,
+    limiter,
     authenticator: jwks
       ? createEdgeAuthenticator({
           fetch: jwks,

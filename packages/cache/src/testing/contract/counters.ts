@@ -48,6 +48,31 @@ export function describeCounters(context: ContractContext): void {
       assert.ok(fresh.ttlMs > 0 && fresh.ttlMs <= 80, `ttlMs ${fresh.ttlMs} should be within the new window`);
     });
 
+    it('adds an amount at once, counted with single increments alike', async () => {
+      const cache = context.cache();
+      const key = uniqueKey('amount');
+      const first = await cache.increment(key, 60_000, 5);
+      assert.equal(first.count, 5);
+      assert.ok(first.ttlMs > 59_000 && first.ttlMs <= 60_000, `ttlMs ${first.ttlMs} should be the window`);
+      const results = await Promise.all([
+        cache.increment(key, 60_000, 10),
+        cache.increment(key, 60_000),
+        cache.increment(key, 60_000, 3),
+      ]);
+      assert.equal(Math.max(...results.map((result) => result.count)), 19);
+      assert.equal((await cache.increment(key, 60_000)).count, 20);
+    });
+
+    it('refuses an amount that is not a positive integer, leaving the count alone', async () => {
+      const cache = context.cache();
+      const key = uniqueKey('bad-amount');
+      await cache.increment(key, 60_000);
+      for (const amount of [0, -1, 1.5, Number.NaN]) {
+        await assert.rejects(cache.increment(key, 60_000, amount), RangeError);
+      }
+      assert.equal((await cache.increment(key, 60_000)).count, 2);
+    });
+
     it('keeps separate counts for separate keys', async () => {
       const cache = context.cache();
       const a = uniqueKey('counter-a');
