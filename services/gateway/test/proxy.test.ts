@@ -131,6 +131,30 @@ describe('gateway proxying in distributed mode', () => {
     }
   });
 
+  it('passes a large answer through intact, with backpressure rather than buffering it whole', async () => {
+    // 8 MiB of distinct bytes: past the size read whole, so it is streamed with the client's pace.
+    const payload = Buffer.alloc(8 * 1024 * 1024);
+    for (let i = 0; i < payload.length; i += 4) payload.writeUInt32LE(i, i);
+    chatA.handle = chatB.handle = (_request, response) => {
+      response.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': String(payload.length),
+      });
+      response.end(payload);
+    };
+    try {
+      const response = await fetch(`${gateway.url}/api/v1/uploads/export`, { headers: auth() });
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('content-length'), String(payload.length));
+      const received = Buffer.from(await response.arrayBuffer());
+      assert.equal(received.length, payload.length);
+      assert.ok(received.equals(payload), 'every byte arrives, in order');
+    } finally {
+      chatA.handle = echo('chat-a');
+      chatB.handle = echo('chat-b');
+    }
+  });
+
   it('passes upstream statuses and headers back, hop-by-hop ones removed', async () => {
     identity.handle = (_request, response) => {
       response.writeHead(409, {

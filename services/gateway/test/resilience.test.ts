@@ -72,6 +72,27 @@ describe('gateway resilience against failing upstreams', () => {
     assert.ok(upstreamClosed, 'the gateway kept the upstream request open after the client left');
   });
 
+  it('cancels the upstream stream when the client hangs up in the middle of the answer', async () => {
+    let upstreamClosed = false;
+    const streaming = await stub((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      const ticker = setInterval(() => response.write('data: tick\n\n'), 20);
+      response.on('close', () => {
+        clearInterval(ticker);
+        upstreamClosed = !response.writableFinished;
+      });
+    });
+    const g = await cluster([streaming]);
+    const hangUp = new AbortController();
+    const response = await fetch(`${g.url}${LOGIN}`, { method: 'POST', body: '{}', signal: hangUp.signal });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    assert.match(new TextDecoder().decode((await reader.read()).value), /data: tick/);
+    hangUp.abort();
+    const deadline = performance.now() + 2_000;
+    while (!upstreamClosed && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(upstreamClosed, 'the gateway kept streaming from the upstream after the client left');
+  });
+
   it('answers 502 when no node can be reached, then 503 while none is healthy — never a hang', async () => {
     const a = await stub(echo('a'));
     const b = await stub(echo('b'));

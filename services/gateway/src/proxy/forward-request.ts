@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
 import type { ServiceName } from '@parley/kernel';
 import { payloadTooLarge } from '@parley/kernel';
@@ -16,8 +15,9 @@ import {
 import type { UpstreamGroup } from '../upstream/upstream-group.ts';
 import type { UpstreamNode } from '../upstream/upstream-node.ts';
 import { BodyTooLargeError } from './body-limit.ts';
-import { clientResponseHeaders, upstreamRequestHeaders } from './headers.ts';
+import { upstreamRequestHeaders } from './headers.ts';
 import { isPollingRequest, stickyCookie, stickyKeyFrom } from './sticky-cookie.ts';
+import { type ExchangeHandle, exchange, type UpstreamAnswer } from './upstream-exchange.ts';
 import { noUpstream, upstreamFailed } from './upstream-problems.ts';
 
 export interface ForwardOptions {
@@ -27,9 +27,6 @@ export interface ForwardOptions {
   sticky: boolean;
   maxAttempts: number;
 }
-
-/** Answers up to this size (with a Content-Length) are read whole before they are passed on. */
-const SMALL_BODY_BYTES = 64 * 1024;
 
 /** Upstream statuses that say "this node cannot serve now" rather than "this request is wrong". */
 const NODE_TROUBLE = new Set([502, 503, 504]);
@@ -61,13 +58,12 @@ export async function forwardRequest(
   if (!headers.traceparent) delete headers.traceparent;
   const sticky = options.sticky ? stickyKeyFrom(request.headers) : undefined;
 
-  // undici takes an EventEmitter as its abort signal: far cheaper per request than an AbortController.
-  const abort = new EventEmitter();
   let clientGone = false;
+  let current: ExchangeHandle | undefined;
   reply.raw.once('close', () => {
     if (reply.raw.writableFinished) return;
     clientGone = true;
-    abort.emit('abort');
+    current?.abort(new Error('the client closed the connection'));
   });
 
   const tried = new Set<UpstreamNode>();
@@ -81,17 +77,17 @@ export async function forwardRequest(
     tried.add(node);
     node.inFlight++;
     const started = performance.now();
-    let response: Dispatcher.ResponseData;
+    let response: UpstreamAnswer;
     try {
-      response = await node.pool.request({
-        path: request.url,
-        method: method as Dispatcher.HttpMethod,
-        headers,
-        body: body ?? null,
-        signal: abort,
-      });
+      current = exchange(
+        node.pool,
+        { path: request.url, method: method as Dispatcher.HttpMethod, headers, body: body ?? null },
+        () => {
+          node.inFlight--;
+        },
+      );
+      response = await current.answer;
     } catch (error) {
-      node.inFlight--;
       if (clientGone) {
         // The client went away: nobody to answer, and nothing wrong with the node.
         reply.hijack();
@@ -117,7 +113,7 @@ export async function forwardRequest(
       throw upstreamFailed(service, kind);
     }
 
-    const status = response.statusCode;
+    const status = response.status;
     metrics.upstreamDuration.observe(
       { service, upstream: node.label, status_code: String(status) },
       (performance.now() - started) / 1000,
@@ -128,30 +124,14 @@ export async function forwardRequest(
     } else {
       node.recordSuccess();
     }
-    response.body.once('close', () => {
-      node.inFlight--;
-    });
-
     reply.status(status);
-    reply.headers(clientResponseHeaders(response.headers));
+    reply.headers(response.headers);
     if (options.sticky && node.key !== sticky && isPollingRequest(request.url)) {
       const existing = response.headers['set-cookie'];
       const cookies = existing === undefined ? [] : Array.isArray(existing) ? existing : [existing];
       reply.header('set-cookie', [...cookies, stickyCookie(node.key, request.protocol === 'https')]);
     }
-    if (method === 'HEAD' || status === 204 || status === 304) {
-      await response.body.dump();
-      return reply.send();
-    }
-    // A small answer of known size goes out in one write with its headers; anything else (streams, server-
-    // sent events, exports) is piped through as it arrives.
-    const length = Number(response.headers['content-length']);
-    if (
-      length <= SMALL_BODY_BYTES &&
-      !String(response.headers['content-type']).startsWith('text/event-stream')
-    ) {
-      return reply.send(Buffer.from(await response.body.arrayBuffer()));
-    }
+    if (method === 'HEAD' || status === 204 || status === 304) return reply.send();
     return reply.send(response.body);
   }
 }

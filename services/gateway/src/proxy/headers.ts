@@ -71,15 +71,26 @@ export function upstreamRequestHeaders(
   return headers;
 }
 
-/** The response headers passed back to the client. */
-export function clientResponseHeaders(
-  incoming: Record<string, HeaderValue>,
-): Record<string, string | string[]> {
-  const named = connectionTokens(incoming.connection);
+/**
+ * The response headers passed back to the client, from undici's raw name/value list. Bytes are kept as
+ * they came (latin1 both ways); a repeated header becomes a list, as Node writes it back line by line.
+ */
+export function clientResponseHeadersFromRaw(raw: Buffer[]): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
-    headers[name] = value;
+  let connection: string[] | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as Buffer).toString('latin1').toLowerCase();
+    const value = (raw[i + 1] as Buffer).toString('latin1');
+    if (name === 'connection') (connection ??= []).push(value);
+    if (HOP_BY_HOP.has(name)) continue;
+    const existing = headers[name];
+    if (existing === undefined) headers[name] = value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else headers[name] = [existing, value];
+  }
+  // Named by Connection: about the upstream's connection too (keep-alive is answered on every request).
+  if (connection && !(connection.length === 1 && connection[0]?.toLowerCase() === 'keep-alive')) {
+    for (const name of connectionTokens(connection)) delete headers[name];
   }
   return headers;
 }
