@@ -11,11 +11,13 @@ import { openPostgresTestDatabase, type TestDatabase } from '@parley/store/testi
 import { type ParleyProcess, startParleyProcess } from '../apps/server/src/cluster/parley-process.ts';
 import { type LoadResult, runLoad } from './support/load.ts';
 import { startNginx } from './support/nginx.ts';
+import { processTreeCpuMs } from './support/process-cpu.ts';
 import { hasWrk, runWrk } from './support/wrk.ts';
 
-const THROUGHPUT = { concurrency: 32, warmupMs: 2000, durationMs: 8000 };
-const LATENCY = { concurrency: 1, warmupMs: 500, durationMs: 4000 };
-const ROUNDS = 2;
+const THROUGHPUT = { concurrency: 32, warmupMs: 2000, durationMs: 6000 };
+const LATENCY = { concurrency: 1, warmupMs: 500, durationMs: 3000 };
+/** This machine's throughput drifts by ±25% over minutes: each round compares runs seconds apart. */
+const ROUNDS = 4;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -86,11 +88,17 @@ try {
   const check = await fetch(`${gateway.spec.url}/api/v1/auth/me`, { headers });
   if (check.status !== 200) throw new Error(`GET /me through the gateway answered ${check.status}`);
 
-  const targets: Array<[string, string]> = [
-    ['(a) direct to identity', identity.spec.url],
-    ['(b) Parley gateway', gateway.spec.url],
+  interface Target {
+    name: string;
+    url: string;
+    /** The proxy's process (nginx: the master, whose workers are counted with it). */
+    proxyPid: number | undefined;
+  }
+  const targets: Target[] = [
+    { name: '(a) direct to identity', url: identity.spec.url, proxyPid: undefined },
+    { name: '(b) Parley gateway', url: gateway.spec.url, proxyPid: gateway.child.pid },
   ];
-  if (nginx) targets.push(['(c) nginx', nginx.url]);
+  if (nginx) targets.push({ name: '(c) nginx', url: nginx.url, proxyPid: nginx.pid });
   else console.log('nginx not found: install it (apt-get install -y nginx) for the (c) comparison');
 
   // wrk when installed: a Node load generator would take the core the gateway needs (identity, single-
@@ -98,53 +106,94 @@ try {
   const wrk = hasWrk();
   if (!wrk) console.log('wrk not found (apt-get install -y wrk): throughput is driven from Node instead');
   const loadWith = wrk ? runWrk : runLoad;
-  const results = new Map<string, { load: LoadResult[]; idle: LoadResult[] }>();
+  const identityPid = identity.child.pid ?? 0;
+  const cpuPerRequestUs = (pid: number | undefined, before: number | undefined, requests: number) => {
+    const after = pid === undefined ? undefined : processTreeCpuMs(pid);
+    return after === undefined || before === undefined ? Number.NaN : ((after - before) * 1000) / requests;
+  };
+  interface Round {
+    load: LoadResult;
+    idle: LoadResult;
+    identityUs: number;
+    proxyUs: number;
+  }
+  const results = new Map<string, Round[]>();
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, url] of targets) {
-      const entry = results.get(name) ?? { load: [], idle: [] };
-      entry.load.push(await loadWith({ url, path: '/api/v1/auth/me', headers, ...THROUGHPUT }));
-      entry.idle.push(await runLoad({ url, path: '/api/v1/auth/me', headers, ...LATENCY }));
+    for (const { name, url, proxyPid } of targets) {
+      let identityBefore: number | undefined;
+      let proxyBefore: number | undefined;
+      const load = await loadWith({
+        url,
+        path: '/api/v1/auth/me',
+        headers,
+        ...THROUGHPUT,
+        onMeasuring: () => {
+          identityBefore = processTreeCpuMs(identityPid);
+          proxyBefore = proxyPid === undefined ? undefined : processTreeCpuMs(proxyPid);
+        },
+      });
+      const entry = results.get(name) ?? [];
+      entry.push({
+        load,
+        identityUs: cpuPerRequestUs(identityPid, identityBefore, load.requests),
+        proxyUs: cpuPerRequestUs(proxyPid, proxyBefore, load.requests),
+        idle: await runLoad({ url, path: '/api/v1/auth/me', headers, ...LATENCY }),
+      });
       results.set(name, entry);
     }
   }
 
-  const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
-  const summary = [...results].map(([name, { load, idle }]) => ({
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const middle = Math.floor(sorted.length / 2);
+    return sorted.length % 2
+      ? (sorted[middle] as number)
+      : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+  };
+  const directRounds = results.get(targets[0]?.name ?? '') ?? [];
+  const summary = [...results].map(([name, rounds]) => ({
     name,
-    rps: mean(load.map((r) => r.rps)),
-    loadedP50: mean(load.map((r) => r.p50)),
-    loadedP99: mean(load.map((r) => r.p99)),
-    idleP50: mean(idle.map((r) => r.p50)),
-    idleP99: mean(idle.map((r) => r.p99)),
-    errors: [...load, ...idle].reduce((sum, r) => sum + r.errors, 0),
+    rps: median(rounds.map((r) => r.load.rps)),
+    // Against the direct run of the same round, seconds before: the drift between rounds cancels out.
+    shares: rounds.map((r, i) => r.load.rps / (directRounds[i]?.load.rps ?? Number.NaN)),
+    loadedP50: median(rounds.map((r) => r.load.p50)),
+    loadedP99: median(rounds.map((r) => r.load.p99)),
+    idleP50: median(rounds.map((r) => r.idle.p50)),
+    idleP99: median(rounds.map((r) => r.idle.p99)),
+    identityUs: median(rounds.map((r) => r.identityUs)),
+    proxyUs: median(rounds.map((r) => r.proxyUs)),
+    errors: rounds.reduce((sum, r) => sum + r.load.errors + r.idle.errors, 0),
   }));
   console.log(
     `\nGET /api/v1/auth/me, authenticated; ${cpus().length} CPUs shared by load generator, identity, gateway and nginx; ` +
       `database ${database ? 'PostgreSQL' : 'PGlite'}, cache ${config.redisUrl ? 'Redis' : 'in memory'}; ` +
       `throughput: ${THROUGHPUT.concurrency} connections × ${THROUGHPUT.durationMs / 1000} s (${wrk ? 'wrk, 1 thread' : 'Node undici'}), latency: 1 connection × ` +
-      `${LATENCY.durationMs / 1000} s; mean of ${ROUNDS} rounds\n`,
+      `${LATENCY.durationMs / 1000} s; medians of ${ROUNDS} rounds; CPU per request from /proc during the throughput runs\n`,
   );
   const pad = (text: string, width: number) => text.padEnd(width);
+  const us = (value: number) => (Number.isNaN(value) ? '–' : `${value.toFixed(0)} µs`);
   console.log(
-    `${pad('target', 26)}${pad('req/s', 10)}${pad('p50 load', 11)}${pad('p99 load', 11)}${pad('p50 idle', 11)}${pad('p99 idle', 11)}errors`,
+    `${pad('target', 26)}${pad('req/s', 9)}${pad('p50 load', 11)}${pad('p99 load', 11)}${pad('p50 idle', 11)}${pad('p99 idle', 11)}` +
+      `${pad('proxy CPU', 11)}${pad('identity CPU', 14)}errors`,
   );
   for (const row of summary) {
     console.log(
-      `${pad(row.name, 26)}${pad(row.rps.toFixed(0), 10)}${pad(`${row.loadedP50.toFixed(2)} ms`, 11)}${pad(`${row.loadedP99.toFixed(2)} ms`, 11)}` +
-        `${pad(`${row.idleP50.toFixed(3)} ms`, 11)}${pad(`${row.idleP99.toFixed(3)} ms`, 11)}${row.errors}`,
+      `${pad(row.name, 26)}${pad(row.rps.toFixed(0), 9)}${pad(`${row.loadedP50.toFixed(2)} ms`, 11)}${pad(`${row.loadedP99.toFixed(2)} ms`, 11)}` +
+        `${pad(`${row.idleP50.toFixed(3)} ms`, 11)}${pad(`${row.idleP99.toFixed(3)} ms`, 11)}${pad(us(row.proxyUs), 11)}${pad(us(row.identityUs), 14)}${row.errors}`,
     );
   }
+  const rounds = (shares: number[]) => shares.map((share) => `${(share * 100).toFixed(0)}%`).join(' / ');
   const [direct, viaGateway, viaNginx] = summary;
   if (direct && viaGateway) {
-    const share = viaGateway.rps / direct.rps;
+    const share = median(viaGateway.shares);
     const added = viaGateway.idleP50 - direct.idleP50;
     console.log(
-      `\ngateway: ${(share * 100).toFixed(1)}% of direct throughput (target ≥ 80%: ${share >= 0.8 ? 'met' : 'NOT met'}), ` +
+      `\ngateway: ${(share * 100).toFixed(1)}% of direct throughput [rounds ${rounds(viaGateway.shares)}] (target ≥ 80%: ${share >= 0.8 ? 'met' : 'NOT met'}), ` +
         `+${added.toFixed(3)} ms at p50 unloaded (target < 1 ms: ${added < 1 ? 'met' : 'NOT met'})`,
     );
     if (viaNginx) {
       console.log(
-        `nginx:   ${((viaNginx.rps / direct.rps) * 100).toFixed(1)}% of direct throughput, ` +
+        `nginx:   ${(median(viaNginx.shares) * 100).toFixed(1)}% of direct throughput [rounds ${rounds(viaNginx.shares)}], ` +
           `+${(viaNginx.idleP50 - direct.idleP50).toFixed(3)} ms at p50 unloaded`,
       );
     }

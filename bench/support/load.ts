@@ -17,6 +17,8 @@ export interface LoadOptions {
   concurrency: number;
   warmupMs: number;
   durationMs: number;
+  /** Called when the warm-up is over and the measured part begins. */
+  onMeasuring?: () => void;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -50,6 +52,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const loops = Array.from({ length: options.concurrency }, loop);
   await new Promise((resolve) => setTimeout(resolve, options.warmupMs));
   measuring = true;
+  options.onMeasuring?.();
   const begin = performance.now();
   await new Promise((resolve) => setTimeout(resolve, options.durationMs));
   measuring = false;

@@ -40,6 +40,7 @@ export async function runWrk(options: LoadOptions): Promise<LoadResult> {
   for (const [name, value] of Object.entries(options.headers)) common.push('-H', `${name}: ${value}`);
   await run([...common, `-d${Math.max(1, Math.round(options.warmupMs / 1000))}s`, url]);
   const seconds = Math.max(1, Math.round(options.durationMs / 1000));
+  options.onMeasuring?.();
   const output = await run([...common, `-d${seconds}s`, url]);
   const requests = Number(/(\d+) requests in/.exec(output)?.[1] ?? Number.NaN);
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);

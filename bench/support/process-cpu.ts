@@ -1,0 +1,46 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc's utime and stime: 100 on every Linux this runs on. */
+const TICKS_PER_SECOND = 100;
+
+interface Stat {
+  parent: number;
+  cpuMs: number;
+}
+
+function stat(pid: number): Stat | undefined {
+  try {
+    // The command name (field 2) may hold spaces and parentheses: the fields that follow start after its last ')'.
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return {
+      parent: Number(fields[1]),
+      cpuMs: ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU time (user + system) used so far by a process and its living descendants (nginx's workers), from
+ * /proc; undefined where there is no /proc. Lets a benchmark say what each process costs per request, a
+ * figure that moves far less with the machine's noise than throughput does.
+ */
+export function processTreeCpuMs(root: number): number | undefined {
+  if (stat(root) === undefined) return undefined;
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    const parent = stat(pid)?.parent;
+    if (parent !== undefined) children.set(parent, [...(children.get(parent) ?? []), pid]);
+  }
+  let total = 0;
+  const pending = [root];
+  for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
+    total += stat(pid)?.cpuMs ?? 0;
+    pending.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
