@@ -77,11 +77,11 @@ export function upstreamRequestHeaders(
  */
 export function clientResponseHeadersFromRaw(raw: Buffer[]): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
-  let connection: string[] | undefined;
+  const connection: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = (raw[i] as Buffer).toString('latin1').toLowerCase();
     const value = (raw[i + 1] as Buffer).toString('latin1');
-    if (name === 'connection') (connection ??= []).push(value);
+    if (name === 'connection') connection.push(value);
     if (HOP_BY_HOP.has(name)) continue;
     const existing = headers[name];
     if (existing === undefined) headers[name] = value;
@@ -89,7 +89,7 @@ export function clientResponseHeadersFromRaw(raw: Buffer[]): Record<string, stri
     else headers[name] = [existing, value];
   }
   // Named by Connection: about the upstream's connection too (keep-alive is answered on every request).
-  if (connection && !(connection.length === 1 && connection[0]?.toLowerCase() === 'keep-alive')) {
+  if (connection.length > 0 && !(connection.length === 1 && connection[0]?.toLowerCase() === 'keep-alive')) {
     for (const name of connectionTokens(connection)) delete headers[name];
   }
   return headers;
