@@ -18,7 +18,8 @@ import type { ClosedLoopResult, FanoutResult, PacedResult } from './chat/protoco
 import { rawInserts } from './chat/raw-inserts.ts';
 import { startRawServer } from './chat/raw-server.ts';
 import { startBenchChat } from './chat/setup.ts';
-import { cpuPer, fmt, median, sleep } from './chat/stats.ts';
+import { cpuPer, fmt, sleep } from './chat/stats.ts';
+import { median } from './support/median.ts';
 
 const ROUNDS = 3;
 /** Production's default pool (PARLEY_DATABASE_POOL_SIZE): Parley is measured as it ships. */

@@ -10,6 +10,7 @@ import { readConfigFromEnvironment } from '@parley/kernel';
 import { openPostgresTestDatabase, type TestDatabase } from '@parley/store/testing';
 import { type ParleyProcess, startParleyProcess } from '../apps/server/src/cluster/parley-process.ts';
 import { type LoadResult, runLoad } from './support/load.ts';
+import { median } from './support/median.ts';
 import { startNginx } from './support/nginx.ts';
 import { processTreeCpuMs } from './support/process-cpu.ts';
 import { hasWrk, runWrk } from './support/wrk.ts';
@@ -143,13 +144,6 @@ try {
     }
   }
 
-  const median = (values: number[]) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const middle = Math.floor(sorted.length / 2);
-    return sorted.length % 2
-      ? (sorted[middle] as number)
-      : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-  };
   const directRounds = results.get(targets[0]?.name ?? '') ?? [];
   const summary = [...results].map(([name, rounds]) => ({
     name,

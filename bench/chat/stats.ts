@@ -9,12 +9,6 @@ export function summarize(values: number[]): LatencySummary {
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), samples: sorted.length };
 }
 
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
 /** A figure for printing; a missing one (no samples: NaN, which IPC turns into null) prints as n/a. */
 export const fmt = (n: number | null, digits = 1) =>
   typeof n === 'number' && Number.isFinite(n) ? n.toFixed(digits) : 'n/a';
