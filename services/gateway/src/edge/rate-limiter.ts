@@ -18,7 +18,6 @@ export interface RateLimiterOptions {
 
 /** One subject's window as this process sees it. */
 interface LocalWindow {
-  key: string;
   /** The shared count at the last answer from the cache (every process's requests). */
   shared: number;
   /** Requests counted here and not yet added to the shared count. */
@@ -88,7 +87,7 @@ export class RateLimiter {
       // Answers to concurrent increments arrive in any order: the largest count is the latest.
       known.shared = Math.max(known.shared, count);
     } else {
-      this.windows.set(key, { key, shared: count, pending: 0, endsAt: now + ttlMs });
+      this.windows.set(key, { shared: count, pending: 0, endsAt: now + ttlMs });
     }
     return this.state(count, ttlMs);
   }
@@ -116,23 +115,23 @@ export class RateLimiter {
   private async flush(): Promise<void> {
     const now = Date.now();
     const sending: Array<Promise<void>> = [];
-    for (const window of this.windows.values()) {
+    for (const [key, window] of this.windows) {
       // An ended window's counts belong to no current window; dropping it also bounds the map.
       if (now >= window.endsAt) {
-        this.windows.delete(window.key);
+        this.windows.delete(key);
         continue;
       }
       if (window.pending === 0) continue;
       const amount = window.pending;
       window.pending = 0;
-      sending.push(this.addToShared(window, amount));
+      sending.push(this.addToShared(key, window, amount));
     }
     await Promise.all(sending);
   }
 
-  private async addToShared(window: LocalWindow, amount: number): Promise<void> {
+  private async addToShared(key: string, window: LocalWindow, amount: number): Promise<void> {
     try {
-      const { count } = await this.cache.increment(window.key, this.windowMs, amount);
+      const { count } = await this.cache.increment(key, this.windowMs, amount);
       window.shared = Math.max(window.shared, count);
       this.flushFailing = false;
     } catch (error) {

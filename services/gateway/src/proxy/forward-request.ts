@@ -131,7 +131,6 @@ export async function forwardRequest(
       const cookies = existing === undefined ? [] : Array.isArray(existing) ? existing : [existing];
       reply.header('set-cookie', [...cookies, stickyCookie(node.key, request.protocol === 'https')]);
     }
-    if (method === 'HEAD' || status === 204 || status === 304) return reply.send();
-    return reply.send(response.body);
+    return response.body === undefined ? reply.send() : reply.send(response.body);
   }
 }

@@ -88,9 +88,7 @@ export function clientResponseHeadersFromRaw(raw: Buffer[]): Record<string, stri
     else if (Array.isArray(existing)) existing.push(value);
     else headers[name] = [existing, value];
   }
-  // Named by Connection: about the upstream's connection too (keep-alive is answered on every request).
-  if (connection.length > 0 && !(connection.length === 1 && connection[0]?.toLowerCase() === 'keep-alive')) {
-    for (const name of connectionTokens(connection)) delete headers[name];
-  }
+  // Named by Connection: about the upstream's connection too.
+  for (const name of connectionTokens(connection)) delete headers[name];
   return headers;
 }

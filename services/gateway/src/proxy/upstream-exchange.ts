@@ -6,8 +6,11 @@ export interface UpstreamAnswer {
   status: number;
   /** The headers to pass to the client: the upstream's, minus those about its connection. */
   headers: Record<string, string | string[]>;
-  /** The whole body when it was small and of known size; otherwise the body as it arrives. */
-  body: Buffer | Readable;
+  /**
+   * Undefined when the answer has no body (HEAD, 204, 304); the whole body when it was small and of known
+   * size; otherwise the body as it arrives.
+   */
+  body: Buffer | Readable | undefined;
 }
 
 /** Answers up to this size (with a Content-Length) are read whole before they are passed on. */
@@ -93,7 +96,8 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     const chunks = this.chunks ?? [];
-    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    const hasBody = this.method !== 'HEAD' && !NO_BODY_STATUSES.has(this.status);
+    const body = !hasBody ? undefined : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
     this.settle();
     this.resolve({ status: this.status, headers: this.headers, body });
   }
