@@ -155,6 +155,38 @@ describe('gateway proxying in distributed mode', () => {
     }
   });
 
+  it('passes answers without a body through without one: 204, and HEAD with the length it announces', async () => {
+    identity.handle = (request, response) => {
+      if (request.url === '/.well-known/jwks.json') {
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(signer.jwks));
+        return;
+      }
+      if (request.method === 'DELETE') {
+        response.writeHead(204, { 'x-deleted': 'yes' }).end();
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': '17' });
+      response.end(request.method === 'HEAD' ? undefined : '{"present":true}\n');
+    };
+    try {
+      const deleted = await rawRequest(`${gateway.url}/api/v1/users/usr_x`, {
+        method: 'DELETE',
+        headers: auth(),
+      });
+      assert.equal(deleted.status, 204);
+      assert.equal(deleted.headers['x-deleted'], 'yes');
+      assert.equal(deleted.body, '');
+      const head = await rawRequest(`${gateway.url}/api/v1/users/usr_x`, { method: 'HEAD', headers: auth() });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers['content-length'], '17');
+      assert.equal(head.body, '');
+      const get = await fetch(`${gateway.url}/api/v1/users/usr_x`, { headers: auth() });
+      assert.deepEqual(await get.json(), { present: true });
+    } finally {
+      identity.handle = echo('identity');
+    }
+  });
+
   it('passes upstream statuses and headers back, hop-by-hop ones removed', async () => {
     identity.handle = (_request, response) => {
       response.writeHead(409, {
