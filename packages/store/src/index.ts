@@ -6,3 +6,4 @@ export * from './outbox-relay.ts';
 export * from './outbox-tables.ts';
 export * from './pglite-template.ts';
 export * from './prepared-document.ts';
+export * from './prepared-query.ts';

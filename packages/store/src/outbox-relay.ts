@@ -1,8 +1,10 @@
 import type { Bus } from '@parley/bus';
 import type { EventEnvelope, Logger } from '@parley/kernel';
 import { sql } from 'drizzle-orm';
-import { type Database, queryRows } from './database.ts';
+import { getTableConfig } from 'drizzle-orm/pg-core';
+import type { Database } from './database.ts';
 import type { EventTables } from './outbox-tables.ts';
+import { PreparedQuery } from './prepared-query.ts';
 
 export interface RelayOptions {
   database: Database;
@@ -29,10 +31,22 @@ export class OutboxRelay {
   /** A wake that came while a batch was being published: the next idle must not sleep through it. */
   private wakePending = false;
   private failures = 0;
+  private readonly claim: PreparedQuery<{ position: string | number; envelope: EventEnvelope }>;
 
   constructor(private readonly options: RelayOptions) {
     this.pollMs = options.pollMs ?? 250;
     this.batchSize = options.batchSize ?? 200;
+    const { outbox } = options.tables;
+    // The oldest unclaimed rows are deleted, and so locked, by the transaction that publishes them.
+    // published_at is no longer set (published rows are gone); the condition keeps the planner on the
+    // partial index of pending rows.
+    this.claim = new PreparedQuery(
+      `${getTableConfig(outbox).schema ?? 'public'}_outbox_claim`,
+      sql`delete from ${outbox} where ${outbox.position} in (
+        select ${outbox.position} from ${outbox} where ${outbox.publishedAt} is null
+        order by ${outbox.position} limit ${sql.placeholder('limit')} for update skip locked)
+      returning ${outbox.position} as position, ${outbox.envelope} as envelope`,
+    );
   }
 
   start(): void {
@@ -108,17 +122,8 @@ export class OutboxRelay {
    * removes: a delete writes no new row version, where marking rows as sent rewrote every event once more.
    */
   private async publishBatch(): Promise<number> {
-    const { outbox } = this.options.tables;
     return this.options.database.db.transaction(async (tx) => {
-      // published_at is no longer set (published rows are gone); the condition keeps the planner on the
-      // partial index of pending rows.
-      const rows = await queryRows<{ position: string | number; envelope: EventEnvelope }>(
-        tx,
-        sql`delete from ${outbox} where ${outbox.position} in (
-          select ${outbox.position} from ${outbox} where ${outbox.publishedAt} is null
-          order by ${outbox.position} limit ${this.batchSize} for update skip locked)
-        returning ${outbox.position} as position, ${outbox.envelope} as envelope`,
-      );
+      const rows = await this.claim.rows(tx, { limit: this.batchSize });
       if (rows.length === 0) return 0;
       // RETURNING follows no order: commit order is the positions'.
       const events = rows

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { type Database, type Executor, queryRows, sqlState } from './database.ts';
+import { executePrepared } from './prepared-query.ts';
 
 /** SQLSTATE invalid_sql_statement_name: this session has not prepared the statement (yet). */
 const NOT_PREPARED = '26000';
@@ -20,13 +21,7 @@ export async function queryPreparedDocument<T>(
   document: unknown,
 ): Promise<T[]> {
   if (kind === 'pglite') return queryPreparedOnPglite<T>(executor, name, text, document);
-  const query = executor._.session.prepareQuery<{ execute: { rows: T[] }; all: unknown; values: unknown }>(
-    { sql: text, params: [JSON.stringify(document)] },
-    undefined,
-    name,
-    false,
-  );
-  return (await query.execute()).rows;
+  return executePrepared<T>(executor, name, { sql: text, params: [JSON.stringify(document)] });
 }
 
 async function queryPreparedOnPglite<T>(executor: Executor, name: string, text: string, document: unknown) {
