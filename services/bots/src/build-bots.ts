@@ -243,7 +243,6 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
           database,
           transcript: repositories.transcript,
           replies: repositories.replies,
-          bots: repositories.bots,
           dispatcher,
           leaseMs,
           logger,

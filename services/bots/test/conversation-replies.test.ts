@@ -182,6 +182,22 @@ describe('an LLM bot', () => {
     assert.ok(!h.logs.join('\n').includes(API_KEY), 'the key is never logged');
   });
 
+  it('reads the context of a question queued behind a /reset only once the reset is done', async () => {
+    peer.respond({ kind: 'reply', tokens: TOKENS, tokenDelayMs: 30 });
+    const { user, conversation, recorder } = await conversationWith(llmBot.id);
+    const first = await h.send(user, conversation.id, 'My order number is 7731. Is there a refund window?');
+    await waitFor(() => recorder.deltas(replyClientMessageId(first.id)).length > 0);
+    // Both wait for the streaming reply: the question's context must not be read before the reset.
+    await h.send(user, conversation.id, '/reset');
+    const question = await h.send(user, conversation.id, 'What was my order number?');
+    await recorder.waitForMessage(replyClientMessageId(question.id));
+    const contents = peer.requests
+      .at(-1)!
+      .body.messages!.slice(1)
+      .map((m) => m.content);
+    assert.deepEqual(contents, ['What was my order number?']);
+  });
+
   it('forgets the context after /reset', async () => {
     peer.respond({ kind: 'reply', tokens: ['Sure', '.'] });
     const { user, conversation } = await conversationWith(llmBot.id);

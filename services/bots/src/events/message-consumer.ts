@@ -3,7 +3,6 @@ import { ChatEvents, type MessageEventData } from '@parley/contracts';
 import type { EventEnvelope, Logger } from '@parley/kernel';
 import type { Database } from '@parley/store';
 import type { ReplyDispatcher } from '../replies/reply-dispatcher.ts';
-import type { BotsRepository } from '../repositories/bots-repository.ts';
 import type { RepliesRepository } from '../repositories/replies-repository.ts';
 import type { TranscriptRepository } from '../repositories/transcript-repository.ts';
 import { deadLetters } from '../schema/schema.ts';
@@ -15,7 +14,6 @@ export interface MessageConsumerDeps {
   database: Database;
   transcript: TranscriptRepository;
   replies: RepliesRepository;
-  bots: BotsRepository;
   dispatcher: ReplyDispatcher;
   /** How long a claimed reply is this process's before another may take it over. */
   leaseMs: number;
@@ -79,26 +77,18 @@ export async function handleMessage(deps: MessageConsumerDeps, event: EventEnvel
     botId: conversation.botId,
     userId: message.senderId,
   };
-  // All at once: the reply waits neither for its own transcript line (the job carries the question) nor
-  // for a second round trip to read its bot; if the line fails the event is redelivered to write it, while
-  // the claim keeps the reply single.
-  const bot = deps.bots.findById(conversation.botId);
-  bot.catch(() => {});
-  const [recorded, claimed] = await Promise.allSettled([
-    deps.transcript.record(entry),
-    deps.replies.claim(claim, deps.leaseMs),
-  ]);
-  if (claimed.status === 'rejected') throw claimed.reason;
-  if (claimed.value) {
-    deps.dispatcher.enqueue({
-      ...claim,
-      askedAt: Date.parse(message.createdAt) || Date.now(),
-      attempt: 1,
-      body: message.body,
-      bot,
-    });
-  }
-  if (recorded.status === 'rejected') throw recorded.reason;
+  const job = {
+    ...claim,
+    askedAt: Date.parse(message.createdAt) || Date.now(),
+    attempt: 1,
+    body: message.body,
+  };
+  // The answer's reads run while the claim is written: the provider is asked one round trip sooner, and
+  // a lost claim (a redelivery, another process) only wastes reads.
+  const prepared = deps.dispatcher.prepareAhead(job);
+  const claimed = await deps.replies.recordAndClaim(entry, claim, deps.leaseMs);
+  if (claimed) deps.dispatcher.enqueue({ ...job, prepared });
+  await deps.transcript.trimAfter(entry);
 }
 
 /** Enough of the event's shape checked to route it; chat's contract says the rest. */

@@ -1,7 +1,7 @@
 import type { Logger } from '@parley/kernel';
 import type { RepliesRepository } from '../repositories/replies-repository.ts';
 import type { CancellationRegistry } from './cancellation.ts';
-import type { ReplyJob } from './reply-job.ts';
+import type { Preparation, ReplyJob } from './reply-job.ts';
 import type { ReplyRunner } from './reply-runner.ts';
 import { ReplyReleased } from './stream-reply.ts';
 
@@ -30,9 +30,23 @@ export class ReplyDispatcher {
     return this.chains.size;
   }
 
+  /**
+   * Starts reading what a reply to `job` needs, to overlap with writing its claim, when nothing would make
+   * the reads stale: an earlier reply of the conversation still running here would add to the context the
+   * answer must see, so then the reads wait for their turn (undefined).
+   */
+  prepareAhead(job: ReplyJob): Promise<Preparation> | undefined {
+    if (this.stopping || this.chains.has(job.conversationId)) return undefined;
+    const prepared = this.runner.prepare(job);
+    prepared.catch(() => {}); // a claim lost to another process leaves it unread
+    return prepared;
+  }
+
   enqueue(job: ReplyJob): void {
-    const previous = this.chains.get(job.conversationId) ?? Promise.resolve();
-    const next = previous.then(() => this.execute(job));
+    const previous = this.chains.get(job.conversationId);
+    // Read ahead of a reply that has started since (a takeover), it may miss that reply: read again.
+    if (previous && job.prepared) job = { ...job, prepared: undefined };
+    const next = (previous ?? Promise.resolve()).then(() => this.execute(job));
     this.chains.set(job.conversationId, next);
     void next.finally(() => {
       if (this.chains.get(job.conversationId) === next) this.chains.delete(job.conversationId);

@@ -1,5 +1,9 @@
+import type { ReplyOutcome } from '@parley/contracts';
+import type { ChatTurn } from '../providers/chat-provider.ts';
+import type { BotProvider } from '../providers/provider-factory.ts';
 import type { BotRow } from '../repositories/bots-repository.ts';
 import type { ReplyClaim } from '../repositories/replies-repository.ts';
+import type { ParsedCommand } from './commands.ts';
 
 /** One user message to answer, as claimed: who asked, where, and which bot answers. */
 export interface ReplyJob extends ReplyClaim {
@@ -9,6 +13,14 @@ export interface ReplyJob extends ReplyClaim {
   attempt: number;
   /** The user's message, when the event brought it (a takeover reads it from the transcript). */
   body?: string;
-  /** The bot, when the consumer began reading it alongside the claim (a takeover reads it itself). */
-  bot?: Promise<BotRow | undefined>;
+  /** What the answer needs, when it was read while the claim was written (otherwise the runner reads it). */
+  prepared?: Promise<Preparation>;
 }
+
+/** How a job will be answered, decided from reads alone (ReplyRunner.prepare). */
+export type Preparation =
+  /** A short notice instead of an answer: the bot is gone or off, the question is gone, no provider, no quota. */
+  | { kind: 'notice'; notice: string; outcome?: ReplyOutcome; providerProblem?: string }
+  | { kind: 'command'; bot: BotRow; command: ParsedCommand }
+  | { kind: 'handoff' }
+  | { kind: 'stream'; bot: BotRow; chosen: BotProvider; messages: ChatTurn[] };

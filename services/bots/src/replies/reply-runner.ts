@@ -20,7 +20,7 @@ import {
   historyTurns,
   systemMessage,
 } from './prompt-builder.ts';
-import type { ReplyJob } from './reply-job.ts';
+import type { Preparation, ReplyJob } from './reply-job.ts';
 import { type ReplyResult, simpleResult } from './reply-outcome.ts';
 import type { ReplyPoster } from './reply-poster.ts';
 import { type StreamReplyDeps, streamReply } from './stream-reply.ts';
@@ -76,28 +76,28 @@ export class ReplyRunner {
     });
   }
 
-  private async answer(job: ReplyJob): Promise<ReplyResult> {
+  /**
+   * Everything answering `job` needs to know, read without writing anything or saying anything, so it may
+   * run before the reply is claimed (and be thrown away if another process claims it).
+   */
+  async prepare(job: ReplyJob): Promise<Preparation> {
     const [bot, question] = await Promise.all([
-      job.bot ?? this.deps.bots.findById(job.botId),
+      this.deps.bots.findById(job.botId),
       job.body ?? this.deps.transcript.find(job.conversationId, job.triggerSeq).then((row) => row?.body),
     ]);
-    if (!bot?.active || question === undefined) {
-      // A bot deleted or switched off since; or a taken-over reply whose question aged out of the transcript.
-      const posted = await this.deps.poster.post(job, bot?.active ? NOTICES.failed : NOTICES.unavailable);
-      return simpleResult('failed', posted?.id ?? null);
-    }
+    // A bot deleted or switched off since; or a taken-over reply whose question aged out of the transcript.
+    if (!bot?.active) return { kind: 'notice', notice: NOTICES.unavailable };
+    if (question === undefined) return { kind: 'notice', notice: NOTICES.failed };
     const command = parseCommand(question);
-    if (command) return this.deps.commands.run(job, bot, command);
-    if (wantsHuman(question)) return this.deps.commands.handOff(job);
+    if (command) return { kind: 'command', bot, command };
+    if (wantsHuman(question)) return { kind: 'handoff' };
 
     let chosen: BotProvider;
     try {
       chosen = await this.deps.providers.forBot(bot);
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error;
-      this.deps.logger.warn({ botId: bot.id, reason: error.message }, 'bot cannot reach a provider');
-      const posted = await this.deps.poster.post(job, NOTICES.failed);
-      return simpleResult('failed', posted?.id ?? null);
+      return { kind: 'notice', notice: NOTICES.failed, providerProblem: error.message };
     }
     // The quota and the prompt's material are read together: one round of queries before the provider call.
     const [quotaLeft, messages] = await Promise.all([
@@ -106,11 +106,30 @@ export class ReplyRunner {
         ? this.llmPrompt(job, bot, question)
         : [{ role: 'user' as const, content: question }],
     ]);
-    if (!quotaLeft) {
-      const posted = await this.deps.poster.post(job, QUOTA_NOTICE);
-      return simpleResult('quota', posted?.id ?? null);
+    if (!quotaLeft) return { kind: 'notice', notice: QUOTA_NOTICE, outcome: 'quota' };
+    return { kind: 'stream', bot, chosen, messages };
+  }
+
+  private async answer(job: ReplyJob): Promise<ReplyResult> {
+    const prepared = await (job.prepared ?? this.prepare(job));
+    switch (prepared.kind) {
+      case 'notice': {
+        if (prepared.providerProblem !== undefined) {
+          this.deps.logger.warn(
+            { botId: job.botId, reason: prepared.providerProblem },
+            'bot cannot reach a provider',
+          );
+        }
+        const posted = await this.deps.poster.post(job, prepared.notice);
+        return simpleResult(prepared.outcome ?? 'failed', posted?.id ?? null);
+      }
+      case 'command':
+        return this.deps.commands.run(job, prepared.bot, prepared.command);
+      case 'handoff':
+        return this.deps.commands.handOff(job);
+      case 'stream':
+        return streamReply(this.deps, job, prepared.bot, prepared.chosen, prepared.messages);
     }
-    return streamReply(this.deps, job, bot, chosen, messages);
   }
 
   /** System prompt + matching knowledge + what personalization knows + the recent conversation since /reset. */

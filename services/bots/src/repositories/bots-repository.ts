@@ -14,7 +14,16 @@ export interface BotListFilter {
 }
 
 export class BotsRepository {
-  constructor(private readonly db: Executor) {}
+  /** Every bot reply reads its bot: built once, not per call (see PreparedQuery for what that saves). */
+  private readonly byId;
+
+  constructor(private readonly db: Executor) {
+    this.byId = db
+      .select()
+      .from(bots)
+      .where(eq(bots.id, sql.placeholder('id')))
+      .prepare('bots_by_id');
+  }
 
   async insert(executor: Executor, row: NewBotRow): Promise<BotRow> {
     const [created] = await executor.insert(bots).values(row).returning();
@@ -28,7 +37,10 @@ export class BotsRepository {
   }
 
   async findById(id: string, executor: Executor = this.db): Promise<BotRow | undefined> {
-    const [row] = await executor.select().from(bots).where(eq(bots.id, id));
+    const [row] =
+      executor === this.db
+        ? await this.byId.execute({ id })
+        : await executor.select().from(bots).where(eq(bots.id, id));
     return row;
   }
 

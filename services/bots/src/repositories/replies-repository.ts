@@ -1,12 +1,33 @@
-import type { Executor } from '@parley/store';
+import { type Executor, PreparedQuery } from '@parley/store';
 import { and, eq, inArray, lt, sql } from 'drizzle-orm';
-import { replies } from '../schema/schema.ts';
+import { replies, transcript } from '../schema/schema.ts';
+import type { TranscriptRow } from './transcript-repository.ts';
 
 export type ReplyRow = typeof replies.$inferSelect;
 export type ReplyClaim = Pick<
   ReplyRow,
   'triggerMessageId' | 'conversationId' | 'triggerSeq' | 'botId' | 'userId'
 >;
+
+const at = sql.placeholder;
+const recordAndClaimQuery = new PreparedQuery<{ claimed: boolean }>(
+  'bots_record_and_claim',
+  sql`with line as (
+      insert into ${transcript} (conversation_id, seq, message_id, sender_type, body, created_at)
+      values (${at('conversationId')}, ${at('seq')}, ${at('messageId')}, ${at('senderType')}, ${at('body')},
+        ${at('createdAt')}::timestamptz)
+      on conflict do nothing
+    ),
+    claimed as (
+      insert into ${replies} (trigger_message_id, conversation_id, trigger_seq, bot_id, user_id, state,
+        lease_until)
+      values (${at('triggerMessageId')}, ${at('conversationId')}, ${at('triggerSeq')}, ${at('botId')},
+        ${at('userId')}, 'running', ${at('leaseUntil')}::timestamptz)
+      on conflict do nothing
+      returning 1
+    )
+    select exists (select 1 from claimed) as claimed`,
+);
 
 export class RepliesRepository {
   constructor(private readonly db: Executor) {}
@@ -22,6 +43,21 @@ export class RepliesRepository {
       .onConflictDoNothing()
       .returning({ id: replies.triggerMessageId });
     return inserted.length > 0;
+  }
+
+  /**
+   * A user's question: its transcript line written and its reply claimed ({@link claim}) in one
+   * statement, so the reply waits for one round trip and one commit instead of two side by side. Both
+   * writes are idempotent, so a redelivery that finds them done changes nothing and claims nothing.
+   */
+  async recordAndClaim(line: TranscriptRow, claim: ReplyClaim, leaseMs: number): Promise<boolean> {
+    const [row] = await recordAndClaimQuery.rows(this.db, {
+      ...line,
+      ...claim,
+      createdAt: line.createdAt.toISOString(),
+      leaseUntil: new Date(Date.now() + leaseMs).toISOString(),
+    });
+    return row?.claimed === true;
   }
 
   /**

@@ -8,21 +8,45 @@ export type TranscriptRow = typeof transcript.$inferSelect;
 export const TRANSCRIPT_KEEP = 200;
 
 export class TranscriptRepository {
-  constructor(private readonly db: Executor) {}
+  /** Read for every LLM reply: built once, not per call (see PreparedQuery for what that saves). */
+  private readonly recent;
+
+  constructor(private readonly db: Executor) {
+    const conversationId = sql.placeholder('conversationId');
+    // One round trip: the reset point is read in the same statement.
+    const resetSeq = sql`coalesce((select ${contextResets.afterSeq} from ${contextResets} where ${contextResets.conversationId} = ${conversationId}), 0)`;
+    this.recent = db
+      .select()
+      .from(transcript)
+      .where(
+        and(
+          eq(transcript.conversationId, conversationId),
+          gt(transcript.seq, resetSeq),
+          lte(transcript.seq, sql.placeholder('upToSeq')),
+        ),
+      )
+      .orderBy(desc(transcript.seq))
+      .limit(sql.placeholder('limit'))
+      .prepare('bots_recent_transcript');
+  }
 
   /** Idempotent by (conversation, seq): redelivered events and the bot's own direct record are harmless. */
   async record(row: TranscriptRow): Promise<void> {
     await this.db.insert(transcript).values(row).onConflictDoNothing();
-    if (row.seq % 50 === 0) {
-      await this.db
-        .delete(transcript)
-        .where(
-          and(
-            eq(transcript.conversationId, row.conversationId),
-            lte(transcript.seq, row.seq - TRANSCRIPT_KEEP),
-          ),
-        );
-    }
+    await this.trimAfter(row);
+  }
+
+  /** Every 50th line drops what fell out of the kept window; call it after writing `row` by other means. */
+  async trimAfter(row: Pick<TranscriptRow, 'conversationId' | 'seq'>): Promise<void> {
+    if (row.seq % 50 !== 0) return;
+    await this.db
+      .delete(transcript)
+      .where(
+        and(
+          eq(transcript.conversationId, row.conversationId),
+          lte(transcript.seq, row.seq - TRANSCRIPT_KEEP),
+        ),
+      );
   }
 
   async find(conversationId: string, seq: number): Promise<TranscriptRow | undefined> {
@@ -35,20 +59,7 @@ export class TranscriptRepository {
 
   /** The last `limit` messages since the last `/reset`, up to and including `upToSeq`, oldest first. */
   async recentSinceReset(conversationId: string, upToSeq: number, limit: number): Promise<TranscriptRow[]> {
-    // One round trip: the reset point is read in the same statement.
-    const resetSeq = sql`coalesce((select ${contextResets.afterSeq} from ${contextResets} where ${contextResets.conversationId} = ${conversationId}), 0)`;
-    const rows = await this.db
-      .select()
-      .from(transcript)
-      .where(
-        and(
-          eq(transcript.conversationId, conversationId),
-          gt(transcript.seq, resetSeq),
-          lte(transcript.seq, upToSeq),
-        ),
-      )
-      .orderBy(desc(transcript.seq))
-      .limit(limit);
+    const rows = await this.recent.execute({ conversationId, upToSeq, limit });
     return rows.reverse();
   }
 
