@@ -1,4 +1,5 @@
 export * from './database.ts';
+export * from './direct-publisher.ts';
 export * from './idempotent-consumer.ts';
 export * from './migrate.ts';
 export * from './outbox.ts';

@@ -20,7 +20,8 @@ export interface RelayOptions {
 /**
  * Publishes outbox rows to the bus in commit order and deletes them. Rows are claimed with SKIP LOCKED, so
  * relays in several processes share the work; a crash between publish and commit republishes the batch
- * (at least once), which the bus's dedupe and the consumers' idempotency absorb.
+ * (at least once), which the bus's dedupe and the consumers' idempotency absorb. Rows under a lease are
+ * their writer's to publish (DirectPublisher) until it lapses.
  */
 export class OutboxRelay {
   private readonly pollMs: number;
@@ -37,13 +38,14 @@ export class OutboxRelay {
     this.pollMs = options.pollMs ?? 250;
     this.batchSize = options.batchSize ?? 200;
     const { outbox } = options.tables;
-    // The oldest unclaimed rows are deleted, and so locked, by the transaction that publishes them.
-    // published_at is no longer set (published rows are gone); the condition keeps the planner on the
-    // partial index of pending rows.
+    // The oldest unclaimed rows are deleted, and so locked, by the transaction that publishes them; rows
+    // their writer is still publishing itself (a lease) are left to it. published_at is no longer set
+    // (published rows are gone); the condition keeps the planner on the partial index of pending rows.
     this.claim = new PreparedQuery(
       `${getTableConfig(outbox).schema ?? 'public'}_outbox_claim`,
       sql`delete from ${outbox} where ${outbox.position} in (
-        select ${outbox.position} from ${outbox} where ${outbox.publishedAt} is null
+        select ${outbox.position} from ${outbox}
+        where ${outbox.publishedAt} is null and (${outbox.leaseUntil} is null or ${outbox.leaseUntil} < now())
         order by ${outbox.position} limit ${sql.placeholder('limit')} for update skip locked)
       returning ${outbox.position} as position, ${outbox.envelope} as envelope`,
     );

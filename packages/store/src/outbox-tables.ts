@@ -26,6 +26,11 @@ export function eventTables(schema: PgSchema) {
       envelope: jsonb('envelope').$type<EventEnvelope>().notNull(),
       createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
       publishedAt: timestamp('published_at', { withTimezone: true }),
+      /**
+       * Set when the writing process publishes the row itself right after commit (Outbox.publishOnCommit):
+       * until then no relay takes it, and after it any relay does (its writer died before publishing).
+       */
+      leaseUntil: timestamp('lease_until', { withTimezone: true }),
     },
     (table) => [index('outbox_unpublished_idx').on(table.position).where(sql`published_at is null`)],
   );

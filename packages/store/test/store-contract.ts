@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { MemoryBus } from '@parley/bus';
 import { createEvent, createLogger, type EventEnvelope } from '@parley/kernel';
-import { count, eq, sql } from 'drizzle-orm';
+import { count, eq, inArray, sql } from 'drizzle-orm';
 import { queryRows, withSerializationRetry } from '../src/database.ts';
+import { DirectPublisher } from '../src/direct-publisher.ts';
 import { subscribeIdempotent } from '../src/idempotent-consumer.ts';
 import { migrate } from '../src/migrate.ts';
 import { Outbox } from '../src/outbox.ts';
@@ -27,6 +29,8 @@ export async function waitFor(
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One suite over every database driver: migrations, outbox, relay and the idempotent consumer. */
 export function runStoreContract(name: string, open: () => Promise<TestDatabase>): void {
@@ -69,7 +73,8 @@ export function runStoreContract(name: string, open: () => Promise<TestDatabase>
         handle.database.db,
         sql`select count(*)::int as n from store_fixture.__migrations`,
       );
-      assert.equal(rows[0]?.n, 1);
+      const files = (await readdir(migrationsFolder)).filter((name) => name.endsWith('.sql'));
+      assert.equal(rows[0]?.n, files.length);
     });
 
     it('writes the event only when the business change commits', async () => {
@@ -123,6 +128,97 @@ export function runStoreContract(name: string, open: () => Promise<TestDatabase>
         .from(outbox)
         .where(sql`published_at is null and type = 'fixture.order.placed'`);
       assert.equal(pending?.n, 0);
+    });
+
+    async function recorder(bus: MemoryBus, subject: string): Promise<string[]> {
+      const received: string[] = [];
+      await bus.subscribe({
+        group: `${subject}-recorder`,
+        subjects: [`${subject}.*`],
+        handler: async (event) => {
+          received.push(event.id);
+        },
+      });
+      return received;
+    }
+
+    async function stored(ids: string[]): Promise<number> {
+      const [row] = await handle.database.db
+        .select({ n: count() })
+        .from(outbox)
+        .where(inArray(outbox.eventId, ids));
+      return row?.n ?? 0;
+    }
+
+    it('publishes committed events directly, in order, with no relay, and then deletes them', async () => {
+      const bus = new MemoryBus();
+      const received = await recorder(bus, 'fixture.direct');
+      const box = new Outbox(handle.database, tables, logger);
+      const direct = new DirectPublisher({ database: handle.database, tables, bus, logger, outbox: box });
+      box.publishOnCommit(direct);
+      let relayWakes = 0;
+      box.onCommitted(() => relayWakes++);
+      const sent: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        const events = [createEvent('fixture.direct.sent', { i }), createEvent('fixture.direct.sent', { i })];
+        sent.push(...events.map((event) => event.id));
+        await box.transaction((tx) => box.add(tx, ...events));
+      }
+      await waitFor(() => received.length === sent.length);
+      assert.deepEqual(received, sent);
+      assert.equal(relayWakes, 0, 'no relay round was asked for');
+      await waitFor(async () => (await stored(sent)) === 0);
+      await direct.stop();
+      await bus.close();
+    });
+
+    it('keeps relays off rows their writer publishes, until the lease lapses (the writer died)', async () => {
+      const bus = new MemoryBus();
+      const received = await recorder(bus, 'fixture.orphan');
+      const box = new Outbox(handle.database, tables, logger);
+      // The process dies right after the commit: nothing publishes what it committed.
+      box.publishOnCommit({ leaseMs: 600, publishCommitted: () => {} });
+      const relay = new OutboxRelay({ database: handle.database, tables, bus, logger, pollMs: 20 });
+      relay.start();
+      const event = createEvent('fixture.orphan.left', { n: 1 });
+      const committedAt = Date.now();
+      await box.transaction((tx) => box.add(tx, event));
+      await sleep(300);
+      assert.deepEqual(received, [], 'still leased: the relay leaves it to its writer');
+      await waitFor(() => received.length === 1);
+      assert.ok(Date.now() - committedAt >= 550, 'published once the lease lapsed');
+      assert.deepEqual(received, [event.id]);
+      await relay.stop();
+      assert.equal(await stored([event.id]), 0);
+      await bus.close();
+    });
+
+    it('hands events it cannot publish straight back to the relay', async () => {
+      const bus = new MemoryBus();
+      const received = await recorder(bus, 'fixture.handback');
+      const closedBus = new MemoryBus();
+      await closedBus.close();
+      const box = new Outbox(handle.database, tables, logger);
+      const direct = new DirectPublisher({
+        database: handle.database,
+        tables,
+        bus: closedBus,
+        logger,
+        outbox: box,
+        leaseMs: 60_000,
+      });
+      box.publishOnCommit(direct);
+      // Polling alone would take a minute: only the hand-back's wake can bring the event out in time.
+      const relay = new OutboxRelay({ database: handle.database, tables, bus, logger, pollMs: 60_000 });
+      box.onCommitted(() => relay.wake());
+      relay.start();
+      const event = createEvent('fixture.handback.sent', { n: 1 });
+      await box.transaction((tx) => box.add(tx, event));
+      await waitFor(() => received.length === 1, 5000);
+      assert.deepEqual(received, [event.id]);
+      await direct.stop();
+      await relay.stop();
+      await bus.close();
     });
 
     it('does not sleep through a wake that arrives while a batch is being published', async () => {

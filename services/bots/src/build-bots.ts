@@ -12,7 +12,7 @@ import {
   type ServicePlugin,
   type TypedApp,
 } from '@parley/kernel';
-import { type Database, migrate, Outbox, OutboxRelay } from '@parley/store';
+import { type Database, DirectPublisher, migrate, Outbox, OutboxRelay } from '@parley/store';
 import type { ChatClient } from './chat/chat-client.ts';
 import { HttpChatClient } from './chat/http-chat-client.ts';
 import { BotService } from './domain/bot-service.ts';
@@ -118,7 +118,7 @@ export interface BotsService extends ServicePlugin {
 export async function buildBots(deps: BotsDeps): Promise<BotsService> {
   const { config, database, logger } = deps;
   const tuning = deps.tuning ?? {};
-  const outbox = new Outbox(database, { outbox: outboxTable });
+  const outbox = new Outbox(database, { outbox: outboxTable }, logger);
   const repositories = {
     bots: new BotsRepository(database.db),
     knowledge: new KnowledgeRepository(database.db),
@@ -231,12 +231,22 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
       logger,
       pollMs: config.outboxPollMs,
     });
+    // Events committed here are published from here at once; the relay takes the rest (and a dead
+    // process's) from the outbox.
+    const direct = new DirectPublisher({
+      database,
+      tables: { outbox: outboxTable },
+      bus: deps.bus,
+      logger,
+      outbox,
+    });
     const stopWaking = outbox.onCommitted(() => relay.wake());
     const subscriptions: Subscription[] = [];
 
     app.addHook('onReady', async () => {
       await cancellation.start();
       relay.start();
+      outbox.publishOnCommit(direct);
       subscriptions.push(
         await consumeMessages({
           bus: deps.bus,
@@ -256,6 +266,8 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
       await sweeper.stop();
       await dispatcher.stop(tuning.shutdownGraceMs ?? 5000);
       await cancellation.stop();
+      outbox.publishOnCommit(undefined);
+      await direct.stop();
       stopWaking();
       await relay.stop();
       await egress.close();

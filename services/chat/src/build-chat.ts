@@ -10,7 +10,7 @@ import {
   type ServicePlugin,
   type TypedApp,
 } from '@parley/kernel';
-import { type Database, migrate, Outbox, OutboxRelay } from '@parley/store';
+import { type Database, DirectPublisher, migrate, Outbox, OutboxRelay } from '@parley/store';
 import { ConversationService } from './domain/conversations.ts';
 import type { DomainDeps } from './domain/deps.ts';
 import { HistoryService } from './domain/history.ts';
@@ -75,7 +75,7 @@ export interface ChatDeps {
  */
 export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
   const { config, database, logger } = deps;
-  const outbox = new Outbox(database, { outbox: outboxTable });
+  const outbox = new Outbox(database, { outbox: outboxTable }, logger);
   const notifier = new NotifierSlot();
   const domain: DomainDeps = {
     database,
@@ -144,6 +144,15 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
       logger,
       pollMs: config.outboxPollMs,
     });
+    // Events committed here are published from here at once; the relay takes the rest (and a dead
+    // process's) from the outbox.
+    const direct = new DirectPublisher({
+      database,
+      tables: { outbox: outboxTable },
+      bus: deps.bus,
+      logger,
+      outbox,
+    });
     const nudger = new RelayNudger(() => relay.wake());
     const stopWaking = outbox.onCommitted(() => nudger.nudge());
     let subscription: Subscription | undefined;
@@ -151,6 +160,7 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
     app.addHook('onReady', async () => {
       await sockets.start();
       relay.start();
+      outbox.publishOnCommit(direct);
       subscription = await consumeIdentityEvents({
         bus: deps.bus,
         database,
@@ -166,6 +176,8 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
     app.addHook('onClose', async () => {
       await subscription?.close();
       await sockets.close();
+      outbox.publishOnCommit(undefined);
+      await direct.stop();
       stopWaking();
       nudger.stop();
       await relay.stop();

@@ -19,10 +19,12 @@ export async function commitSendBatch(
 ): Promise<Outcome<SendResult>[]> {
   const createdAt = new Date();
   const batchItems = items.map(toBatchItem);
+  const { leaseMs } = deps.outbox;
   const result = await withSerializationRetry(() =>
-    deps.send.sendBatch(deps.database.db, batchItems, createdAt),
+    deps.send.sendBatch(deps.database.db, batchItems, createdAt, leaseMs),
   );
-  deps.outbox.committed();
+  if (leaseMs === undefined) deps.outbox.committed();
+  else deps.outbox.published(result.events);
 
   const firstWithKey = new Map<string, number>();
   // Agents who joined with this batch: the statement's member list predates them.

@@ -1,6 +1,6 @@
 import { type Attachment, ChatEvents } from '@parley/contracts';
-import type { EventActor } from '@parley/kernel';
-import { type Database, type Executor, queryPreparedDocument } from '@parley/store';
+import type { EventActor, EventEnvelope } from '@parley/kernel';
+import { type CommittedEvent, type Database, type Executor, queryPreparedDocument } from '@parley/store';
 import type { StoredAttachment } from '../domain/types.ts';
 import type { MessageRow } from './messages-repository.ts';
 import { SEND_BATCH_SQL } from './send-statements.ts';
@@ -47,21 +47,33 @@ export interface BatchResult {
   originals: Map<number, MessageRow>;
   /** Members of every conversation written to (before this batch's agents joined). */
   audience: Map<string, string[]>;
+  /** The `chat.message.created` events written, with their outbox positions. */
+  events: CommittedEvent[];
 }
 
 /** The send path: one statement per batch (repositories/send-statements.ts says what it does). */
 export class SendRepository {
   constructor(private readonly kind: Database['kind'] = 'postgres') {}
 
-  /** Every item of a batch is stored with the batch's `createdAt` (also its event's occurredAt). */
-  async sendBatch(executor: Executor, items: readonly BatchItem[], createdAt: Date): Promise<BatchResult> {
+  /**
+   * Every item of a batch is stored with the batch's `createdAt` (also its event's occurredAt); its events
+   * carry a lease of `leaseMs` when this process publishes them itself (Outbox.publishOnCommit).
+   */
+  async sendBatch(
+    executor: Executor,
+    items: readonly BatchItem[],
+    createdAt: Date,
+    leaseMs?: number,
+  ): Promise<BatchResult> {
     const [row] = await queryPreparedDocument<{
       verdicts: [number, Verdict, number | null, MessageRow['senderType'], boolean][];
       originals: [number, StoredMessageJson][];
       audience: [string, string][];
+      events: [number | string, EventEnvelope][];
     }>(this.kind, executor, 'chat_send_batch', SEND_BATCH_SQL, {
       created_at: createdAt.toISOString(),
       event_type: ChatEvents.messageCreated,
+      lease_ms: leaseMs ?? null,
       items: items.map((item, idx) => ({
         idx,
         id: item.id,
@@ -93,6 +105,7 @@ export class SendRepository {
       })),
       originals: new Map((row?.originals ?? []).map(([idx, original]) => [idx, fromStoredJson(original)])),
       audience,
+      events: (row?.events ?? []).map(([position, envelope]) => ({ position: Number(position), envelope })),
     };
   }
 }

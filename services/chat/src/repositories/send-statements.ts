@@ -21,14 +21,16 @@
  *    attachment links and outbox events (the `chat.message.created` envelope, as kernel's createEvent
  *    shapes it) are written.
  *
- * Returns each send's verdict (with seq and sender type), the stored originals of replays, and the members
- * of the conversations written to (for fan-out).
+ * Returns each send's verdict (with seq and sender type), the stored originals of replays, the members
+ * of the conversations written to (for fan-out), and the events written with their outbox positions: with
+ * a lease (`lease_ms`; none when it is null) this process publishes them itself once committed.
  */
 export const SEND_BATCH_SQL = `
   with input as (select $1::jsonb as doc),
   batch as (
     select doc ->> 'created_at' as created_at_text, (doc ->> 'created_at')::timestamptz as created_at,
-      doc ->> 'event_type' as event_type
+      doc ->> 'event_type' as event_type,
+      now() + ((doc ->> 'lease_ms')::integer * interval '1 millisecond') as lease_until
     from input
   ),
   items as (
@@ -134,8 +136,8 @@ export const SEND_BATCH_SQL = `
     on conflict do nothing
   ),
   events as (
-    insert into chat.outbox (event_id, type, envelope)
-    select n.event_id, b.event_type, jsonb_build_object(
+    insert into chat.outbox (event_id, type, lease_until, envelope)
+    select n.event_id, b.event_type, b.lease_until, jsonb_build_object(
       'id', n.event_id, 'type', b.event_type, 'version', 1, 'occurredAt', b.created_at_text,
       'actor', n.actor, 'correlationId', null,
       'data', jsonb_build_object(
@@ -151,6 +153,7 @@ export const SEND_BATCH_SQL = `
     cross join batch b
     -- Outbox positions follow the batch, so each conversation's events leave in seq order.
     order by n.idx
+    returning position, envelope
   )
   select
     (select json_agg(json_build_array(d.idx, d.verdict, n.seq, d.sender_type, d.joins) order by d.idx)
@@ -159,4 +162,5 @@ export const SEND_BATCH_SQL = `
        from decided d where d.verdict = 'replay') as originals,
     (select coalesce(json_agg(json_build_array(m.conversation_id, m.user_id)), '[]'::json)
        from chat.members m
-       where m.conversation_id = any (array(select distinct conversation_id from numbered))) as audience`;
+       where m.conversation_id = any (array(select distinct conversation_id from numbered))) as audience,
+    (select coalesce(json_agg(json_build_array(e.position, e.envelope)), '[]'::json) from events e) as events`;
