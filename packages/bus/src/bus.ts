@@ -30,8 +30,9 @@ export interface Subscription {
 
 /**
  * The Bus port carries durable domain events between services. Application code never publishes
- * directly: it writes to its outbox, and the outbox relay publishes (so an event exists iff its
- * transaction committed). Delivery is at least once; consumers make handling idempotent.
+ * directly: it writes to its outbox, and only what committed is published, by the writing process right
+ * after its commit (DirectPublisher) or by the outbox relay (so an event exists iff its transaction
+ * committed). Delivery is at least once; consumers make handling idempotent.
  */
 export interface Bus {
   publish(event: EventEnvelope): Promise<void>;

@@ -62,14 +62,17 @@ export class OutboxRelay {
     this.wakeUp?.();
   }
 
-  /** Publishes everything pending now; returns how many events went out. */
+  /** Publishes everything pending now that no writer holds a lease on; returns how many events went out. */
   async drain(): Promise<number> {
     let total = 0;
     for (let sent = await this.publishBatch(); sent > 0; sent = await this.publishBatch()) total += sent;
     return total;
   }
 
-  /** Stops the loop and publishes what is still pending, so a graceful shutdown leaves nothing behind. */
+  /**
+   * Stops the loop and publishes what is still pending (leased rows excepted: their writer publishes or
+   * hands them back), so a graceful shutdown leaves nothing behind.
+   */
   async stop(): Promise<void> {
     this.running = false;
     this.wake();

@@ -2,11 +2,10 @@
 export const RELAY_MIN_INTERVAL_MS = 25;
 
 /**
- * Wakes the outbox relay on commits, at most once per interval. A quiet system gets its events out at
- * once (bots answer a user's message as soon as it is stored). Under load a send batch commits every few
- * milliseconds, and a relay round per commit (four round trips and an UPDATE per event, for a handful of
- * events) cost the database more than the sends themselves; then one round per interval carries every
- * batch committed in it.
+ * Wakes the outbox relay on commits of events it must publish (those chat does not publish itself:
+ * written without a lease, or handed back), at most once per interval. A quiet system gets them out at
+ * once; under load, when commits come every few milliseconds, a relay round per commit would cost the
+ * database more than the writes themselves, so one round per interval carries every batch committed in it.
  */
 export class RelayNudger {
   private timer: NodeJS.Timeout | undefined;
