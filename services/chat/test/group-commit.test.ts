@@ -19,6 +19,30 @@ describe('group commit', () => {
     assert.equal(batches.length, 1);
   });
 
+  it('reports what every caller was told once they all have their answers', async () => {
+    const answered: number[] = [];
+    let reported: Outcome<number>[] | undefined;
+    let answeredWhenReported: number[] = [];
+    const committer = new GroupCommitter<number, number>({
+      commit: async (items) =>
+        items.map(
+          (item): Outcome<number> =>
+            item === 2 ? { ok: false, error: new Error('bad two') } : { ok: true, value: item * 10 },
+        ),
+      afterAnswering: (outcomes) => {
+        reported = outcomes;
+        answeredWhenReported = [...answered];
+      },
+    });
+    await Promise.allSettled([1, 2, 3].map((i) => committer.submit(i).then((value) => answered.push(value))));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(
+      reported?.map((outcome) => (outcome.ok ? outcome.value : 'failed')),
+      [10, 'failed', 30],
+    );
+    assert.deepEqual(answeredWhenReported, [10, 30], 'the callers had acted on their answers first');
+  });
+
   it('fails only the item its commit says failed', async () => {
     const committer = new GroupCommitter<number, number>({
       commit: async (items) =>

@@ -80,7 +80,8 @@ export class ReplyDispatcher {
       this.released.add(job.triggerMessageId);
       return;
     }
-    await this.acquire();
+    // A reply that waited for a slot may have waited long enough for its bot or quota to change.
+    if (await this.acquire()) job = { ...job, prepared: undefined };
     try {
       if (this.stopping) {
         this.released.add(job.triggerMessageId);
@@ -103,15 +104,16 @@ export class ReplyDispatcher {
     }
   }
 
-  private acquire(): Promise<void> {
+  /** Takes a slot; true when it had to wait for one. */
+  private acquire(): Promise<boolean> {
     if (this.running < this.concurrency) {
       this.running += 1;
-      return Promise.resolve();
+      return Promise.resolve(false);
     }
     return new Promise((resolve) => {
       this.waiting.push(() => {
         this.running += 1;
-        resolve();
+        resolve(true);
       });
     });
   }

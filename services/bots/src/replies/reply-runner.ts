@@ -135,8 +135,12 @@ export class ReplyRunner {
   /** System prompt + matching knowledge + what personalization knows + the recent conversation since /reset. */
   private async llmPrompt(job: ReplyJob, bot: BotRow, question: string): Promise<ChatTurn[]> {
     const count = Math.max(1, bot.config.contextMessages ?? DEFAULT_CONTEXT_MESSAGES);
+    // The messages before the question, which itself always comes last: its own transcript line may be
+    // written while this reads (ReplyDispatcher.prepareAhead).
     const [rows, base, facts] = await Promise.all([
-      this.deps.transcript.recentSinceReset(job.conversationId, job.triggerSeq, count),
+      count > 1
+        ? this.deps.transcript.recentSinceReset(job.conversationId, job.triggerSeq - 1, count - 1)
+        : [],
       this.deps.knowledge.baseOf(bot.id, bot.knowledgeVersion),
       this.deps.personal.factsAbout(job.userId).catch((error: unknown) => {
         this.deps.logger.warn({ err: error }, 'personal context unavailable; answering without it');
@@ -145,8 +149,7 @@ export class ReplyRunner {
     ]);
     const threshold = (bot.config.threshold ?? DEFAULT_CONFIDENCE_THRESHOLD) / 2;
     const passages = base.context(question, PROMPT_PASSAGES, threshold);
-    const history = historyTurns(rows);
-    if (history.at(-1)?.content !== question) history.push({ role: 'user', content: question });
+    const history = [...historyTurns(rows), { role: 'user' as const, content: question }];
     const system = systemMessage(bot.config.systemPrompt ?? defaultSystemPrompt(bot.name), passages, facts);
     return [{ role: 'system', content: system }, ...history];
   }

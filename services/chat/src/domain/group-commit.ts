@@ -22,6 +22,11 @@ export interface GroupCommitOptions<I, R> {
    * the database's WAL flushes; within a lane, batches commit in submission order.
    */
   laneOf?: (item: I) => string;
+  /**
+   * Runs once a batch's callers all have their answers and have acted on them (a turn of the event loop
+   * later), with what they were told: for work that must not delay an answer, such as publishing events.
+   */
+  afterAnswering?: (outcomes: Outcome<R>[]) => void;
 }
 
 interface Pending<I, R> {
@@ -114,31 +119,43 @@ export class GroupCommitter<I, R> {
       this.flush(lane);
       setImmediate(() => {
         this.inFlight -= batch.length;
-        settle();
+        const told = settle();
+        // A turn later: the callers' continuations (acks, fan-out) have all run by then.
+        const after = this.options.afterAnswering;
+        if (after) setImmediate(() => after(told));
       });
     });
   }
 
-  /** Commits a batch; resolves, once it is durable (or failed for good), to what answers its callers. */
-  private async commit(batch: Pending<I, R>[]): Promise<() => void> {
+  /**
+   * Commits a batch; resolves, once it is durable (or failed for good), to what answers its callers (and
+   * returns, in batch order, what each was told).
+   */
+  private async commit(batch: Pending<I, R>[]): Promise<() => Outcome<R>[]> {
     let outcomes: Outcome<R>[];
     try {
       outcomes = await this.options.commit(batch.map((pending) => pending.item));
     } catch (error) {
-      if (batch.length === 1) return () => batch[0]!.reject(error);
+      if (batch.length === 1) {
+        return () => {
+          batch[0]!.reject(error);
+          return [{ ok: false, error }];
+        };
+      }
       // One item may have poisoned the batch: retry each alone, in order, so only that one fails.
-      const settles: (() => void)[] = [];
+      const settles: (() => Outcome<R>[])[] = [];
       for (const pending of batch) settles.push(await this.commit([pending]));
-      return () => {
-        for (const settle of settles) settle();
-      };
+      return () => settles.flatMap((settle) => settle());
     }
     return () =>
-      batch.forEach((pending, index) => {
-        const outcome = outcomes[index];
-        if (!outcome) pending.reject(new Error('group commit returned no outcome for an item'));
-        else if (outcome.ok) pending.resolve(outcome.value);
+      batch.map((pending, index) => {
+        const outcome: Outcome<R> = outcomes[index] ?? {
+          ok: false,
+          error: new Error('group commit returned no outcome for an item'),
+        };
+        if (outcome.ok) pending.resolve(outcome.value);
         else pending.reject(outcome.error);
+        return outcome;
       });
   }
 }

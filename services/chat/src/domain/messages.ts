@@ -56,6 +56,14 @@ export class MessageService {
       // by side lock disjoint conversations.
       laneOf: (item) => item.conversationId,
       commit: (items) => commitSendBatch(deps, items),
+      // The senders' acks go out before the events: a consumer in this process (bots, with PGlite's
+      // queries running on this thread) would otherwise keep the acks waiting.
+      afterAnswering: (outcomes) => {
+        const events = outcomes.flatMap((outcome) =>
+          outcome.ok && outcome.value.event ? [outcome.value.event] : [],
+        );
+        if (events.length > 0) deps.outbox.published(events);
+      },
     });
   }
 

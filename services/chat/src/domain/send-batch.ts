@@ -23,8 +23,11 @@ export async function commitSendBatch(
   const result = await withSerializationRetry(() =>
     deps.send.sendBatch(deps.database.db, batchItems, createdAt, leaseMs),
   );
+  // Events with a lease are published by MessageService once every sender has the answer.
   if (leaseMs === undefined) deps.outbox.committed();
-  else deps.outbox.published(result.events);
+  const eventOf = new Map(
+    result.events.map((event) => [(event.envelope.data as { message: { id: string } }).message.id, event]),
+  );
 
   const firstWithKey = new Map<string, number>();
   // Agents who joined with this batch: the statement's member list predates them.
@@ -44,7 +47,12 @@ export async function commitSendBatch(
         const memberIds = [...(audience.get(item.conversationId) ?? [])];
         return {
           ok: true,
-          value: { message: writtenMessage(item, verdict, createdAt), created: true, memberIds },
+          value: {
+            message: writtenMessage(item, verdict, createdAt),
+            created: true,
+            memberIds,
+            event: eventOf.get(item.id),
+          },
         };
       }
       case 'replay': {
@@ -53,7 +61,9 @@ export async function commitSendBatch(
       }
       case 'repeat': {
         const first = outcomes[firstWithKey.get(clientKey(item))!]!;
-        return first.ok ? { ok: true, value: { ...first.value, created: false, memberIds: [] } } : first;
+        return first.ok
+          ? { ok: true, value: { ...first.value, created: false, memberIds: [], event: undefined } }
+          : first;
       }
       case 'hidden':
       case 'closed':

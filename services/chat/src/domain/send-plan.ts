@@ -1,5 +1,6 @@
 import type { Message } from '@parley/contracts';
 import { conflict, type EventActor, forbidden, isStaff, newId, type Principal } from '@parley/kernel';
+import type { CommittedEvent } from '@parley/store';
 import type { MessageRow } from '../repositories/messages-repository.ts';
 import type { BatchItem, BatchVerdict } from '../repositories/send-repository.ts';
 import { hiddenConversation } from './access.ts';
@@ -33,6 +34,8 @@ export interface SendResult {
   created: boolean;
   /** Who must hear about it (empty for a replay). */
   memberIds: string[];
+  /** Its `chat.message.created` event, for this process to publish once the sender has the answer. */
+  event?: CommittedEvent;
 }
 
 /** The statement's view of a send: its fields once, with what only the database knows left open. */
