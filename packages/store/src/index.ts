@@ -3,6 +3,7 @@ export * from './direct-publisher.ts';
 export * from './idempotent-consumer.ts';
 export * from './migrate.ts';
 export * from './outbox.ts';
+export * from './outbox-publishing.ts';
 export * from './outbox-relay.ts';
 export * from './outbox-tables.ts';
 export * from './pglite-template.ts';

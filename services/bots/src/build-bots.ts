@@ -12,7 +12,7 @@ import {
   type ServicePlugin,
   type TypedApp,
 } from '@parley/kernel';
-import { type Database, DirectPublisher, migrate, Outbox, OutboxRelay } from '@parley/store';
+import { type Database, migrate, Outbox, OutboxPublishing } from '@parley/store';
 import type { ChatClient } from './chat/chat-client.ts';
 import { HttpChatClient } from './chat/http-chat-client.ts';
 import { BotService } from './domain/bot-service.ts';
@@ -224,29 +224,20 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
     knowledgeRoutes(app, routeDeps);
     openAiRoutes(app, routeDeps);
 
-    const relay = new OutboxRelay({
+    const publishing = new OutboxPublishing({
+      outbox,
       database,
       tables: { outbox: outboxTable },
       bus: deps.bus,
       logger,
       pollMs: config.outboxPollMs,
     });
-    // Events committed here are published from here at once; the relay takes the rest (and a dead
-    // process's) from the outbox.
-    const direct = new DirectPublisher({
-      database,
-      tables: { outbox: outboxTable },
-      bus: deps.bus,
-      logger,
-      outbox,
-    });
-    const stopWaking = outbox.onCommitted(() => relay.wake());
+    const stopWaking = outbox.onCommitted(() => publishing.wakeRelay());
     const subscriptions: Subscription[] = [];
 
     app.addHook('onReady', async () => {
       await cancellation.start();
-      relay.start();
-      outbox.publishOnCommit(direct);
+      publishing.start();
       subscriptions.push(
         await consumeMessages({
           bus: deps.bus,
@@ -266,10 +257,8 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
       await sweeper.stop();
       await dispatcher.stop(tuning.shutdownGraceMs ?? 5000);
       await cancellation.stop();
-      outbox.publishOnCommit(undefined);
-      await direct.stop();
       stopWaking();
-      await relay.stop();
+      await publishing.stop();
       await egress.close();
     });
   };

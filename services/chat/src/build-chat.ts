@@ -10,7 +10,7 @@ import {
   type ServicePlugin,
   type TypedApp,
 } from '@parley/kernel';
-import { type Database, DirectPublisher, migrate, Outbox, OutboxRelay } from '@parley/store';
+import { type Database, migrate, Outbox, OutboxPublishing } from '@parley/store';
 import { ConversationService } from './domain/conversations.ts';
 import type { DomainDeps } from './domain/deps.ts';
 import { HistoryService } from './domain/history.ts';
@@ -137,30 +137,21 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
     });
     notifier.use(sockets);
 
-    const relay = new OutboxRelay({
+    const publishing = new OutboxPublishing({
+      outbox,
       database,
       tables: { outbox: outboxTable },
       bus: deps.bus,
       logger,
       pollMs: config.outboxPollMs,
     });
-    // Events committed here are published from here at once; the relay takes the rest (and a dead
-    // process's) from the outbox.
-    const direct = new DirectPublisher({
-      database,
-      tables: { outbox: outboxTable },
-      bus: deps.bus,
-      logger,
-      outbox,
-    });
-    const nudger = new RelayNudger(() => relay.wake());
+    const nudger = new RelayNudger(() => publishing.wakeRelay());
     const stopWaking = outbox.onCommitted(() => nudger.nudge());
     let subscription: Subscription | undefined;
 
     app.addHook('onReady', async () => {
       await sockets.start();
-      relay.start();
-      outbox.publishOnCommit(direct);
+      publishing.start();
       subscription = await consumeIdentityEvents({
         bus: deps.bus,
         database,
@@ -176,11 +167,9 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
     app.addHook('onClose', async () => {
       await subscription?.close();
       await sockets.close();
-      outbox.publishOnCommit(undefined);
-      await direct.stop();
       stopWaking();
       nudger.stop();
-      await relay.stop();
+      await publishing.stop();
     });
   };
   return { name: 'chat', plugin: plugin as ServicePlugin['plugin'] };
