@@ -25,9 +25,7 @@ export async function commitSendBatch(
   );
   // Events with a lease are published by MessageService once every sender has the answer.
   if (leaseMs === undefined) deps.outbox.committed();
-  const eventOf = new Map(
-    result.events.map((event) => [(event.envelope.data as { message: { id: string } }).message.id, event]),
-  );
+  const eventOf = new Map(result.events.map((event) => [event.envelope.id, event]));
 
   const firstWithKey = new Map<string, number>();
   // Agents who joined with this batch: the statement's member list predates them.
@@ -51,7 +49,7 @@ export async function commitSendBatch(
             message: writtenMessage(item, verdict, createdAt),
             created: true,
             memberIds,
-            event: eventOf.get(item.id),
+            event: eventOf.get(batchItems[index]!.eventId),
           },
         };
       }
