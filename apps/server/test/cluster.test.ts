@@ -183,12 +183,19 @@ describe('a gateway and two service nodes over PostgreSQL, Redis and NATS', { sk
 
   it('loses nothing when a node is SIGKILLed under traffic, keeps serving, and reports the loss', async (t) => {
     const acknowledged = new Map<string, MessageView>();
-    const attemptsPerSend: number[] = [];
+    const sends: Array<{ startedAt: number; attempts: number }> = [];
     let started = 0;
+    let exitedAt = Number.POSITIVE_INFINITY;
     // Three senders at once, so requests are in flight on the node at the moment it dies.
     const sender = async (lane: number) => {
       for (let i = 0; i < 20; i++) {
-        if (++started === 15) nodes[1]?.child.kill('SIGKILL');
+        if (++started === 15) {
+          nodes[1]?.child.kill('SIGKILL');
+          void nodes[1]?.exited.then(() => {
+            exitedAt = performance.now();
+          });
+        }
+        const startedAt = performance.now();
         const clientMessageId = `kill-${suffix}-${lane}-${i}`;
         let attempts = 0;
         for (;;) {
@@ -210,46 +217,56 @@ describe('a gateway and two service nodes over PostgreSQL, Redis and NATS', { sk
           // The same clientMessageId again: a retry can never store a second copy.
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
-        attemptsPerSend.push(attempts);
+        sends.push({ startedAt, attempts });
+        // Paced, so that on a fast machine too the survivor is seen serving for a while after the kill.
+        await new Promise((resolve) => setTimeout(resolve, 20));
       }
     };
-    await Promise.all([0, 1, 2].map(sender));
-    await nodes[1]?.exited;
-    t.diagnostic(
-      `attempts per send, in completion order (node B killed at the 15th): ${attemptsPerSend.join(',')}`,
-    );
+    try {
+      await Promise.all([0, 1, 2].map(sender));
+      await nodes[1]?.exited;
+      const attempts = sends.map((send) => send.attempts).join(',');
+      t.diagnostic(`attempts per send, in completion order (node B killed at the 15th): ${attempts}`);
 
-    const stored = await history(gatewayUrl(), alice.accessToken, conversationId);
-    assert.deepEqual(
-      stored.map((message) => message.seq),
-      stored.map((_, index) => index + 1),
-      'seq starts at 1 and has no gaps or repeats',
-    );
-    for (const [clientMessageId, message] of acknowledged) {
-      const copies = stored.filter((m) => m.clientMessageId === clientMessageId);
-      assert.equal(copies.length, 1, `${clientMessageId} stored exactly once`);
-      assert.equal(copies[0]?.id, message.id);
-      assert.equal(copies[0]?.seq, message.seq);
-    }
-    assert.equal(acknowledged.size, 60);
-    assert.ok(
-      attemptsPerSend.slice(-30).every((attempts) => attempts === 1),
-      `after the kill every send succeeds at once through the survivor: ${attemptsPerSend.join(',')}`,
-    );
-
-    const report = await readiness();
-    assert.equal(report.ready, true);
-    assert.equal(report.degraded, true, 'the loss is reported');
-    const dead = topology.nodes[1]?.url;
-    for (const service of ['identity', 'chat']) {
-      const nodesSeen = report.checks[`upstream:${service}`]?.detail?.nodes ?? [];
+      const stored = await history(gatewayUrl(), alice.accessToken, conversationId);
       assert.deepEqual(
-        nodesSeen.map((node) => [node.url, node.healthy]),
-        topology.nodes.map((node) => [node.url, node.url !== dead]),
-        service,
+        stored.map((message) => message.seq),
+        stored.map((_, index) => index + 1),
+        'seq starts at 1 and has no gaps or repeats',
       );
+      for (const [clientMessageId, message] of acknowledged) {
+        const copies = stored.filter((m) => m.clientMessageId === clientMessageId);
+        assert.equal(copies.length, 1, `${clientMessageId} stored exactly once`);
+        assert.equal(copies[0]?.id, message.id);
+        assert.equal(copies[0]?.seq, message.seq);
+      }
+      assert.equal(acknowledged.size, 60);
+      // A send in flight when the node died may fail once: the gateway never repeats a POST that may have
+      // reached a node. Every send begun once the death was visible (the process gone, and a moment for the
+      // gateway to see its connections closed) succeeds at the first try through the survivor.
+      const afterDeath = sends.filter((send) => send.startedAt > exitedAt + 100);
+      assert.ok(afterDeath.length >= 15, `sends kept coming after the kill (${afterDeath.length})`);
+      assert.ok(
+        afterDeath.every((send) => send.attempts === 1),
+        `after the kill every send succeeds at once through the survivor: ${attempts}`,
+      );
+
+      const report = await readiness();
+      assert.equal(report.ready, true);
+      assert.equal(report.degraded, true, 'the loss is reported');
+      const dead = topology.nodes[1]?.url;
+      for (const service of ['identity', 'chat']) {
+        const nodesSeen = report.checks[`upstream:${service}`]?.detail?.nodes ?? [];
+        assert.deepEqual(
+          nodesSeen.map((node) => [node.url, node.healthy]),
+          topology.nodes.map((node) => [node.url, node.url !== dead]),
+          service,
+        );
+      }
+    } finally {
+      // The next test needs both nodes, whatever happened in this one.
+      await restartNode(1);
     }
-    await restartNode(1);
   });
 
   it('rolls a node with SIGTERM under traffic: no failed request, sockets told and back in sync', async (t) => {
