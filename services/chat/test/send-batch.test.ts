@@ -155,6 +155,31 @@ describe('send batches (one statement per batch)', () => {
     assert.deepEqual(view.lastMessage, mapped);
   });
 
+  it('cuts the preview before an emoji rather than through it, in sends and in edits', async () => {
+    const group = await create(alice, { type: 'group', memberIds: [bob.id] });
+    // 1 + 2 x 120 units: unit 200 is the first half of an emoji.
+    const body = `a${'😀'.repeat(120)}`;
+    const response = await send(alice, group.id, body);
+    assert.equal(response.statusCode, 201, response.body);
+    const sent = response.json();
+    assert.equal(sent.body, body);
+    const lastMessage = async () =>
+      (
+        await chat.app.inject({ method: 'GET', url: `/api/v1/conversations/${group.id}`, headers: bearer(bob) })
+      ).json().lastMessage;
+    assert.equal((await lastMessage()).body, body.slice(0, 199));
+
+    const edited = `${body}!`;
+    const edit = await chat.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/conversations/${group.id}/messages/${sent.id}`,
+      headers: bearer(alice),
+      payload: { body: edited },
+    });
+    assert.equal(edit.statusCode, 200, edit.body);
+    assert.equal((await lastMessage()).body, body.slice(0, 199));
+  });
+
   it('reopens a resolved conversation when its user writes, and the event says so; staff join as agents', async () => {
     const support = await create(alice, { type: 'support' });
     assert.equal((await setStatus(support.id, 'open')).statusCode, 200);

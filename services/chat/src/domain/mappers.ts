@@ -30,6 +30,19 @@ export function toMessage(row: MessageRow): Message {
   };
 }
 
+const PREVIEW_UNITS = 200;
+
+/**
+ * The body cut to 200 UTF-16 units, never through a surrogate pair: half an emoji is not text, and
+ * PostgreSQL refuses it in JSON.
+ */
+function preview(body: string): string {
+  if (body.length <= PREVIEW_UNITS) return body;
+  const last = body.charCodeAt(PREVIEW_UNITS - 1);
+  const splitsPair = last >= 0xd800 && last <= 0xdbff;
+  return body.slice(0, splitsPair ? PREVIEW_UNITS - 1 : PREVIEW_UNITS);
+}
+
 export function toLastMessage(row: MessageRow): LastMessage {
   const deleted = row.deletedAt !== null;
   return {
@@ -37,7 +50,7 @@ export function toLastMessage(row: MessageRow): LastMessage {
     seq: row.seq,
     senderId: row.senderId,
     type: row.type,
-    body: deleted ? '' : row.body.slice(0, 200),
+    body: deleted ? '' : preview(row.body),
     createdAt: row.createdAt.toISOString(),
     deleted,
   };
