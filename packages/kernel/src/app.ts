@@ -76,6 +76,8 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
   });
 
   app.setValidatorCompiler(createValidatorCompiler());
+  // The services speak JSON: a text/plain body is 415, not a string that then fails validation as 400.
+  app.removeContentTypeParser('text/plain');
   app.decorate('readiness', new Readiness());
   app.decorate('metrics', createProcessMetrics());
   installErrorHandler(app);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Type } from 'typebox';
 import { type App, createProcessApp, type TypedApp } from '../src/app.ts';
+import { toAppError } from '../src/error-handler.ts';
 import { conflict } from '../src/errors.ts';
 import { createLogger } from '../src/logger.ts';
 
@@ -165,6 +166,32 @@ describe('process app', () => {
     });
     assert.equal(wrongType.statusCode, 415);
     assert.equal(wrongType.json().code, 'unsupported_media_type');
+    // Not even plain text becomes a string body: the routes take JSON.
+    const text = await app.inject({
+      method: 'POST',
+      url: '/things',
+      headers: { 'content-type': 'text/plain' },
+      payload: 'hello',
+    });
+    assert.equal(text.statusCode, 415);
+    assert.equal(text.json().code, 'unsupported_media_type');
+  });
+
+  it('answers 400, not 500, when the database refuses a value the request carried', async () => {
+    // What drivers throw for NUL in text (22P05) or an integer out of range (22003), as the query builder
+    // wraps it.
+    for (const code of ['22P05', '22003', '22008']) {
+      const error = Object.assign(new Error('Failed query: insert ...'), {
+        cause: Object.assign(new Error('database refused it'), { code }),
+      });
+      const problem = toAppError(error);
+      assert.equal(problem.status, 400, code);
+      assert.equal(problem.code, 'validation_failed');
+      assert.doesNotMatch(problem.message, /insert|refused/);
+    }
+    // Other database failures stay 500s.
+    assert.equal(toAppError(Object.assign(new Error('x'), { code: '40001' })).status, 500);
+    assert.equal(toAppError(Object.assign(new Error('x'), { code: 'ECONNRESET' })).status, 500);
   });
 
   it('renders coded errors as problem+json', async () => {

@@ -81,6 +81,45 @@ describe('chat REST: messages', () => {
     assert.equal((await send(alice, { body: 'x', unknown: true })).statusCode, 400);
   });
 
+  it('answers values the database cannot store with 400, and keeps what is stored intact', async () => {
+    const before = (await get(bob, `/api/v1/conversations/${conversationId}`)).json();
+    const refused = [
+      await send(alice, { body: 'nul \u0000 inside' }),
+      await send(alice, { body: 'half an emoji \ud83d here' }),
+      await send(alice, { body: 'fine', clientMessageId: 'key\u0000' }),
+      await chat.app.inject({
+        method: 'POST',
+        url: `/api/v1/conversations/${conversationId}/read`,
+        headers: bearer(bob),
+        payload: { seq: 99_999_999_999 },
+      }),
+      await get(alice, `/api/v1/conversations/${conversationId}/messages?afterSeq=99999999999`),
+      await get(alice, `/api/v1/search/messages?q=${encodeURIComponent('a\u0000b')}`),
+      await get(alice, `/api/v1/conversations/${encodeURIComponent('cnv_\u0000')}`),
+    ];
+    for (const response of refused) {
+      assert.equal(response.statusCode, 400, response.body);
+      assert.equal(response.json().code, 'validation_failed');
+    }
+    const after = (await get(bob, `/api/v1/conversations/${conversationId}`)).json();
+    assert.equal(after.lastSeq, before.lastSeq);
+    assert.deepEqual(after.lastMessage, before.lastMessage);
+    const next = await send(alice, { body: 'still here' });
+    assert.equal(next.json().seq, before.lastSeq + 1, 'no seq was spent on a refused send');
+
+    // A refused system message leaves no conversation behind.
+    const list = async () => (await get(alice, '/api/v1/conversations?limit=100')).json().items.length;
+    const conversations = await list();
+    const create = await chat.app.inject({
+      method: 'POST',
+      url: '/api/v1/conversations',
+      headers: bearer(alice),
+      payload: { type: 'group', memberIds: [bob.id], systemMessage: 'welcome \u0000' },
+    });
+    assert.equal(create.statusCode, 400, create.body);
+    assert.equal(await list(), conversations);
+  });
+
   it('hides the conversation from outsiders: 404 for reads and writes', async () => {
     assert.equal((await send(eve, { body: 'let me in' })).statusCode, 404);
     assert.equal((await get(eve, `/api/v1/conversations/${conversationId}/messages`)).statusCode, 404);

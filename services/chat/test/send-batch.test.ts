@@ -165,7 +165,11 @@ describe('send batches (one statement per batch)', () => {
     assert.equal(sent.body, body);
     const lastMessage = async () =>
       (
-        await chat.app.inject({ method: 'GET', url: `/api/v1/conversations/${group.id}`, headers: bearer(bob) })
+        await chat.app.inject({
+          method: 'GET',
+          url: `/api/v1/conversations/${group.id}`,
+          headers: bearer(bob),
+        })
       ).json().lastMessage;
     assert.equal((await lastMessage()).body, body.slice(0, 199));
 

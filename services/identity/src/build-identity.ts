@@ -181,8 +181,6 @@ export async function buildIdentity(deps: IdentityDeps): Promise<Identity> {
     name: 'identity',
     plugin: async (app) => {
       installAuthentication(app);
-      // Identity speaks JSON only: a text/plain body is 415, not a string that fails validation.
-      app.removeContentTypeParser('text/plain');
       app.addHook('onReady', async () => {
         relay.start();
         mailRelay.start();

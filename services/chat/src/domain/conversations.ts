@@ -93,6 +93,13 @@ export class ConversationService {
         break;
       }
     }
+    // Checked before anything is written: a system message the database refuses would otherwise leave
+    // the conversation behind without it, and a retry would create another.
+    if (body.systemMessage !== undefined && !isStorableText(body.systemMessage)) {
+      throw badRequest('The system message cannot be stored.', [
+        { path: 'systemMessage', message: 'must not contain NUL characters or broken UTF-16' },
+      ]);
+    }
     const memberRows = memberIds.map((userId) => ({
       conversationId: row.id,
       userId,
@@ -363,4 +370,11 @@ function decodeListCursor(cursor: string): { at: Date; id: string } {
     throw badRequest('The cursor is not valid.', [{ path: 'cursor', message: 'is not a cursor' }]);
   }
   return { at: date, id };
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Text PostgreSQL stores as it is, in a text column and in JSON alike: no NUL, no half of a surrogate pair. */
+function isStorableText(text: string): boolean {
+  return !text.includes('\u0000') && !LONE_SURROGATE.test(text);
 }
