@@ -100,6 +100,14 @@ describe('the official openai SDK against Parley', () => {
     });
     assert.equal(whole.choices[0]?.message.content, streamed);
     assert.equal(whole.object, 'chat.completion');
+    // Words that name Object's own properties are words like any other.
+    for (const content of ['constructor', 'what is toString and __proto__ for hasOwnProperty']) {
+      const odd = await client.chat.completions.create({
+        model: DEFAULT_BOT_ID,
+        messages: [{ role: 'user', content }],
+      });
+      assert.ok(odd.choices[0]?.message.content, content);
+    }
   });
 
   it('accepts a personal API key as the bearer', async () => {

@@ -36,6 +36,10 @@ describe('commands', () => {
       }),
       'Ada for usr_1 on 2025-03-04 at 05:06 UTC: x y {{nope}}',
     );
+    assert.equal(
+      renderTemplate('{{constructor}} {{toString}}', { botName: 'Ada', args: '', userId: 'usr_1', now }),
+      '{{constructor}} {{toString}}',
+    );
   });
 
   for (const text of [
@@ -46,6 +50,9 @@ describe('commands', () => {
     'I want a human',
     'connect me with someone from the support team',
     'I need an agent',
+    'put me through to a person',
+    'this is not working, let me talk to a human',
+    'Thanks. Now connect me to an agent',
   ]) {
     it(`hears a handoff request: "${text}"`, () => assert.equal(wantsHuman(text), true));
   }
@@ -54,6 +61,9 @@ describe('commands', () => {
     'what is a human-readable id',
     'the agent field is empty',
     'Hello',
+    "I don't want to talk to a human, just answer",
+    'Can you chat like a person?',
+    'I do not need an agent',
   ]) {
     it(`does not hand off on: "${text}"`, () => assert.equal(wantsHuman(text), false));
   }

@@ -49,7 +49,9 @@ export function queryTerms(text: string): QueryTerm[] {
     const own = stem(word);
     if (seen.has(own)) continue;
     seen.add(own);
-    const alternatives = (SYNONYMS[word] ?? []).map(stem).filter((s) => s !== own);
+    // Own entries only: a plain object also "has" constructor, toString and the like.
+    const synonyms = Object.hasOwn(SYNONYMS, word) ? (SYNONYMS[word] ?? []) : [];
+    const alternatives = synonyms.map(stem).filter((s) => s !== own);
     out.push({ stems: [own, ...new Set(alternatives)] });
   }
   return out;

@@ -19,26 +19,38 @@ export function renderTemplate(
   values: { botName: string; args: string; userId: string; now?: Date },
 ): string {
   const now = values.now ?? new Date();
-  const known: Record<string, string> = {
-    'bot.name': values.botName,
-    args: values.args,
-    'user.id': values.userId,
-    date: now.toISOString().slice(0, 10),
-    time: `${now.toISOString().slice(11, 16)} UTC`,
-  };
+  const known = new Map<string, string>(
+    Object.entries({
+      'bot.name': values.botName,
+      args: values.args,
+      'user.id': values.userId,
+      date: now.toISOString().slice(0, 10),
+      time: `${now.toISOString().slice(11, 16)} UTC`,
+    }),
+  );
+  // A Map, so {{constructor}} and the like are unknown placeholders, not Object's own properties.
   return template.replace(
     /\{\{\s*([a-z.]+)\s*\}\}/gi,
-    (whole, name: string) => known[name.toLowerCase()] ?? whole,
+    (whole, name: string) => known.get(name.toLowerCase()) ?? whole,
   );
 }
 
 /** Plain-language requests for a person: "talk to a human", "agent please", "can I speak to someone". */
 const HANDOFF_PATTERNS = [
-  /\b(talk|speak|chat|connect|transfer|put)\b[^.?!]{0,30}\b(human|person|people|agent|operator|representative|someone|somebody|staff|support team)\b/i,
+  /\b(talk|speak|chat|connect|transfer|put)\b(\s+[\w']+){0,3}?\s+(to|with)\s+((a|an|the|some|real)\s+)*(human|person|people|agent|operator|representative|someone|somebody|staff|support team)\b/i,
   /^\W*(a\s+)?(human|agent|operator|representative|real person|person)(\s+please|\s+pls|\s+now)?\W*$/i,
   /\b(want|need|get)\s+(a|an|to\s+talk\s+to\s+a)?\s*(real\s+)?(human|person|agent|operator)\b/i,
 ];
 
+/** "I don't want to talk to a human": a negation just before the request (at most two words away). */
+const NEGATED = /\b(don'?t|do\s+not|doesn'?t|never|no)\s+([\w']+\s+){0,2}$/i;
+
+/** Whether the message plainly asks for a person (handing off is not undone by the user, so be sure). */
 export function wantsHuman(body: string): boolean {
-  return HANDOFF_PATTERNS.some((pattern) => pattern.test(body));
+  return HANDOFF_PATTERNS.some((pattern) => {
+    const match = pattern.exec(body);
+    if (!match) return false;
+    const sentenceStart = Math.max(...['.', '!', '?'].map((mark) => body.lastIndexOf(mark, match.index))) + 1;
+    return !NEGATED.test(body.slice(sentenceStart, match.index));
+  });
 }
