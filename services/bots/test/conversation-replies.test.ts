@@ -198,6 +198,13 @@ describe('an LLM bot', () => {
     assert.deepEqual(contents, ['What was my order number?']);
   });
 
+  it('posts a provider reply with NUL characters and broken UTF-16 as text chat can store', async () => {
+    peer.respond({ kind: 'reply', tokens: ['bad\u0000', 'byte \ud83d', ' end'] });
+    const { user, conversation } = await conversationWith(llmBot.id);
+    const reply = await h.replyTo(user, await h.send(user, conversation.id, 'Say something odd.'));
+    assert.equal(reply.body, 'badbyte \uFFFD end');
+  });
+
   it('forgets the context after /reset', async () => {
     peer.respond({ kind: 'reply', tokens: ['Sure', '.'] });
     const { user, conversation } = await conversationWith(llmBot.id);

@@ -17,13 +17,14 @@ export class ReplyPoster {
   ) {}
 
   /** The posted message, or null when chat refuses it for good (the conversation closed or vanished). */
-  async post(job: ReplyJob, body: string): Promise<PostedMessage | null> {
+  async post(job: ReplyJob, text: string): Promise<PostedMessage | null> {
+    const body = fitBytes(storable(text), this.maxBodyBytes);
     let posted: PostedMessage;
     try {
       posted = await this.chat.postMessage(job.conversationId, {
         senderId: job.botId,
         senderType: 'bot',
-        body: fitBytes(body, this.maxBodyBytes),
+        body,
         clientMessageId: replyClientMessageId(job.triggerMessageId),
       });
     } catch (error) {
@@ -47,6 +48,16 @@ export class ReplyPoster {
     });
     return posted;
   }
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * A provider's text as chat can store it: without NUL characters and with broken UTF-16 replaced.
+ * Otherwise chat refuses the reply, and every retry would ask (and bill) the provider again.
+ */
+function storable(text: string): string {
+  return text.replaceAll('\u0000', '').replace(LONE_SURROGATE, '\uFFFD');
 }
 
 /** Cuts text to a byte budget on a character boundary, marking the cut. */
