@@ -139,6 +139,29 @@ if (databaseUrl && redisUrl) {
       await database.dispose();
     });
 
+    it('stores a client key used in two conversations at once on two processes once, refusing the other', async () => {
+      const alice = await first.user();
+      const bob = await first.user();
+      const group = async () => (await first.createGroup(alice, [bob.id])).id;
+      for (let i = 0; i < 5; i++) {
+        const [one, two] = [await group(), await group()];
+        const send = (harness: ChatHarness, conversationId: string) =>
+          harness.app.inject({
+            method: 'POST',
+            url: `/api/v1/conversations/${conversationId}/messages`,
+            headers: bearer(alice),
+            payload: { body: `to ${conversationId}`, clientMessageId: `both-${i}` },
+          });
+        // Side by side: the later statement meets the earlier one's key only when it inserts.
+        const answers = await Promise.all([send(first, one), send(second, two)]);
+        assert.deepEqual(
+          answers.map((answer) => answer.statusCode).sort(),
+          [201, 409],
+          answers.map((answer) => answer.body).join('\n'),
+        );
+      }
+    });
+
     it('delivers a message sent on one process to a member connected to the other', async () => {
       const alice = await first.user();
       const bob = await first.user();

@@ -120,6 +120,35 @@ describe('chat REST: messages', () => {
     assert.equal(await list(), conversations);
   });
 
+  it('refuses a clientMessageId the sender already used in another conversation with 409', async () => {
+    const group = async () =>
+      (
+        await chat.app.inject({
+          method: 'POST',
+          url: '/api/v1/conversations',
+          headers: bearer(alice),
+          payload: { type: 'group', memberIds: [bob.id] },
+        })
+      ).json().id as string;
+    const other = await group();
+    assert.equal((await send(alice, { body: 'here', clientMessageId: 'reused-1' })).statusCode, 201);
+    const reused = await send(alice, { body: 'there', clientMessageId: 'reused-1' }, other);
+    assert.equal(reused.statusCode, 409, reused.body);
+    assert.equal(reused.json().code, 'client_message_id_reused');
+    const history = (await get(bob, `/api/v1/conversations/${other}/messages`)).json().items;
+    assert.equal(history.length, 0);
+    // At the same moment, in two conversations (committed side by side when they fall in different
+    // lanes, or in one batch): one is stored, the other refused, none fails.
+    for (let i = 0; i < 6; i++) {
+      const [one, two] = [await group(), await group()];
+      const answers = await Promise.all([
+        send(alice, { body: 'a', clientMessageId: `reused-at-once-${i}` }, one),
+        send(alice, { body: 'b', clientMessageId: `reused-at-once-${i}` }, two),
+      ]);
+      assert.deepEqual(answers.map((answer) => answer.statusCode).sort(), [201, 409], answers[1]?.body);
+    }
+  });
+
   it('hides the conversation from outsiders: 404 for reads and writes', async () => {
     assert.equal((await send(eve, { body: 'let me in' })).statusCode, 404);
     assert.equal((await get(eve, `/api/v1/conversations/${conversationId}/messages`)).statusCode, 404);

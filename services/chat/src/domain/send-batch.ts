@@ -1,4 +1,4 @@
-import { withSerializationRetry } from '@parley/store';
+import { isUniqueViolation, withSerializationRetry } from '@parley/store';
 import type { DomainDeps } from './deps.ts';
 import type { Outcome } from './group-commit.ts';
 import { toMessage } from './mappers.ts';
@@ -20,9 +20,17 @@ export async function commitSendBatch(
   const createdAt = new Date();
   const batchItems = items.map(toBatchItem);
   const { leaseMs } = deps.outbox;
-  const result = await withSerializationRetry(() =>
-    deps.send.sendBatch(deps.database.db, batchItems, createdAt, leaseMs),
-  );
+  const run = () =>
+    withSerializationRetry(() => deps.send.sendBatch(deps.database.db, batchItems, createdAt, leaseMs));
+  let result: Awaited<ReturnType<typeof run>>;
+  try {
+    result = await run();
+  } catch (error) {
+    // A batch of another lane stored one of these client keys meanwhile (the sender used it in another
+    // conversation at the same moment): run again, and the statement sees it.
+    if (!isUniqueViolation(error)) throw error;
+    result = await run();
+  }
   // Events with a lease are published by MessageService once every sender has the answer.
   if (leaseMs === undefined) deps.outbox.committed();
   const eventOf = new Map(result.events.map((event) => [event.envelope.id, event]));
@@ -58,7 +66,10 @@ export async function commitSendBatch(
         return { ok: true, value: { message: toMessage(original), created: false, memberIds: [] } };
       }
       case 'repeat': {
-        const first = outcomes[firstWithKey.get(clientKey(item))!]!;
+        const firstIndex = firstWithKey.get(clientKey(item))!;
+        if (items[firstIndex]!.conversationId !== item.conversationId)
+          return { ok: false, error: refusal('reused') };
+        const first = outcomes[firstIndex]!;
         return first.ok
           ? { ok: true, value: { ...first.value, created: false, memberIds: [], event: undefined } }
           : first;
@@ -66,6 +77,7 @@ export async function commitSendBatch(
       case 'hidden':
       case 'closed':
       case 'blocked':
+      case 'reused':
         return { ok: false, error: refusal(verdict.verdict) };
       default:
         return { ok: false, error: new Error('send was not processed') };

@@ -65,7 +65,12 @@ export function writtenMessage(send: PreparedSend, verdict: BatchVerdict, create
 }
 
 /** Why a send was refused: the same errors REST gives for the same checks. */
-export function refusal(verdict: 'hidden' | 'closed' | 'blocked'): Error {
+export function refusal(verdict: 'hidden' | 'closed' | 'blocked' | 'reused'): Error {
+  if (verdict === 'reused')
+    return conflict(
+      'This clientMessageId already names one of your messages in another conversation; use a new one.',
+      'client_message_id_reused',
+    );
   if (verdict === 'closed')
     return conflict('The conversation is closed; it takes no more messages.', 'conversation_closed');
   if (verdict === 'blocked') return forbidden('You cannot message this user.');

@@ -29,7 +29,7 @@ export interface BatchItem {
   actor: EventActor | null;
 }
 
-export type Verdict = 'write' | 'replay' | 'repeat' | 'hidden' | 'closed' | 'blocked';
+export type Verdict = 'write' | 'replay' | 'repeat' | 'hidden' | 'closed' | 'blocked' | 'reused';
 
 export interface BatchVerdict {
   verdict: Verdict;

@@ -11,7 +11,9 @@
  * 2. `checked` / `decided`: every send's verdict, in the order REST applies the same checks. A replay of
  *    a message stored in the same conversation gets the original whatever happened since (a retry must
  *    never fail once its send committed); a client key repeated within the batch gets the first one's
- *    answer; an outsider learns nothing (hidden); a closed conversation refuses; a block forbids. Staff
+ *    answer; an outsider learns nothing (hidden); a closed conversation refuses; a block forbids; a key
+ *    the sender already used in another conversation is refused (reused), never answered with that
+ *    conversation's message. Staff
  *    may write in bot and support conversations without being members (domain/access.ts staffMayWork)
  *    and then join them as agents.
  * 3. `numbered`: the writes get the next seqs of their conversation, under the lock: gap-free under any
@@ -80,7 +82,7 @@ export const SEND_BATCH_SQL = `
           and not (c.staff and c.conversation_type in ('support', 'bot')) then 'hidden'
         when c.conversation_status = 'closed' then 'closed'
         when c.origin = 'member' and c.blocked then 'blocked'
-        when c.original is not null then 'replay'
+        when c.original is not null then 'reused'
         else 'write'
       end as verdict,
       case
