@@ -307,6 +307,16 @@ describe('chat REST: messages', () => {
       assert.equal((await get(eve, attachment.url)).statusCode, 404);
       const notMine = await send(bob, { body: 'x', attachmentIds: [attachment.id] });
       assert.equal(notMine.statusCode, 400);
+
+      // Deleting the message takes the attachment from the members; the uploader keeps it.
+      const deleted = await chat.app.inject({
+        method: 'DELETE',
+        url: `/api/v1/conversations/${conversationId}/messages/${message.json().id}`,
+        headers: bearer(alice),
+      });
+      assert.equal(deleted.statusCode, 204);
+      assert.equal((await get(bob, attachment.url)).statusCode, 404);
+      assert.equal((await get(alice, attachment.url)).statusCode, 200);
     });
 
     it('refuses types outside the allow list (sniffed, whatever the name says) and files over the limit', async () => {

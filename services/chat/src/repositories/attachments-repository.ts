@@ -1,6 +1,6 @@
 import type { Executor } from '@parley/store';
-import { and, eq, inArray, sql } from 'drizzle-orm';
-import { attachments, members, messageAttachments } from '../schema/schema.ts';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { attachments, members, messageAttachments, messages } from '../schema/schema.ts';
 
 export type AttachmentRow = typeof attachments.$inferSelect;
 export type NewAttachmentRow = typeof attachments.$inferInsert;
@@ -28,18 +28,22 @@ export class AttachmentsRepository {
   }
 
   downloadQuery(attachmentId: string, userId: string) {
-    return this.db
-      .select({ one: sql<number>`1` })
-      .from(messageAttachments)
-      .innerJoin(
-        members,
-        and(eq(members.conversationId, messageAttachments.conversationId), eq(members.userId, userId)),
-      )
-      .where(eq(messageAttachments.attachmentId, attachmentId))
-      .limit(1);
+    return (
+      this.db
+        .select({ one: sql<number>`1` })
+        .from(messageAttachments)
+        .innerJoin(
+          members,
+          and(eq(members.conversationId, messageAttachments.conversationId), eq(members.userId, userId)),
+        )
+        // A deleted message's attachments go with it (its tombstone shows none).
+        .innerJoin(messages, and(eq(messages.id, messageAttachments.messageId), isNull(messages.deletedAt)))
+        .where(eq(messageAttachments.attachmentId, attachmentId))
+        .limit(1)
+    );
   }
 
-  /** True when the user is a member of a conversation the attachment was sent to. */
+  /** True when the user is a member of a conversation the attachment was sent to, in a message not deleted. */
   async sentToMemberOf(attachmentId: string, userId: string): Promise<boolean> {
     return (await this.downloadQuery(attachmentId, userId)).length > 0;
   }
