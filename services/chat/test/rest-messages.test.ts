@@ -225,6 +225,15 @@ describe('chat REST: messages', () => {
     assert.equal((await get(bob, `${base}?afterSeq=1&beforeSeq=3`)).statusCode, 400);
     assert.equal((await get(bob, `${base}?afterSeq=-1`)).statusCode, 400);
     assert.equal((await get(bob, `${base}?cursor=zzz`)).statusCode, 400);
+
+    // Without a limit, a page holds 20, as every list does.
+    for (let i = 8; i <= 25; i++) await send(alice, { body: `m${i}` }, group.id);
+    const latest = (await get(bob, base)).json();
+    assert.deepEqual(
+      latest.items.map((m: { seq: number }) => m.seq),
+      Array.from({ length: 20 }, (_, i) => i + 6),
+    );
+    assert.notEqual(latest.nextCursor, null);
   });
 
   it('counts unread messages from others until a read receipt', async () => {

@@ -47,7 +47,7 @@ export const HistoryQuery = Type.Object(
   {
     afterSeq: Type.Optional(Type.Integer({ minimum: 0 })),
     beforeSeq: Type.Optional(Type.Integer({ minimum: 1 })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
     cursor: Type.Optional(Type.String({ maxLength: 100 })),
   },
   { additionalProperties: false },

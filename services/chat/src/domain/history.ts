@@ -27,7 +27,7 @@ export class HistoryService {
 
   async page(principal: Principal, conversationId: string, request: HistoryRequest): Promise<MessagePage> {
     const { conversation } = await this.messages.readable(principal, conversationId);
-    const limit = request.limit ?? 50;
+    const limit = request.limit ?? 20;
     let direction: 'a' | 'b';
     let seq: number;
     if (request.cursor !== undefined) {
