@@ -281,6 +281,32 @@ describe('chat REST: conversations', () => {
     assert.equal(send.json().code, 'conversation_closed');
   });
 
+  it('lets an admin manage a group it is not in (members, title, delete), though not read it', async () => {
+    const admin = await chat.user('admin');
+    const group = (await create(alice, { type: 'group', memberIds: [bob.id] })).json();
+    const as = (user: TestUser, method: 'POST' | 'PATCH' | 'DELETE' | 'GET', url: string, payload?: object) =>
+      chat.app.inject({
+        method,
+        url: `/api/v1/conversations/${group.id}${url}`,
+        headers: bearer(user),
+        payload,
+      });
+    assert.equal((await as(admin, 'GET', '')).statusCode, 404);
+    assert.equal((await as(admin, 'POST', '/members', { userId: carol.id })).statusCode, 200);
+    assert.equal((await as(admin, 'DELETE', `/members/${bob.id}`)).statusCode, 204);
+    assert.equal((await as(admin, 'PATCH', '', { title: 'Renamed by an admin' })).statusCode, 200);
+    const seen = (await as(alice, 'GET', '')).json();
+    assert.deepEqual(
+      seen.members.map((m: { userId: string }) => m.userId).sort(),
+      [alice.id, carol.id].sort(),
+    );
+    assert.equal(seen.title, 'Renamed by an admin');
+    // An agent is staff, not an admin: still nothing to see here.
+    assert.equal((await as(agent, 'POST', '/members', { userId: bob.id })).statusCode, 404);
+    assert.equal((await as(admin, 'DELETE', '')).statusCode, 204);
+    assert.equal((await as(alice, 'GET', '')).statusCode, 404);
+  });
+
   it('deletes a conversation for its owner only', async () => {
     const group = (await create(alice, { type: 'group', memberIds: [bob.id] })).json();
     const byMember = await chat.app.inject({

@@ -164,7 +164,7 @@ export class ConversationService {
   }
 
   async rename(principal: Principal, id: string, title: string | null): Promise<Conversation> {
-    const { row, member } = await this.readable(principal, id);
+    const { row, member } = await this.manageable(principal, id);
     if (row.type === 'group' && member?.role !== 'owner' && principal.role !== 'admin') {
       throw forbidden('Only the group owner or an admin can rename the group.');
     }
@@ -188,7 +188,7 @@ export class ConversationService {
   }
 
   async removeMember(principal: Principal, id: string, userId: string): Promise<void> {
-    const { row, member } = await this.readable(principal, id);
+    const { row, member } = await this.manageable(principal, id);
     const leaving = userId === principal.userId;
     if (row.type !== 'group')
       throw conflict('Only group conversations have members to remove.', 'not_a_group');
@@ -212,7 +212,7 @@ export class ConversationService {
   }
 
   async delete(principal: Principal, id: string): Promise<void> {
-    const { row } = await this.readable(principal, id);
+    const { row } = await this.manageable(principal, id);
     if (row.createdBy !== principal.userId && principal.role !== 'admin') {
       throw forbidden('Only the owner or an admin can delete a conversation.');
     }
@@ -288,8 +288,22 @@ export class ConversationService {
     return { row, member };
   }
 
+  /**
+   * For what "owner or admin" may do: an admin manages any conversation without being in it (reading it
+   * stays for members); everyone else must be able to read it, and learns nothing otherwise.
+   */
+  private async manageable(
+    principal: Principal,
+    id: string,
+  ): Promise<{ row: ConversationRow; member: MemberRow | undefined }> {
+    if (!hasRole(principal.role, 'admin')) return this.readable(principal, id);
+    const row = await this.deps.conversations.findById(id);
+    if (!row) throw hiddenConversation();
+    return { row, member: await this.deps.conversations.findMember(id, principal.userId) };
+  }
+
   private async administrable(principal: Principal, id: string) {
-    const found = await this.readable(principal, id);
+    const found = await this.manageable(principal, id);
     if (found.row.type !== 'group') throw conflict('Only group conversations take members.', 'not_a_group');
     if (found.member?.role !== 'owner' && !hasRole(principal.role, 'admin')) {
       throw forbidden('Only the group owner or an admin can add members.');
