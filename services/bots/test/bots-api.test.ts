@@ -160,6 +160,7 @@ describe('managing bots', () => {
       [{ name: 'X', kind: 'faq', colour: 'red' }, 'colour'],
       [{ name: 'X', kind: 'robot' }, 'kind'],
       [{ name: '', kind: 'faq' }, 'name'],
+      [{ name: '   ', kind: 'faq' }, 'name'],
       [{ name: 'X', kind: 'faq', config: { model: 'gpt-4o' } }, 'config.model'],
       [{ name: 'X', kind: 'llm', config: {} }, 'config.model'],
       [{ name: 'X', kind: 'llm', config: { model: 'm', temperature: 7 } }, 'config.temperature'],
@@ -173,6 +174,35 @@ describe('managing bots', () => {
         `${path} in ${JSON.stringify(response.body.errors)}`,
       );
     }
+    // Text the database cannot store (a NUL character) is the caller's 400 too.
+    for (const body of [
+      { name: 'nul\u0000name', kind: 'faq' },
+      { name: 'NUL prompt', kind: 'llm', config: { model: 'm', systemPrompt: 'x\u0000y' } },
+    ]) {
+      const response = await h.request<Problem>(admin, 'POST', '/api/v1/bots', body);
+      assert.equal(response.status, 400, JSON.stringify(response.body));
+      assert.equal(response.body.code, 'validation_failed');
+    }
+  });
+
+  it('answers a model named by id with that bot, even when another bot is named like that id', async () => {
+    const real = await h.request<{ id: string }>(admin, 'POST', '/api/v1/bots', {
+      name: 'Real',
+      kind: 'faq',
+    });
+    const impostor = await h.request<{ id: string }>(admin, 'POST', '/api/v1/bots', {
+      name: real.body.id,
+      kind: 'faq',
+    });
+    assert.equal(impostor.status, 201);
+    // Updated last, the real bot's row now comes after the impostor's in a scan.
+    await h.request(admin, 'PATCH', `/api/v1/bots/${real.body.id}`, { description: 'the real one' });
+    const answer = await h.request<{ model: string }>(admin, 'POST', '/api/v1/openai/chat/completions', {
+      model: real.body.id,
+      messages: [{ role: 'user', content: 'hello' }],
+    });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.model, real.body.id);
   });
 
   it('refuses a duplicate name (409), whatever its case', async () => {

@@ -2,7 +2,8 @@ import { type Static, Type } from 'typebox';
 import { PageQuery } from '../common.ts';
 import { BotKindSchema } from './models.ts';
 
-const Name = Type.String({ minLength: 1, maxLength: 80 });
+/** Stored trimmed, so it must hold more than spaces. */
+const Name = Type.String({ minLength: 1, maxLength: 80, pattern: '\\S' });
 const Description = Type.String({ maxLength: 500 });
 
 /**

@@ -50,6 +50,8 @@ export class BotsRepository {
       .select()
       .from(bots)
       .where(or(eq(bots.id, key), sql`lower(${bots.name}) = lower(${key})`))
+      // A bot named like another's id: the id wins.
+      .orderBy(sql`${bots.id} = ${key} desc`)
       .limit(1);
     return row;
   }
