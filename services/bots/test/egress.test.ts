@@ -26,10 +26,15 @@ describe('address ranges', () => {
     '::ffff:127.0.0.1',
     '::ffff:7f00:1',
     '64:ff9b::a9fe:a9fe',
+    'fec0::1',
+    '2002:7f00:1::',
+    '2002:a00:1::1',
+    '::127.0.0.1',
+    '::7f00:1',
   ]) {
     it(`${address} is internal`, () => assert.equal(isInternalAddress(address), true));
   }
-  for (const address of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) {
+  for (const address of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '2002:808:808::1']) {
     it(`${address} is public`, () => assert.equal(isInternalAddress(address), false));
   }
 });

@@ -30,21 +30,31 @@ for (const [network, prefix] of [
   ['2001:db8::', 32],
   ['fc00::', 7],
   ['fe80::', 10],
+  // Site-local: deprecated, yet still routed inside some networks.
+  ['fec0::', 10],
   ['ff00::', 8],
 ] as const) {
   INTERNAL.addSubnet(network, prefix, 'ipv6');
 }
 
-/** The IPv4 address inside an IPv4-mapped (::ffff:a.b.c.d) or NAT64 (64:ff9b::a.b.c.d) IPv6 address. */
+/**
+ * The IPv4 address inside an IPv6 one that carries it: IPv4-mapped (::ffff:a.b.c.d), NAT64
+ * (64:ff9b::a.b.c.d), IPv4-compatible (::a.b.c.d, deprecated) or 6to4 (2002:aabb:ccdd::).
+ */
 export function embeddedIpv4(address: string): string | undefined {
-  const match = /^(?:::ffff:|64:ff9b::)(?:0:)?([0-9a-f.:]+)$/i.exec(address);
+  const sixToFour = /^2002:([0-9a-f]{1,4}):([0-9a-f]{1,4})(?::|$)/i.exec(address);
+  if (sixToFour) return fromHexPair(sixToFour[1]!, sixToFour[2]!);
+  const match = /^(?:::ffff:|64:ff9b::|::)(?:0:)?([0-9a-f.:]+)$/i.exec(address);
   if (!match) return undefined;
   const tail = match[1]!;
   if (isIPv4(tail)) return tail;
   const hex = /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(tail);
-  if (!hex) return undefined;
-  const high = Number.parseInt(hex[1]!, 16);
-  const low = Number.parseInt(hex[2]!, 16);
+  return hex ? fromHexPair(hex[1]!, hex[2]!) : undefined;
+}
+
+function fromHexPair(highHex: string, lowHex: string): string {
+  const high = Number.parseInt(highHex, 16);
+  const low = Number.parseInt(lowHex, 16);
   return [high >> 8, high & 255, low >> 8, low & 255].join('.');
 }
 
