@@ -60,6 +60,13 @@ describe('chat REST: conversations', () => {
     const mallory = await chat.user();
     const open = await create(mallory, { type: 'direct', memberIds: [carol.id] });
     assert.equal(open.statusCode, 201);
+    const earlier = await chat.app.inject({
+      method: 'POST',
+      url: `/api/v1/conversations/${open.json().id}/messages`,
+      headers: bearer(mallory),
+      payload: { body: 'hi before the block' },
+    });
+    const ownGroup = (await create(mallory, { type: 'group', memberIds: [bob.id] })).json();
     await chat.accounts.block(carol, mallory);
     assert.equal((await create(mallory, { type: 'direct', memberIds: [carol.id] })).statusCode, 403);
     const send = await chat.app.inject({
@@ -69,6 +76,22 @@ describe('chat REST: conversations', () => {
       payload: { body: 'hello?' },
     });
     assert.equal(send.statusCode, 403);
+    // No way around it: not by editing an old message, not through a group.
+    const edit = await chat.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/conversations/${open.json().id}/messages/${earlier.json().id}`,
+      headers: bearer(mallory),
+      payload: { body: 'edited after the block' },
+    });
+    assert.equal(edit.statusCode, 403);
+    assert.equal((await create(mallory, { type: 'group', memberIds: [carol.id] })).statusCode, 403);
+    const added = await chat.app.inject({
+      method: 'POST',
+      url: `/api/v1/conversations/${ownGroup.id}/members`,
+      headers: bearer(mallory),
+      payload: { userId: carol.id },
+    });
+    assert.equal(added.statusCode, 403);
     await chat.accounts.unblock(carol, mallory);
     assert.equal((await create(mallory, { type: 'direct', memberIds: [carol.id] })).statusCode, 200);
   });
@@ -264,11 +287,15 @@ describe('chat REST: conversations', () => {
 
   it('ends a conversation: closed, further sends get 409 conversation_closed', async () => {
     const group = (await create(alice, { type: 'group', memberIds: [bob.id] })).json();
-    const ended = await chat.app.inject({
-      method: 'POST',
-      url: `/api/v1/conversations/${group.id}/end`,
-      headers: bearer(bob),
-    });
+    const end = (user: TestUser) =>
+      chat.app.inject({
+        method: 'POST',
+        url: `/api/v1/conversations/${group.id}/end`,
+        headers: bearer(user),
+      });
+    // For good, and for everyone: the owner's call in a group, not any member's.
+    assert.equal((await end(bob)).statusCode, 403);
+    const ended = await end(alice);
     assert.equal(ended.statusCode, 200);
     assert.equal(ended.json().status, 'closed');
     const send = await chat.app.inject({

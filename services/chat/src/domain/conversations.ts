@@ -74,6 +74,7 @@ export class ConversationService {
           ]);
         }
         await this.requireUsers(others);
+        await this.refuseBlocked(principal.userId, others);
         row = { ...base, type: 'group', status: 'open', handledBy: null };
         memberIds = [principal.userId, ...others];
         break;
@@ -174,6 +175,7 @@ export class ConversationService {
   async addMember(principal: Principal, id: string, userId: string): Promise<Conversation> {
     const { row } = await this.administrable(principal, id);
     await this.requireUsers([userId]);
+    await this.refuseBlocked(principal.userId, [userId]);
     await this.deps.outbox.transaction(async (tx) => {
       // The conversation row lock orders concurrent additions so the size limit holds.
       await this.deps.conversations.lockForSend(tx, [id]);
@@ -206,8 +208,12 @@ export class ConversationService {
     await this.notifyMembers(id, [userId]);
   }
 
+  /** Closing is for good: in a group that is its owner's (or an admin's) call, not any member's. */
   async end(principal: Principal, id: string): Promise<Conversation> {
-    await this.readable(principal, id);
+    const { row, member } = await this.manageable(principal, id);
+    if (row.type === 'group' && member?.role !== 'owner' && !hasRole(principal.role, 'admin')) {
+      throw forbidden('Only the group owner or an admin can end the group.');
+    }
     return this.change(principal, id, { status: 'closed' });
   }
 
@@ -309,6 +315,12 @@ export class ConversationService {
       throw forbidden('Only the group owner or an admin can add members.');
     }
     return found;
+  }
+
+  /** A group is no way around a block: nobody adds a user who blocked them, or whom they blocked. */
+  private async refuseBlocked(userId: string, others: readonly string[]): Promise<void> {
+    if ((await this.deps.users.blockedAmong(userId, others)).length > 0)
+      throw forbidden('You cannot add a user you have blocked or who has blocked you.');
   }
 
   private async requireUsers(ids: readonly string[]): Promise<void> {

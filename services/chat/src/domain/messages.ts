@@ -147,6 +147,14 @@ export class MessageService {
     body: string,
   ): Promise<Message> {
     const { conversation } = await this.readable(principal, conversationId);
+    // Editing is writing: not to someone who blocked you, or whom you blocked (deleting stays possible).
+    if (kind === 'edit' && conversation.type === 'direct') {
+      const others = (await this.deps.conversations.membersOf([conversationId]))
+        .map((member) => member.userId)
+        .filter((userId) => userId !== principal.userId);
+      if ((await this.deps.users.blockedAmong(principal.userId, others)).length > 0)
+        throw forbidden('You cannot message this user.');
+    }
     const { row, memberRows } = await this.deps.outbox.transaction(async (tx) => {
       const current = await this.deps.messages.findById(messageId, tx);
       if (!current || current.conversationId !== conversationId) throw notFound('There is no such message.');

@@ -46,6 +46,21 @@ export class UsersRepository {
   }
 
   /** True when either user has blocked the other. */
+  /** Which of `others` have blocked `userId` or are blocked by them. */
+  async blockedAmong(userId: string, others: readonly string[]): Promise<string[]> {
+    if (others.length === 0) return [];
+    const rows = await this.db
+      .select({ blockerId: blocks.blockerId, blockedId: blocks.blockedId })
+      .from(blocks)
+      .where(
+        or(
+          and(eq(blocks.blockerId, userId), inArray(blocks.blockedId, [...others])),
+          and(inArray(blocks.blockerId, [...others]), eq(blocks.blockedId, userId)),
+        ),
+      );
+    return [...new Set(rows.map((row) => (row.blockerId === userId ? row.blockedId : row.blockerId)))];
+  }
+
   async blockedBetween(a: string, b: string): Promise<boolean> {
     const rows = await this.db
       .select({ blockerId: blocks.blockerId })
