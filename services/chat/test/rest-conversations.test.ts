@@ -283,6 +283,16 @@ describe('chat REST: conversations', () => {
       assert.equal(response.statusCode, 400, JSON.stringify(payload));
       assert.equal(response.json().code, 'validation_failed');
     }
+    // List cursors are opaque but decodable: one naming a time no column holds is still the caller's error.
+    for (const at of ['-100000-01-01T00:00:00.000Z', '+200000-01-01T00:00:00.000Z', 'yesterday']) {
+      const cursor = Buffer.from(`${at}|cnv_01m8vrxj15k0bh3gedpwgjz8j3`).toString('base64url');
+      const response = await chat.app.inject({
+        method: 'GET',
+        url: `/api/v1/conversations?cursor=${cursor}`,
+        headers: bearer(alice),
+      });
+      assert.equal(response.statusCode, 400, `${at}: ${response.body}`);
+    }
   });
 
   it('ends a conversation: closed, further sends get 409 conversation_closed', async () => {

@@ -1,6 +1,6 @@
 import multipart from '@fastify/multipart';
 import { AttachmentSchema } from '@parley/contracts';
-import { badRequest, principalOf, requireAuth, type TypedApp } from '@parley/kernel';
+import { AppError, badRequest, principalOf, requireAuth, type TypedApp } from '@parley/kernel';
 import { Type } from 'typebox';
 import { problems, security } from './responses.ts';
 import type { RouteDeps } from './route-deps.ts';
@@ -24,7 +24,11 @@ export async function uploadRoutes(app: TypedApp, deps: RouteDeps, uploadMaxByte
     },
     async (request, reply) => {
       if (!request.isMultipart()) {
-        throw badRequest('Send the file as multipart/form-data in a field named "file".');
+        throw new AppError(
+          415,
+          'unsupported_media_type',
+          'Send the file as multipart/form-data in a field named "file".',
+        );
       }
       const file = await request.file();
       if (file?.fieldname !== 'file') {
