@@ -114,6 +114,10 @@ describe('chat real time (Socket.IO)', () => {
       ['receipt', { conversationId, seq: 1, kind: 'seen' }],
       ['sync', { conversations: { [conversationId]: 'zero' } }],
       ['sync', { conversations: {}, since: 'garbage' }],
+      // Valid JSON the database cannot hold: a NUL character, a seq beyond its column.
+      ['message:send', { conversationId, body: 'nul \u0000 here', clientMessageId: 'nul' }],
+      ['receipt', { conversationId, seq: 99_999_999_999, kind: 'read' }],
+      ['sync', { conversations: { [conversationId]: 99_999_999_999 } }],
     ] as const) {
       const ack = await emitRaw(event, payload);
       assert.equal(ack.ok, false, `${event} ${JSON.stringify(payload)}`);
