@@ -42,6 +42,15 @@ describe('chat real time (Socket.IO)', () => {
       assert.equal(error.data?.code, 'invalid_token');
       return true;
     });
+    // An API key is for REST: nothing would close a socket opened with it once the key is deleted.
+    const key = await chat.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/api-keys',
+      headers: bearer(alice),
+      payload: { name: 'script' },
+    });
+    assert.equal(key.statusCode, 201, key.body);
+    await assert.rejects(connect(chat.url, key.json().key), { message: 'unauthorized' });
   });
 
   it('acks a send once stored and fans it out to every member’s sockets (all tabs), never to outsiders', async () => {

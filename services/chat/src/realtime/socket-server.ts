@@ -152,7 +152,11 @@ export class SocketServer implements Notifier, SessionTerminator {
     const token: unknown = socket.handshake.auth?.token;
     if (typeof token !== 'string' || token === '') return next(refusal('unauthorized'));
     try {
-      socket.data.principal = await this.options.authenticator.authenticate(token);
+      const principal = await this.options.authenticator.authenticate(token);
+      // Sockets take access tokens (API.md): a session's end or expiry closes them, while nothing would
+      // close a socket opened with an API key once the key is deleted.
+      if (principal.kind !== 'access_token') return next(refusal('unauthorized'));
+      socket.data.principal = principal;
       next();
     } catch (error) {
       const code = (error as { code?: unknown }).code;
