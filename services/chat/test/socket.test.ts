@@ -160,6 +160,32 @@ describe('chat real time (Socket.IO)', () => {
     assert.equal(eveGot.length, 0);
   });
 
+  it('keeps the typing throttle through stop-start, and one tab closing leaves the other typing', async () => {
+    const [tabOne, tabTwo, bobSocket] = await Promise.all([client(carol), client(carol), client(bob)]);
+    const bobGot = collect(bobSocket, 'typing');
+    const typing = (socket: ChatClient, value: boolean) =>
+      socket.emitWithAck('typing', { conversationId, typing: value });
+    for (let i = 0; i < 5; i++) {
+      await typing(tabOne, true);
+      await typing(tabOne, false);
+    }
+    await typing(tabOne, true);
+    await sleep(300);
+    const said = () => bobGot.map((event) => event.typing);
+    assert.deepEqual(said(), [true, false], 'one start and one stop inside the window, not five of each');
+    // Still typing once the window has passed: said then.
+    await waitFor(() => bobGot.length === 3, 4000);
+    assert.deepEqual(said(), [true, false, true]);
+
+    await typing(tabTwo, true);
+    tabOne.close();
+    await sleep(300);
+    assert.deepEqual(said(), [true, false, true], 'the other tab still types');
+    await typing(tabTwo, false);
+    await waitFor(() => bobGot.length === 4);
+    assert.deepEqual(bobGot[3], { conversationId, userId: carol.id, typing: false });
+  });
+
   it('stores receipts as high-water marks and tells the members', async () => {
     const [aliceSocket, bobSocket] = await Promise.all([client(alice), client(bob)]);
     const sent = await aliceSocket.emitWithAck('message:send', {

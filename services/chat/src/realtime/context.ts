@@ -20,5 +20,7 @@ export interface RealtimeServices {
 
 export interface SocketContext extends EventHandlerContext {
   principal: Principal;
+  /** This socket (one tab): typing is tracked per tab. */
+  socketId: string;
   services: RealtimeServices;
 }

@@ -15,6 +15,7 @@ export function onTyping(context: SocketContext) {
     if (!members.some((member) => member.userId === userId)) throw hiddenConversation();
     await context.services.typing.update(
       userId,
+      context.socketId,
       payload.conversationId,
       payload.typing,
       members.map((member) => member.userId),

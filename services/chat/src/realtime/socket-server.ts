@@ -171,6 +171,7 @@ export class SocketServer implements Notifier, SessionTerminator {
     void socket.join(rooms);
     const context = {
       principal,
+      socketId: socket.id,
       services: this.options.services,
       limiter: new RateLimiter(this.options.socketRateLimit),
       logger: this.options.logger,
@@ -183,7 +184,7 @@ export class SocketServer implements Notifier, SessionTerminator {
     this.presence.connected(principal.userId);
     socket.once('disconnect', () => {
       clearTimeout(expiry.timer);
-      this.options.services.typing.stopAll(principal.userId);
+      this.options.services.typing.stopSocket(principal.userId, socket.id);
       this.presence.disconnected(principal.userId);
     });
   }

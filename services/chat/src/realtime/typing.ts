@@ -7,13 +7,20 @@ export const TYPING_THROTTLE_MS = 2000;
 export const TYPING_EXPIRES_MS = 5000;
 
 interface Typing {
-  lastSent: number;
-  timer: NodeJS.Timeout;
+  /** The user's sockets (tabs) typing in the conversation: it stops when the last one does. */
+  sockets: Set<string>;
+  expiry: NodeJS.Timeout;
+  /** A `typing: true` held back until the throttle window has passed. */
+  deferred: NodeJS.Timeout | undefined;
+  /** Whether the members were told: a stop before the held-back start says nothing either. */
+  announced: boolean;
 }
 
 /** Typing indicators: relayed to the other members, throttled, expiring, never stored. */
 export class TypingRelay {
   private readonly active = new Map<string, Typing>();
+  /** When each user and conversation last said `typing: true`: kept past a stop, so stop-start cannot beat the throttle. */
+  private readonly lastTrue = new Map<string, number>();
 
   constructor(
     private readonly conversations: ConversationsRepository,
@@ -22,6 +29,7 @@ export class TypingRelay {
 
   async update(
     userId: string,
+    socketId: string,
     conversationId: string,
     typing: boolean,
     memberIds: readonly string[],
@@ -29,38 +37,73 @@ export class TypingRelay {
     const key = `${userId} ${conversationId}`;
     const current = this.active.get(key);
     if (!typing) {
-      if (!current) return;
-      clearTimeout(current.timer);
-      this.active.delete(key);
-      this.send(userId, conversationId, false, memberIds);
+      if (!current?.sockets.delete(socketId) || current.sockets.size > 0) return;
+      this.end(key, current);
+      if (current.announced) this.send(userId, conversationId, false, memberIds);
       return;
     }
+    const entry: Typing = current ?? {
+      sockets: new Set(),
+      expiry: undefined as never,
+      deferred: undefined,
+      announced: false,
+    };
+    clearTimeout(entry.expiry);
+    entry.expiry = setTimeout(() => void this.expire(key, entry, userId, conversationId), TYPING_EXPIRES_MS);
+    entry.expiry.unref();
+    entry.sockets.add(socketId);
+    this.active.set(key, entry);
+
     const now = Date.now();
-    if (current) clearTimeout(current.timer);
-    const timer = setTimeout(() => void this.expire(key, userId, conversationId), TYPING_EXPIRES_MS);
-    timer.unref();
-    const due = !current || now - current.lastSent >= TYPING_THROTTLE_MS;
-    this.active.set(key, { lastSent: due ? now : current.lastSent, timer });
-    if (due) this.send(userId, conversationId, true, memberIds);
+    const wait = (this.lastTrue.get(key) ?? Number.NEGATIVE_INFINITY) + TYPING_THROTTLE_MS - now;
+    if (wait <= 0) {
+      this.announce(key, entry, userId, conversationId, memberIds);
+    } else if (!current && !entry.deferred) {
+      // Started again right after a stop: said once the window has passed, if still typing then.
+      entry.deferred = setTimeout(() => {
+        entry.deferred = undefined;
+        if (this.active.get(key) === entry) this.announce(key, entry, userId, conversationId, memberIds);
+      }, wait);
+      entry.deferred.unref();
+    }
+    this.forgetOldAnnouncements(now);
   }
 
-  /** A disconnecting user stops typing everywhere at once. */
-  stopAll(userId: string): void {
+  /** A socket going away stops its typing; the user's other tabs keep theirs. */
+  stopSocket(userId: string, socketId: string): void {
     for (const [key, entry] of this.active) {
-      if (!key.startsWith(`${userId} `)) continue;
-      clearTimeout(entry.timer);
-      this.active.delete(key);
-      void this.expire(key, userId, key.slice(userId.length + 1));
+      if (!key.startsWith(`${userId} `) || !entry.sockets.delete(socketId) || entry.sockets.size > 0)
+        continue;
+      void this.expire(key, entry, userId, key.slice(userId.length + 1));
     }
   }
 
   close(): void {
-    for (const entry of this.active.values()) clearTimeout(entry.timer);
-    this.active.clear();
+    for (const [key, entry] of this.active) this.end(key, entry);
+    this.lastTrue.clear();
   }
 
-  private async expire(key: string, userId: string, conversationId: string): Promise<void> {
-    this.active.delete(key);
+  private announce(
+    key: string,
+    entry: Typing,
+    userId: string,
+    conversationId: string,
+    memberIds: readonly string[],
+  ): void {
+    entry.announced = true;
+    this.lastTrue.set(key, Date.now());
+    this.send(userId, conversationId, true, memberIds);
+  }
+
+  private end(key: string, entry: Typing): void {
+    clearTimeout(entry.expiry);
+    clearTimeout(entry.deferred);
+    if (this.active.get(key) === entry) this.active.delete(key);
+  }
+
+  private async expire(key: string, entry: Typing, userId: string, conversationId: string): Promise<void> {
+    this.end(key, entry);
+    if (!entry.announced) return;
     try {
       const memberRows = await this.conversations.membersOf([conversationId]);
       this.send(
@@ -72,6 +115,12 @@ export class TypingRelay {
     } catch {
       // Best effort: receivers expire typing on their own too.
     }
+  }
+
+  /** Past the window an announcement no longer holds anything back. */
+  private forgetOldAnnouncements(now: number): void {
+    if (this.lastTrue.size < 1024) return;
+    for (const [key, at] of this.lastTrue) if (now - at >= TYPING_THROTTLE_MS) this.lastTrue.delete(key);
   }
 
   private send(userId: string, conversationId: string, typing: boolean, memberIds: readonly string[]): void {
