@@ -484,5 +484,16 @@ describe('chat real time (Socket.IO)', () => {
     assert.equal(result.messages.length, 500);
     assert.deepEqual(result.more, { [group.id]: true });
     assert.equal(result.messages.at(-1)!.seq, 500);
+
+    // Megabytes each: one at a time per connection, the others told so.
+    const atOnce = (await Promise.all(
+      Array.from({ length: 4 }, () => reader.emitWithAck('sync', { conversations: { [group.id]: 0 } })),
+    )) as { ok: boolean; error?: { code: string } }[];
+    assert.equal(atOnce.filter((ack) => ack.ok).length, 1);
+    assert.ok(atOnce.filter((ack) => !ack.ok).every((ack) => ack.error?.code === 'sync_in_progress'));
+    const after = (await reader.emitWithAck('sync', { conversations: { [group.id]: 500 } })) as {
+      messages: Message[];
+    };
+    assert.equal(after.messages.length, 5);
   });
 });
