@@ -272,6 +272,31 @@ describe('identity: register, login, me, logout, sessions', () => {
       assert.equal((await me(h.app, account.accessToken)).statusCode, 401);
     });
 
+    it('logout with a refresh token ends its session whatever state the access token beside it is in', async () => {
+      const account = await register(h.app);
+      const response = await h.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/logout',
+        headers: bearer('an.expired.or.mangled.token'),
+        payload: { refreshToken: account.refreshToken },
+      });
+      assert.equal(response.statusCode, 204);
+      const refresh = await h.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/refresh',
+        payload: { refreshToken: account.refreshToken },
+      });
+      assert.equal(refresh.statusCode, 401);
+      assert.equal((await me(h.app, account.accessToken)).statusCode, 401);
+      // Without a refresh token the bearer is all there is, and a bad one is still 401.
+      const alone = await h.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/logout',
+        headers: bearer('an.expired.or.mangled.token'),
+      });
+      assert.equal(alone.statusCode, 401);
+    });
+
     it('logout without any credential is 401; another user’s refresh token ends nothing', async () => {
       const none = await h.app.inject({ method: 'POST', url: '/api/v1/auth/logout' });
       assert.equal(none.statusCode, 401);

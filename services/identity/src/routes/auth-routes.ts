@@ -91,7 +91,13 @@ export function registerAuthRoutes(app: TypedApp, deps: RouteDeps): void {
       const bearer = bearerFrom(request);
       const refreshToken = request.body.refreshToken;
       if (!bearer && !refreshToken) await authenticated(request, reply);
-      const principal = bearer ? await deps.authenticator.authenticate(bearer) : null;
+      // The refresh token names the session on its own: an access token that expired while the app sat
+      // idle (the usual case at logout) must not keep the session alive.
+      const principal = !bearer
+        ? null
+        : refreshToken
+          ? await deps.authenticator.authenticate(bearer).catch(() => null)
+          : await deps.authenticator.authenticate(bearer);
       await deps.sessions.logout(principal, refreshToken);
       return reply.status(204).send(null);
     },

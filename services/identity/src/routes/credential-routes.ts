@@ -4,8 +4,8 @@ import { authRateLimit } from './rate-limit-hook.ts';
 import type { RouteDeps } from './route-deps.ts';
 import {
   BearerSecurity,
-  EmailSchema,
   GivenPasswordSchema,
+  LoginEmailSchema,
   NewPasswordSchema,
   NoContent,
   problems,
@@ -58,7 +58,8 @@ export function registerCredentialRoutes(app: TypedApp, deps: RouteDeps): void {
       schema: {
         tags: Tag,
         summary: 'Mail a password-reset link; always 202, whether the account exists or not',
-        body: Type.Object({ email: EmailSchema }, { additionalProperties: false }),
+        // Any address one can log in with (admin@localhost, the first start's admin, included).
+        body: Type.Object({ email: LoginEmailSchema }, { additionalProperties: false }),
         response: { 202: Accepted, ...problems(400, 429) },
       },
     },
