@@ -473,6 +473,44 @@ describe('identity: API keys, profiles, directory, blocks, admin', () => {
       assert.equal((await me(h.app, refreshed.json().accessToken)).json().role, 'agent');
     });
 
+    it('a second role change in the same second still stops the tokens issued after the first', async () => {
+      const user = await register(h.app);
+      const setRole = (role: string) =>
+        h.app.inject({
+          method: 'PATCH',
+          url: `/api/v1/admin/users/${user.id}`,
+          headers: bearer(admin.accessToken),
+          payload: { role },
+        });
+      // The identity clock at the very start of a second: everything below happens within it.
+      const saved = offsetMs;
+      offsetMs = 1000 - (Date.now() % 1000) + 5;
+      try {
+        assert.equal((await setRole('manager')).statusCode, 200);
+        const refreshed = await h.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/refresh',
+          payload: { refreshToken: user.refreshToken },
+        });
+        assert.equal(refreshed.statusCode, 200);
+        const managerToken = refreshed.json().accessToken as string;
+        assert.equal((await me(h.app, managerToken)).json().role, 'manager');
+        assert.equal((await setRole('user')).statusCode, 200);
+        assert.ok((Date.now() + offsetMs) % 1000 < 900, 'the test ran within one second');
+        assert.equal((await me(h.app, managerToken)).statusCode, 401, 'the manager token is cut off');
+        // ...and the session lives on with the role it has now.
+        const again = await h.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/refresh',
+          payload: { refreshToken: refreshed.json().refreshToken },
+        });
+        assert.equal(again.statusCode, 200);
+        assert.equal((await me(h.app, again.json().accessToken)).json().role, 'user');
+      } finally {
+        offsetMs = saved;
+      }
+    });
+
     it('refuses to remove the last active admin (409), unknown users (404) and bad bodies (400)', async () => {
       const demote = await h.app.inject({
         method: 'PATCH',

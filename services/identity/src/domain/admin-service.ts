@@ -3,6 +3,7 @@ import type { Tx } from '@parley/store';
 import { identityEvents, userActor } from '../events/identity-events.ts';
 import type { UserRow } from '../schema/users.ts';
 import { decodeCursor, pageOf } from './cursor.ts';
+import { cutoffMoment } from './cutoff-moment.ts';
 import type { IdentityContext } from './identity-context.ts';
 import { revoke } from './revocation.ts';
 import { type AdminUserView, toAdminUserView } from './user-views.ts';
@@ -49,11 +50,12 @@ export class AdminService {
       if (!roleChanged && !deactivated && !reactivated) return toAdminUserView(before);
 
       const now = this.context.clock();
+      const cutoffAt = cutoffMoment(before.tokensValidAfter, now);
       const after = await this.context.users.update(tx, userId, {
         ...(roleChanged ? { role: changes.role } : {}),
         ...(changes.active !== undefined ? { active: changes.active } : {}),
         // Tokens carry the role: the old ones must stop working, new ones (after refresh) carry the new role.
-        ...(roleChanged || deactivated ? { tokensValidAfter: now } : {}),
+        ...(roleChanged || deactivated ? { tokensValidAfter: cutoffAt } : {}),
       });
       if (!after) throw notFound('There is no such user.');
       const actor = userActor(admin.userId);
@@ -66,10 +68,10 @@ export class AdminService {
           allSessions: true,
           reason: 'deactivated',
           actor,
-          cutoffAt: now,
+          cutoffAt,
         });
       } else if (roleChanged) {
-        await this.context.denyList.denyUserBefore(userId, cutoffSecondsFor(now.getTime()));
+        await this.context.denyList.denyUserBefore(userId, cutoffSecondsFor(cutoffAt.getTime()));
       }
       if (roleChanged || reactivated)
         await this.context.outbox.add(tx, identityEvents.userUpdated(after, actor));

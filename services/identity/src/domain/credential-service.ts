@@ -1,6 +1,7 @@
 import { AppError, forbidden, type Principal } from '@parley/kernel';
 import { userActor } from '../events/identity-events.ts';
 import { normalizeEmail } from './account-service.ts';
+import { cutoffMoment } from './cutoff-moment.ts';
 import { queueEmailLink } from './email-links.ts';
 import type { IdentityContext } from './identity-context.ts';
 import { revoke } from './revocation.ts';
@@ -59,10 +60,12 @@ export class CredentialService {
       const now = this.context.clock();
       const used = await this.context.emailTokens.consume(tx, hashSecret(token), 'reset_password', now);
       if (!used) throw invalidLinkToken();
+      const current = await this.context.users.findById(tx, used.userId, { forUpdate: true });
+      const cutoffAt = cutoffMoment(current?.tokensValidAfter ?? null, now);
       await this.context.users.update(tx, used.userId, {
         passwordHash,
         emailVerified: true,
-        tokensValidAfter: now,
+        tokensValidAfter: cutoffAt,
       });
       await this.context.emailTokens.invalidateForUser(tx, used.userId, 'reset_password', now);
       const ended = await this.context.sessions.revokeAllForUser(tx, used.userId, 'password_reset', now);
@@ -72,7 +75,7 @@ export class CredentialService {
         allSessions: true,
         reason: 'password_reset',
         actor: userActor(used.userId),
-        cutoffAt: now,
+        cutoffAt,
       });
     });
     await this.context.limiter.recordLoginSuccess(owner.email);
