@@ -93,6 +93,39 @@ if (databaseUrl) {
       assert.equal(response.statusCode, 200);
       assert.equal((await me(h.app, user.accessToken)).statusCode, 401);
     });
+
+    it('two admins deactivating each other at once leave one of them active (real row locks)', async () => {
+      const first = await login(h.app, ADMIN.email, ADMIN.password);
+      const other = await register(h.app);
+      const promoted = await h.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/admin/users/${other.id}`,
+        headers: bearer(first.accessToken),
+        payload: { role: 'admin' },
+      });
+      assert.equal(promoted.statusCode, 200);
+      const second = await login(h.app, other.email, other.password);
+      const deactivate = (by: string, id: string) =>
+        h.app.inject({
+          method: 'PATCH',
+          url: `/api/v1/admin/users/${id}`,
+          headers: bearer(by),
+          payload: { active: false },
+        });
+      const answers = await Promise.all([
+        deactivate(first.accessToken, other.id),
+        deactivate(second.accessToken, first.id),
+      ]);
+      assert.deepEqual(answers.map((answer) => answer.statusCode).sort(), [200, 409]);
+      const survivor = answers[0]!.statusCode === 200 ? first : second;
+      const admins = await h.app.inject({
+        method: 'GET',
+        url: '/api/v1/admin/users?role=admin',
+        headers: bearer(survivor.accessToken),
+      });
+      assert.equal(admins.statusCode, 200);
+      assert.equal(admins.json().items.filter((u: { active: boolean }) => u.active).length, 1);
+    });
   });
 } else {
   describe('identity on PostgreSQL', {

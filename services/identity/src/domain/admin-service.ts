@@ -100,6 +100,8 @@ export class AdminService {
   }
 
   private async assertAnotherAdmin(tx: Tx, userId: UserRow['id']): Promise<void> {
+    // Counted under the lock, each count sees the changes committed before it.
+    await this.context.users.lockAdminChanges(tx);
     if ((await this.context.users.countActiveAdmins(tx, { excluding: userId })) === 0) throw lastAdmin();
   }
 }

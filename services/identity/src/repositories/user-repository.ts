@@ -104,6 +104,14 @@ export class UserRepository {
       .limit(filter.limit);
   }
 
+  /**
+   * Serializes, until the transaction ends, every change that could take away an active admin: two admins
+   * demoting each other at once would otherwise each still count the other and leave none.
+   */
+  async lockAdminChanges(executor: Executor): Promise<void> {
+    await executor.execute(sql`select pg_advisory_xact_lock(hashtext('parley.identity.admins'))`);
+  }
+
   async countActiveAdmins(executor: Executor, options: { excluding?: string } = {}): Promise<number> {
     const conditions = [eq(users.role, 'admin'), eq(users.active, true)];
     if (options.excluding) conditions.push(ne(users.id, options.excluding));
