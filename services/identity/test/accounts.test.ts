@@ -248,6 +248,12 @@ describe('identity: API keys, profiles, directory, blocks, admin', () => {
         headers: bearer(searcher.accessToken),
       });
       assert.equal(tooMany.statusCode, 400);
+      const blank = await h.app.inject({
+        method: 'GET',
+        url: '/api/v1/users?q=%20%20',
+        headers: bearer(searcher.accessToken),
+      });
+      assert.equal(blank.statusCode, 400, 'a blank search does not list the whole directory');
     });
 
     it('shows a public profile with presence read from the cache (offline when absent)', async () => {

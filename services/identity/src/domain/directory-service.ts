@@ -50,6 +50,9 @@ export class DirectoryService {
 
   async search(query: string, limit: number, cursor: string | undefined) {
     const term = query.trim();
+    // An empty term would match everyone: the directory is searched, never listed whole.
+    if (term === '')
+      throw badRequest('Search for something.', [{ path: 'querystring.q', message: 'is blank' }]);
     const rows = await this.context.users.list(this.context.database.db, {
       query: term,
       matchEmail: term.length >= EMAIL_SEARCH_MIN_LENGTH,
