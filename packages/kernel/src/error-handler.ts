@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type FieldProblem } from './errors.ts';
+import { sqlState } from './stored-values.ts';
 
 const FASTIFY_CODES: Record<string, { status: number; code: string; detail?: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: {
@@ -53,24 +54,12 @@ function fieldProblems(context: string | undefined, issues: ValidationIssue[]): 
   });
 }
 
-/**
- * The database's SQLSTATE when it refused a value itself (class 22, data exception: a NUL character or
- * broken UTF-16 in text, a number or date out of its column's range). The request carried it, so it is
- * the client's to fix; drivers put the state on the error or, wrapped by the query builder, on its cause.
- */
-function dataExceptionState(error: unknown): string | undefined {
-  for (let current = error, depth = 0; current && depth < 3; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)) return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
 /** Turns any thrown error into problem+json: coded AppErrors as they are, framework errors mapped, the rest a 500 without detail. */
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
-  if (dataExceptionState(error)) {
+  // PostgreSQL refused a value the request carried (class 22, data exception: NUL or broken UTF-16 in
+  // text, a number or date out of its column's range): the client's to fix.
+  if (sqlState(error)?.startsWith('22')) {
     return new AppError(
       400,
       'validation_failed',

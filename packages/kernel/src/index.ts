@@ -12,3 +12,4 @@ export * from './metrics.ts';
 export * from './presence.ts';
 export * from './readiness.ts';
 export * from './service.ts';
+export * from './stored-values.ts';

@@ -1,7 +1,8 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import type { Logger } from '@parley/kernel';
+import { type Logger, sqlState } from '@parley/kernel';
+
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
 import { type SQL, sql } from 'drizzle-orm';
 import { drizzle as drizzleNodePostgres } from 'drizzle-orm/node-postgres';
@@ -95,16 +96,10 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
   };
 }
 
-const SERIALIZATION_FAILURES = new Set(['40001', '40P01']);
+// Once in the store's API, where its callers look for it; it lives in the kernel beside the error mapping.
+export { sqlState };
 
-/** The SQLSTATE of a database error, wherever drivers and drizzle put it in the cause chain. */
-export function sqlState(error: unknown): string | undefined {
-  for (let current: unknown = error; current; current = (current as { cause?: unknown }).cause) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
-  }
-  return undefined;
-}
+const SERIALIZATION_FAILURES = new Set(['40001', '40P01']);
 
 export function isUniqueViolation(error: unknown): boolean {
   return sqlState(error) === '23505';

@@ -1,5 +1,5 @@
 import { replyClientMessageId } from '@parley/contracts';
-import type { Logger } from '@parley/kernel';
+import { type Logger, toStorableText } from '@parley/kernel';
 import { type ChatClient, ChatRefusedError, type PostedMessage } from '../chat/chat-client.ts';
 import type { TranscriptRepository } from '../repositories/transcript-repository.ts';
 import type { ReplyJob } from './reply-job.ts';
@@ -16,9 +16,13 @@ export class ReplyPoster {
     private readonly logger: Logger,
   ) {}
 
-  /** The posted message, or null when chat refuses it for good (the conversation closed or vanished). */
+  /**
+   * The posted message, or null when chat refuses it for good (the conversation closed or vanished). The
+   * text is made storable first: chat refuses NUL and broken UTF-16, and every retry would ask (and bill)
+   * the provider again.
+   */
   async post(job: ReplyJob, text: string): Promise<PostedMessage | null> {
-    const body = fitBytes(storable(text), this.maxBodyBytes);
+    const body = fitBytes(toStorableText(text), this.maxBodyBytes);
     let posted: PostedMessage;
     try {
       posted = await this.chat.postMessage(job.conversationId, {
@@ -48,16 +52,6 @@ export class ReplyPoster {
     });
     return posted;
   }
-}
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-/**
- * A provider's text as chat can store it: without NUL characters and with broken UTF-16 replaced.
- * Otherwise chat refuses the reply, and every retry would ask (and bill) the provider again.
- */
-function storable(text: string): string {
-  return text.replaceAll('\u0000', '').replace(LONE_SURROGATE, '\uFFFD');
 }
 
 /** Cuts text to a byte budget on a character boundary, marking the cut. */

@@ -5,6 +5,7 @@ import {
   createEvent,
   forbidden,
   hasRole,
+  isStorableText,
   newId,
   notFound,
   type Principal,
@@ -396,11 +397,4 @@ function decodeListCursor(cursor: string): { at: Date; id: string } {
     throw badRequest('The cursor is not valid.', [{ path: 'cursor', message: 'is not a cursor' }]);
   }
   return { at: date, id };
-}
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/** Text PostgreSQL stores as it is, in a text column and in JSON alike: no NUL, no half of a surrogate pair. */
-function isStorableText(text: string): boolean {
-  return !text.includes('\u0000') && !LONE_SURROGATE.test(text);
 }
