@@ -22,6 +22,14 @@ describe('chat REST: conversations', () => {
 
   const create = (user: TestUser, payload: object) =>
     chat.app.inject({ method: 'POST', url: '/api/v1/conversations', headers: bearer(user), payload });
+  const list = async (user: TestUser): Promise<unknown[]> =>
+    (
+      await chat.app.inject({
+        method: 'GET',
+        url: '/api/v1/conversations?limit=100',
+        headers: bearer(user),
+      })
+    ).json().items;
 
   it('needs a bearer token', async () => {
     const response = await chat.app.inject({ method: 'GET', url: '/api/v1/conversations' });
@@ -184,6 +192,8 @@ describe('chat REST: conversations', () => {
     assert.equal(support.handledBy, 'human');
     assert.equal(support.lastSeq, 1);
     assert.equal(support.lastMessage.type, 'system');
+    // Attributed to its author, not to the platform.
+    assert.equal(support.lastMessage.senderId, alice.id);
     const outsider = await chat.app.inject({
       method: 'GET',
       url: `/api/v1/conversations/${support.id}`,
@@ -211,6 +221,28 @@ describe('chat REST: conversations', () => {
       payload: { body: 'My order is late' },
     });
     assert.equal(mine.json().senderType, 'user');
+  });
+
+  it('lets only staff open a conversation with other people with a system message', async () => {
+    const before = (await list(bob)).length;
+    const spoof = await create(alice, {
+      type: 'group',
+      memberIds: [bob.id],
+      systemMessage: 'Your account is locked: sign in at example.net',
+    });
+    assert.equal(spoof.statusCode, 403, spoof.body);
+    assert.equal(spoof.json().code, 'forbidden');
+    const direct = await create(alice, { type: 'direct', memberIds: [carol.id], systemMessage: 'hi' });
+    assert.equal(direct.statusCode, 403, direct.body);
+    assert.equal((await list(bob)).length, before, 'nothing was created for bob');
+    const announced = await create(agent, {
+      type: 'group',
+      memberIds: [bob.id],
+      systemMessage: 'Maintenance tonight at 22:00',
+    });
+    assert.equal(announced.statusCode, 201, announced.body);
+    assert.equal(announced.json().lastMessage.type, 'system');
+    assert.equal(announced.json().lastMessage.senderId, agent.id);
   });
 
   it('keeps direct and group conversations private from staff', async () => {

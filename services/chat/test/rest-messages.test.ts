@@ -114,7 +114,7 @@ describe('chat REST: messages', () => {
       method: 'POST',
       url: '/api/v1/conversations',
       headers: bearer(alice),
-      payload: { type: 'group', memberIds: [bob.id], systemMessage: 'welcome \u0000' },
+      payload: { type: 'support', systemMessage: 'welcome \u0000' },
     });
     assert.equal(create.statusCode, 400, create.body);
     assert.equal(await list(), conversations);

@@ -20,7 +20,14 @@ export const CreateConversationBody = Type.Object(
     title: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     memberIds: Type.Optional(Type.Array(Id, { maxItems: 1000, uniqueItems: true })),
     botId: Type.Optional(Id),
-    systemMessage: Type.Optional(Type.String({ minLength: 1, maxLength: 4000 })),
+    systemMessage: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 4000,
+        description:
+          'A notice (type system) opening the conversation, attributed to its creator. In direct and group conversations only staff may set one (403 otherwise).',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -5,6 +5,7 @@ import {
   createEvent,
   forbidden,
   hasRole,
+  isStaff,
   isStorableText,
   newId,
   notFound,
@@ -95,6 +96,16 @@ export class ConversationService {
         break;
       }
     }
+    // A system notice reads as the platform's voice: among other people only staff may open with one
+    // (a user's would be a phishing line). In a user's own bot or support line it is context for the
+    // bot and staff, and it is attributed to its author either way.
+    if (
+      body.systemMessage !== undefined &&
+      (body.type === 'direct' || body.type === 'group') &&
+      !isStaff(principal.role)
+    ) {
+      throw forbidden('Only staff can open a conversation with other people with a system message.');
+    }
     // Checked before anything is written: a system message the database refuses would otherwise leave
     // the conversation behind without it, and a retry would create another.
     if (body.systemMessage !== undefined && !isStorableText(body.systemMessage)) {
@@ -125,7 +136,7 @@ export class ConversationService {
     if (body.systemMessage) {
       await this.messages.post({
         conversationId: created.id,
-        senderId: 'system',
+        senderId: principal.userId,
         senderType: 'system',
         body: body.systemMessage,
         clientMessageId: `${created.id}:created`,
