@@ -98,6 +98,51 @@ if (databaseUrl) {
       });
       assert.equal(found.json().items.length, 1);
     });
+
+    it('keeps lastMessage on the newest message when an edit of the last one races a send', async () => {
+      const [alice, bob] = users as [TestUser, TestUser];
+      const group = (
+        await chat.app.inject({
+          method: 'POST',
+          url: '/api/v1/conversations',
+          headers: bearer(alice),
+          payload: { type: 'group', memberIds: [bob.id] },
+        })
+      ).json();
+      const send = async (user: TestUser, body: string): Promise<Message> =>
+        (
+          await chat.app.inject({
+            method: 'POST',
+            url: `/api/v1/conversations/${group.id}/messages`,
+            headers: bearer(user),
+            payload: { body },
+          })
+        ).json();
+      let last = await send(alice, 'first');
+      // The reply lands at different points of the edit: before, during and after its transaction.
+      for (let round = 0; round < 30; round++) {
+        const [edited, reply] = await Promise.all([
+          chat.app.inject({
+            method: 'PATCH',
+            url: `/api/v1/conversations/${group.id}/messages/${last.id}`,
+            headers: bearer(alice),
+            payload: { body: `edited ${round}` },
+          }),
+          new Promise((resolve) => setTimeout(resolve, round % 3)).then(() => send(bob, `reply ${round}`)),
+        ]);
+        assert.equal(edited.statusCode, 200, edited.body);
+        const conversation = (
+          await chat.app.inject({
+            method: 'GET',
+            url: `/api/v1/conversations/${group.id}`,
+            headers: bearer(alice),
+          })
+        ).json();
+        assert.equal(conversation.lastMessage.id, reply.id, `round ${round}: lastMessage is the reply`);
+        assert.equal(conversation.lastMessage.seq, conversation.lastSeq);
+        last = await send(alice, `next ${round}`);
+      }
+    });
   });
 } else {
   describe('chat on PostgreSQL', {

@@ -171,8 +171,9 @@ export class MessageService {
           ? { body, editedAt: now, revision }
           : { body: '', attachments: [], deletedAt: now, revision };
       const updated = (await this.deps.messages.update(tx, messageId, patch))!;
+      // Not the last one when read means not the last one now: messages are only ever added after it.
       if (conversation.lastMessage?.id === messageId) {
-        await this.deps.conversations.update(tx, conversationId, { lastMessage: toLastMessage(updated) });
+        await this.deps.conversations.refreshLastMessage(tx, conversationId, toLastMessage(updated));
       }
       const memberRows = await this.deps.conversations.membersOf([conversationId], tx);
       const data: MessageEventData = {

@@ -157,6 +157,22 @@ export class ConversationsRepository {
     return row;
   }
 
+  /**
+   * Shows a changed message's new state as the conversation's lastMessage, only while it still is the last
+   * one: the condition is checked against the row as it is when the update runs (a send committed since
+   * the caller's read has moved lastMessage on, and an edit must not move it back).
+   */
+  async refreshLastMessage(
+    executor: Executor,
+    id: string,
+    lastMessage: NonNullable<ConversationRow['lastMessage']>,
+  ): Promise<void> {
+    await executor
+      .update(conversations)
+      .set({ lastMessage, updatedAt: new Date() })
+      .where(and(eq(conversations.id, id), sql`${conversations.lastMessage} ->> 'id' = ${lastMessage.id}`));
+  }
+
   async delete(executor: Executor, id: string): Promise<void> {
     await executor.delete(conversations).where(eq(conversations.id, id));
   }
