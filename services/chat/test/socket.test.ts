@@ -496,4 +496,50 @@ describe('chat real time (Socket.IO)', () => {
     };
     assert.equal(after.messages.length, 5);
   });
+
+  it('bounds one sync over many conversations, serving the smallest backlogs whole', async () => {
+    const backlogs = [450, 450, 450, 450, 450, 30];
+    const groups = await Promise.all(backlogs.map(() => chat.createGroup(alice, [bob.id])));
+    const quiet = await chat.createGroup(alice, [bob.id]);
+    for (const [index, group] of groups.entries()) {
+      // A socket per conversation: one socket's rate limit would refuse most of these sends.
+      const sender = await client(alice);
+      const acks = await Promise.all(
+        Array.from({ length: backlogs[index]! }, (_, i) =>
+          sender.emitWithAck('message:send', {
+            conversationId: group.id,
+            body: `m${i}`,
+            clientMessageId: `budget-${index}-${i}`,
+          }),
+        ),
+      );
+      assert.ok(acks.every((ack) => ack.ok));
+    }
+    const reader = await client(bob);
+    const conversations = Object.fromEntries([...groups, quiet].map((group) => [group.id, 0]));
+    const result = (await reader.emitWithAck('sync', { conversations })) as {
+      messages: Message[];
+      more: Record<string, boolean>;
+    };
+    assert.equal(result.messages.length, 2000, 'the whole budget, no more');
+    const byConversation = new Map<string, Message[]>();
+    for (const message of result.messages) {
+      byConversation.set(message.conversationId, [
+        ...(byConversation.get(message.conversationId) ?? []),
+        message,
+      ]);
+    }
+    assert.equal(byConversation.get(groups[5]!.id)?.length, 30, 'the small backlog comes whole');
+    assert.equal(byConversation.has(quiet.id), false);
+    const cut = Object.keys(result.more);
+    assert.equal(cut.length, 1, 'one conversation is left for paging');
+    for (const [conversationId, messages] of byConversation) {
+      // Each conversation's part starts right after the client's seq, in seq order, without gaps.
+      assert.deepEqual(
+        messages.map((message) => message.seq),
+        Array.from({ length: messages.length }, (_, i) => i + 1),
+      );
+      assert.equal(messages.length === 450 || messages.length === 30, !cut.includes(conversationId));
+    }
+  });
 });

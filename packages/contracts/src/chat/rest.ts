@@ -8,6 +8,8 @@ import {
 } from './models.ts';
 
 const Id = Type.String({ minLength: 1, maxLength: 64 });
+/** A seq as a client may name it: a stored seq is a 32-bit integer, so a larger one is a malformed request. */
+export const SeqInput = (minimum: 0 | 1) => Type.Integer({ minimum, maximum: 2_147_483_647 });
 /** Client-chosen id that makes a send idempotent: retries with the same value return the original. */
 export const ClientMessageId = Type.String({ minLength: 1, maxLength: 128 });
 export const AttachmentIds = Type.Array(Id, { maxItems: 10, uniqueItems: true });
@@ -52,8 +54,8 @@ export const AddMemberBody = Type.Object({ userId: Id }, { additionalProperties:
 
 export const HistoryQuery = Type.Object(
   {
-    afterSeq: Type.Optional(Type.Integer({ minimum: 0 })),
-    beforeSeq: Type.Optional(Type.Integer({ minimum: 1 })),
+    afterSeq: Type.Optional(SeqInput(0)),
+    beforeSeq: Type.Optional(SeqInput(1)),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
     cursor: Type.Optional(Type.String({ maxLength: 100 })),
   },
@@ -74,7 +76,7 @@ export type SendMessageBody = Static<typeof SendMessageBody>;
 
 export const EditMessageBody = Type.Object({ body: MessageBody }, { additionalProperties: false });
 
-export const ReadBody = Type.Object({ seq: Type.Integer({ minimum: 0 }) }, { additionalProperties: false });
+export const ReadBody = Type.Object({ seq: SeqInput(0) }, { additionalProperties: false });
 
 export const SearchQuery = Type.Object(
   { q: Type.String({ minLength: 1, maxLength: 200 }), ...PageQuery },

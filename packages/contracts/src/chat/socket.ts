@@ -1,6 +1,6 @@
 import { type Static, Type } from 'typebox';
 import { type Conversation, type Message, MessageTypeSchema } from './models.ts';
-import { AttachmentIds, ClientMessageId, MessageBody } from './rest.ts';
+import { AttachmentIds, ClientMessageId, MessageBody, SeqInput } from './rest.ts';
 
 const ConversationId = Type.String({ minLength: 1, maxLength: 64 });
 
@@ -27,7 +27,7 @@ export const ReceiptKind = Type.Union([Type.Literal('delivered'), Type.Literal('
 export type ReceiptKind = Static<typeof ReceiptKind>;
 
 export const ReceiptPayload = Type.Object(
-  { conversationId: ConversationId, seq: Type.Integer({ minimum: 0 }), kind: ReceiptKind },
+  { conversationId: ConversationId, seq: SeqInput(0), kind: ReceiptKind },
   { additionalProperties: false },
 );
 export type ReceiptPayload = Static<typeof ReceiptPayload>;
@@ -35,7 +35,7 @@ export type ReceiptPayload = Static<typeof ReceiptPayload>;
 export const SyncPayload = Type.Object(
   {
     /** The last seq the client has seen per conversation (0 for none). */
-    conversations: Type.Record(Type.String({ maxLength: 64 }), Type.Integer({ minimum: 0 }), {
+    conversations: Type.Record(Type.String({ maxLength: 64 }), SeqInput(0), {
       maxProperties: 1000,
     }),
     /** The syncToken of the client's previous sync; without it, `changes` is empty. */

@@ -5,6 +5,11 @@ import { toMessage } from './mappers.ts';
 
 /** Most messages per conversation in one sync; the rest is paged over REST (API.md: at least 500). */
 export const SYNC_MESSAGE_CAP = 500;
+/**
+ * Most messages in one sync over all its conversations (up to 1000 of them): without it a single sync
+ * could ask for half a million messages in one answer.
+ */
+export const SYNC_TOTAL_CAP = 2000;
 /** Most edits/deletes in one sync; the token then points at the last one returned, so the next sync resumes. */
 export const SYNC_CHANGE_CAP = 2000;
 
@@ -27,18 +32,24 @@ export class SyncService {
     // Read the revision first: every change up to it has committed (revisions are taken under one row lock),
     // so changes up to it are all visible to the queries below, and later ones come with the next sync.
     const revision = await this.deps.sync.currentRevision();
-    const mine = new Set(await this.deps.conversations.conversationIdsOf(principal.userId));
-    const conversationIds = Object.keys(lastSeen).filter((id) => mine.has(id));
+    const lastSeqs = await this.deps.conversations.lastSeqsOf(principal.userId);
+    const conversationIds = Object.keys(lastSeen).filter((id) => lastSeqs.has(id));
 
-    const messages: Message[] = [];
     const more: Record<string, true> = {};
-    const pages = await Promise.all(
-      conversationIds.map((id) => this.deps.messages.after(id, lastSeen[id] ?? 0, SYNC_MESSAGE_CAP + 1)),
+    const reads = allotBacklogs(
+      conversationIds.map((id) => ({
+        conversationId: id,
+        afterSeq: lastSeen[id] ?? 0,
+        backlog: Math.max(0, (lastSeqs.get(id) ?? 0) - (lastSeen[id] ?? 0)),
+      })),
     );
-    pages.forEach((rows, index) => {
-      if (rows.length > SYNC_MESSAGE_CAP) more[conversationIds[index]!] = true;
-      for (const row of rows.slice(0, SYNC_MESSAGE_CAP)) messages.push(toMessage(row));
-    });
+    for (const read of reads) if (read.cut) more[read.conversationId] = true;
+    const pages = await Promise.all(
+      reads
+        .filter((read) => read.limit > 0)
+        .map((read) => this.deps.messages.after(read.conversationId, read.afterSeq, read.limit)),
+    );
+    const messages: Message[] = pages.flatMap((rows) => rows.map(toMessage));
 
     let changes: Message[] = [];
     let token = revision;
@@ -75,6 +86,34 @@ export class SyncService {
     );
     return drafts;
   }
+}
+
+interface BacklogRead {
+  conversationId: string;
+  afterSeq: number;
+  /** How many messages to read (0: none). */
+  limit: number;
+  /** Part of the backlog is left for REST paging. */
+  cut: boolean;
+}
+
+/**
+ * Shares the sync's budget out. Seqs are gap-free, so a conversation's backlog is its last seq minus the
+ * client's: conversations with none cost no query, and the smallest backlogs are served first, so as
+ * many conversations as possible come complete; each gets at most the per-conversation cap.
+ */
+function allotBacklogs(
+  backlogs: ReadonlyArray<{ conversationId: string; afterSeq: number; backlog: number }>,
+): BacklogRead[] {
+  let left = SYNC_TOTAL_CAP;
+  return [...backlogs]
+    .filter((entry) => entry.backlog > 0)
+    .sort((a, b) => a.backlog - b.backlog)
+    .map(({ conversationId, afterSeq, backlog }) => {
+      const limit = Math.min(backlog, SYNC_MESSAGE_CAP, left);
+      left -= limit;
+      return { conversationId, afterSeq, limit, cut: limit < backlog };
+    });
 }
 
 function parseToken(token: string): number {

@@ -267,11 +267,13 @@ export class ConversationsRepository {
     return rows.map((row) => row.userId);
   }
 
-  async conversationIdsOf(userId: string): Promise<string[]> {
+  /** The last seq of every conversation the user is a member of. */
+  async lastSeqsOf(userId: string): Promise<Map<string, number>> {
     const rows = await this.db
-      .select({ id: members.conversationId })
+      .select({ id: conversations.id, lastSeq: conversations.lastSeq })
       .from(members)
+      .innerJoin(conversations, eq(conversations.id, members.conversationId))
       .where(eq(members.userId, userId));
-    return rows.map((row) => row.id);
+    return new Map(rows.map((row) => [row.id, row.lastSeq]));
   }
 }
