@@ -13,11 +13,12 @@ import Fastify, {
 } from 'fastify';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { installErrorHandler, sendProblem } from './error-handler.ts';
-import { AppError } from './errors.ts';
+import { AppError, badRequest } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { createProcessMetrics, type ProcessMetrics } from './metrics.ts';
 import { Readiness } from './readiness.ts';
 import { securityHeaders } from './security-headers.ts';
+import { unstorableValueIn } from './stored-values.ts';
 import { createValidatorCompiler } from './validation.ts';
 
 declare module 'fastify' {
@@ -95,6 +96,16 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
     // On the raw response, so answers written past Fastify (streams, hijacked replies) carry them too.
     for (const [name, value] of security) reply.raw.setHeader(name, value);
     done();
+  });
+  // One rule for every service's JSON bodies: a value no column could hold as sent is refused here, not
+  // stored altered by the driver or refused by the database as a 500.
+  app.addHook('preValidation', (request, _reply, done) => {
+    const body: unknown = request.body;
+    const parsedJson =
+      Array.isArray(body) ||
+      (body !== null && typeof body === 'object' && Object.getPrototypeOf(body) === Object.prototype);
+    const problem = parsedJson ? unstorableValueIn(body) : undefined;
+    done(problem ? badRequest('The request holds a value that cannot be stored.', [problem]) : undefined);
   });
   // Callback-style hooks on every request's path: an async hook costs a promise and a microtask turn each.
   app.addHook('onSend', (_request, reply, payload, done) => {

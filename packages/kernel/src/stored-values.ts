@@ -15,6 +15,37 @@ export function isStorableText(text: string): boolean {
   return !text.includes('\u0000') && !LONE_SURROGATE.test(text);
 }
 
+/**
+ * The first value of a parsed JSON body that no database column could hold as sent: text with NUL or half
+ * a surrogate pair (the driver would turn it into U+FFFD: stored, but not what was sent) or a number too
+ * large to be finite (`1e400` parses as Infinity and would be stored as null). Keys are text too.
+ */
+export function unstorableValueIn(
+  value: unknown,
+  path = 'body',
+): { path: string; message: string } | undefined {
+  if (typeof value === 'string') {
+    return isStorableText(value)
+      ? undefined
+      : { path, message: 'must not contain NUL characters or broken UTF-16' };
+  }
+  if (typeof value === 'number') {
+    return Number.isFinite(value) ? undefined : { path, message: 'must be a finite number' };
+  }
+  if (value === null || typeof value !== 'object') return undefined;
+  const entries: Iterable<[string, unknown]> = Array.isArray(value)
+    ? value.map((item, index): [string, unknown] => [String(index), item])
+    : Object.entries(value);
+  for (const [key, item] of entries) {
+    const at = `${path}.${key}`;
+    if (!isStorableText(key))
+      return { path: at, message: 'names a field with NUL characters or broken UTF-16' };
+    const problem = unstorableValueIn(item, at);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
 /** `text` made storable: NUL characters dropped, halves of surrogate pairs replaced by U+FFFD. */
 export function toStorableText(text: string): string {
   return text.replaceAll('\u0000', '').replace(LONE_SURROGATE, '\uFFFD');

@@ -120,6 +120,39 @@ describe('process app', () => {
     assert.deepEqual(paths, ['body.extra', 'body.name', 'body.size']);
   });
 
+  it('refuses JSON values no database column could hold as sent, naming where they are', async () => {
+    const cases: Array<[string, string]> = [
+      ['{"name":"nul \\u0000","size":1}', 'body.name'],
+      ['{"name":"half \\ud83d","size":1}', 'body.name'],
+      ['{"name":"a","size":1e400}', 'body.size'],
+      ['{"name":"a","size":1,"tags":["ok","\\udc00"]}', 'body.tags.1'],
+      ['{"name":"a","size":1,"\\u0000":1}', 'body.\u0000'],
+    ];
+    for (const [payload, path] of cases) {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/things',
+        headers: { 'content-type': 'application/json' },
+        payload,
+      });
+      assert.equal(response.statusCode, 400, payload);
+      assert.equal(response.json().code, 'validation_failed');
+      assert.deepEqual(
+        response.json().errors.map((error: { path: string }) => error.path),
+        [path],
+        payload,
+      );
+    }
+    const whole = await app.inject({
+      method: 'POST',
+      url: '/things',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"name":"whole \\ud83d\\ude00","size":1}',
+    });
+    assert.equal(whole.statusCode, 201, 'a whole surrogate pair is text');
+    assert.equal(whole.json().name, 'whole \u{1F600}');
+  });
+
   it('never coerces body types, but coerces query strings to their declared types', async () => {
     const numericString = await app.inject({
       method: 'POST',

@@ -161,11 +161,14 @@ describe('identity: API keys, profiles, directory, blocks, admin', () => {
         { bio: 'x'.repeat(1001) },
         { settings: { nested: { deep: true } } },
         {},
+        // Values the database would store altered: half an emoji (as U+FFFD), Infinity (as null).
+        { displayName: 'half \ud83d' },
+        '{"settings":{"volume":1e400}}',
       ]) {
         const response = await h.app.inject({
           method: 'PATCH',
           url: '/api/v1/users/me',
-          headers: bearer(account.accessToken),
+          headers: { ...bearer(account.accessToken), 'content-type': 'application/json' },
           payload,
         });
         assert.equal(response.statusCode, 400, JSON.stringify(payload));
