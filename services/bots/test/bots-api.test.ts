@@ -215,6 +215,34 @@ describe('managing bots', () => {
     assert.equal(body.code, 'bot_name_taken');
   });
 
+  it('keeps one support bot at a time, also when admins choose different ones at once', async () => {
+    const created = await h.request<Bot>(admin, 'POST', '/api/v1/bots', {
+      name: 'Front Desk',
+      kind: 'faq',
+      support: true,
+    });
+    assert.equal(created.status, 201);
+    assert.equal(created.body.support, true);
+    const others = await Promise.all(
+      ['Desk A', 'Desk B', 'Desk C', 'Desk D'].map(
+        async (name) => (await h.request<Bot>(admin, 'POST', '/api/v1/bots', { name, kind: 'faq' })).body,
+      ),
+    );
+    const chosen = await Promise.all(
+      others.map((bot) => h.request<Bot>(admin, 'PATCH', `/api/v1/bots/${bot.id}`, { support: true })),
+    );
+    assert.deepEqual(
+      chosen.map((answer) => answer.status),
+      [200, 200, 200, 200],
+    );
+    const listed = await h.request<{ items: Bot[] }>(admin, 'GET', '/api/v1/bots?limit=100');
+    const supporting = listed.body.items.filter((bot) => bot.support);
+    assert.equal(supporting.length, 1, 'exactly one support bot');
+    assert.ok(others.some((bot) => bot.id === supporting[0]?.id));
+    const seenByUser = await h.request<Bot>(user, 'GET', `/api/v1/bots/${supporting[0]?.id}`);
+    assert.equal(seenByUser.body.support, true, 'users see which bot answers support');
+  });
+
   it('patches settings, replaces and clears the key, and deletes', async () => {
     const created = await h.request<Bot>(admin, 'POST', '/api/v1/bots', llmBody('Patchy'));
     const id = created.body.id;

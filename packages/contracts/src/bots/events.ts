@@ -16,6 +16,8 @@ export const BotSnapshot = Type.Object({
   description: Type.String(),
   kind: BotKindSchema,
   active: Type.Boolean(),
+  /** Answers new support conversations first (chat keeps a directory of bots from these events). */
+  support: Type.Boolean(),
 });
 export type BotSnapshot = Static<typeof BotSnapshot>;
 

@@ -27,6 +27,8 @@ export const BotSchema = Type.Object(
     description: Type.String(),
     kind: BotKindSchema,
     active: Type.Boolean(),
+    /** The bot that answers new support conversations first (at most one bot; none: the human queue). */
+    support: Type.Boolean(),
     config: BotConfigView,
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),

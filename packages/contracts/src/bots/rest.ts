@@ -32,6 +32,8 @@ export const CreateBotBody = Type.Object(
     description: Type.Optional(Description),
     kind: BotKindSchema,
     active: Type.Optional(Type.Boolean()),
+    /** Answers new support conversations first; setting it on one bot takes it from the one that had it. */
+    support: Type.Optional(Type.Boolean()),
     config: Type.Optional(BotConfigInput),
   },
   { additionalProperties: false },
@@ -43,6 +45,8 @@ export const UpdateBotBody = Type.Object(
     name: Type.Optional(Name),
     description: Type.Optional(Description),
     active: Type.Optional(Type.Boolean()),
+    /** Answers new support conversations first; setting it on one bot takes it from the one that had it. */
+    support: Type.Optional(Type.Boolean()),
     config: Type.Optional(BotConfigInput),
   },
   { additionalProperties: false, minProperties: 1 },

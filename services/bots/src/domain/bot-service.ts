@@ -59,12 +59,14 @@ export class BotService {
     const id = newId('bot');
     try {
       const row = await this.deps.outbox.transaction(async (tx) => {
+        if (body.support) await this.takeSupportRole(tx, id, principal);
         const created = await this.deps.bots.insert(tx, {
           id,
           name: body.name.trim(),
           description: body.description ?? '',
           kind: body.kind,
           active: body.active ?? true,
+          support: body.support ?? false,
           config: change.config,
           apiKeySealed: change.apiKey ? this.deps.secrets.seal(change.apiKey, id) : null,
         });
@@ -84,10 +86,12 @@ export class BotService {
     if (body.config?.baseUrl !== undefined) await this.checkEgress(change.config.baseUrl);
     try {
       const row = await this.deps.outbox.transaction(async (tx) => {
+        if (body.support) await this.takeSupportRole(tx, id, principal);
         const updated = await this.deps.bots.update(tx, id, {
           ...(body.name !== undefined ? { name: body.name.trim() } : {}),
           ...(body.description !== undefined ? { description: body.description } : {}),
           ...(body.active !== undefined ? { active: body.active } : {}),
+          ...(body.support !== undefined ? { support: body.support } : {}),
           config: change.config,
           ...(change.apiKey !== undefined
             ? { apiKeySealed: change.apiKey === null ? null : this.deps.secrets.seal(change.apiKey, id) }
@@ -137,6 +141,12 @@ export class BotService {
         errors: [{ path: 'config.baseUrl', message: error.message }],
       });
     }
+  }
+
+  /** One support bot at a time: the bot that had the role loses it in the same transaction, and says so. */
+  private async takeSupportRole(tx: Tx, botId: string, principal: Principal): Promise<void> {
+    for (const previous of await this.deps.bots.takeSupportFromOthers(tx, botId))
+      await this.publish(tx, BotsEvents.botUpdated, previous, principal);
   }
 
   private async publish(tx: Tx, type: string, row: BotRow, principal: Principal): Promise<void> {

@@ -10,6 +10,7 @@ export function toBotView(row: BotRow, forAdmin: boolean): Bot {
     description: row.description,
     kind: row.kind,
     active: row.active,
+    support: row.support,
     config,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
@@ -17,5 +18,12 @@ export function toBotView(row: BotRow, forAdmin: boolean): Bot {
 }
 
 export function toBotSnapshot(row: BotRow): BotSnapshot {
-  return { id: row.id, name: row.name, description: row.description, kind: row.kind, active: row.active };
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    kind: row.kind,
+    active: row.active,
+    support: row.support,
+  };
 }

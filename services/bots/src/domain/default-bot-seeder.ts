@@ -43,6 +43,7 @@ export async function seedDefaultBot(deps: {
       description: DEFAULT_BOT_DESCRIPTION,
       kind: 'faq',
       active: true,
+      support: false,
     };
     await deps.outbox.add(
       tx,

@@ -1,10 +1,12 @@
 import type { Executor } from '@parley/store';
-import { and, asc, eq, gt, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, ne, or, sql } from 'drizzle-orm';
 import { bots } from '../schema/schema.ts';
 
 export type BotRow = typeof bots.$inferSelect;
 export type NewBotRow = typeof bots.$inferInsert;
-export type BotPatch = Partial<Pick<BotRow, 'name' | 'description' | 'active' | 'config' | 'apiKeySealed'>>;
+export type BotPatch = Partial<
+  Pick<BotRow, 'name' | 'description' | 'active' | 'support' | 'config' | 'apiKeySealed'>
+>;
 
 export interface BotListFilter {
   activeOnly: boolean;
@@ -78,6 +80,20 @@ export class BotsRepository {
       .where(eq(bots.id, id))
       .returning();
     return row;
+  }
+
+  /**
+   * Takes the support role from whichever bot other than `exceptId` has it, returning those bots as they
+   * are now. Two admins moving the role at once queue on a lock held until commit: the second then sees
+   * (and clears) the first's choice instead of colliding with it in the unique index.
+   */
+  async takeSupportFromOthers(executor: Executor, exceptId: string): Promise<BotRow[]> {
+    await executor.execute(sql`select pg_advisory_xact_lock(hashtext('parley.bots.support'))`);
+    return executor
+      .update(bots)
+      .set({ support: false, updatedAt: new Date() })
+      .where(and(eq(bots.support, true), ne(bots.id, exceptId)))
+      .returning();
   }
 
   /** Marks the bot's knowledge as changed, so every process rebuilds its index on next use. */

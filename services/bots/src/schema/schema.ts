@@ -42,6 +42,8 @@ export const bots = botsSchema.table(
     description: text('description').notNull().default(''),
     kind: text('kind').$type<'faq' | 'llm'>().notNull(),
     active: boolean('active').notNull().default(true),
+    /** Answers new support conversations first; at most one bot has it (the partial unique index). */
+    support: boolean('support').notNull().default(false),
     config: jsonb('config').$type<StoredBotConfig>().notNull().default({}),
     /** The provider API key sealed with AES-256-GCM (see secret-box.ts); never leaves the service. */
     apiKeySealed: text('api_key_sealed'),
@@ -53,6 +55,7 @@ export const bots = botsSchema.table(
   // Names are how OpenAI clients pick a bot (`model`), so they must be unambiguous.
   (table) => [
     uniqueIndex('bots_name_idx').on(sql`lower(${table.name})`),
+    uniqueIndex('bots_support_idx').on(table.support).where(sql`${table.support}`),
     index('bots_created_idx').on(table.createdAt, table.id),
   ],
 );

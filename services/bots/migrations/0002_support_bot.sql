@@ -1,0 +1,2 @@
+ALTER TABLE "bots"."bots" ADD COLUMN "support" boolean DEFAULT false NOT NULL;--> statement-breakpoint
+CREATE UNIQUE INDEX "bots_support_idx" ON "bots"."bots" USING btree ("support") WHERE "bots"."bots"."support";
