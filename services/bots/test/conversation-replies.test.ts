@@ -44,7 +44,6 @@ let observer: Subscription;
 before(async () => {
   peer = await OpenAiTestServer.start();
   h = await startParley({
-    supportBotId: DEFAULT_BOT_ID,
     config: { botsFirstTokenTimeoutMs: 500, botsTotalTimeoutMs: 2000, botsDailyTokenQuota: 1_000_000 },
     tuning: { resilience: { retries: 1, backoffMs: () => 20 } },
   });
@@ -124,15 +123,36 @@ describe('a knowledge bot in a bot conversation', () => {
     assert.equal(completed.find((data) => data.triggerMessageId === question.id)?.outcome, 'unknown');
   });
 
-  it('answers in a support conversation handled by the support bot', async () => {
+  it('answers support conversations once an admin makes it the support bot, one such bot at a time', async () => {
     const user = await h.user();
-    const { body: support } = await h.request<Conversation>(user, 'POST', '/api/v1/conversations', {
-      type: 'support',
+    const openSupport = async () =>
+      (await h.request<Conversation>(user, 'POST', '/api/v1/conversations', { type: 'support' })).body;
+    const unanswered = await openSupport();
+    assert.equal(unanswered.handledBy, 'human', 'no support bot chosen: the human queue');
+    assert.equal(unanswered.status, 'pending');
+
+    const chosen = await h.request<Bot>(admin, 'PATCH', `/api/v1/bots/${DEFAULT_BOT_ID}`, { support: true });
+    assert.equal(chosen.status, 200);
+    assert.equal(chosen.body.support, true);
+    // Chat learns the choice from the bots service's events.
+    let support = unanswered;
+    await waitFor(async () => {
+      support = await openSupport();
+      return support.handledBy === 'bot';
     });
-    assert.equal(support.handledBy, 'bot');
+    assert.equal(support.botId, DEFAULT_BOT_ID);
     const question = await h.send(user, support.id, 'How do I block someone?');
     const reply = await h.replyTo(user, question);
     assert.match(reply.body, /block/i);
+
+    const moved = await h.request<Bot>(admin, 'PATCH', `/api/v1/bots/${llmBot.id}`, { support: true });
+    assert.equal(moved.body.support, true);
+    const previous = await h.request<Bot>(admin, 'GET', `/api/v1/bots/${DEFAULT_BOT_ID}`);
+    assert.equal(previous.body.support, false, 'the role moved: one support bot at a time');
+    await waitFor(async () => (await openSupport()).botId === llmBot.id);
+
+    await h.request<Bot>(admin, 'PATCH', `/api/v1/bots/${llmBot.id}`, { support: false });
+    await waitFor(async () => (await openSupport()).handledBy === 'human');
   });
 });
 

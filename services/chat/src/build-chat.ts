@@ -19,6 +19,7 @@ import { NotifierSlot } from './domain/notifier.ts';
 import { ReceiptService } from './domain/receipts.ts';
 import { SyncService } from './domain/sync.ts';
 import { UploadService } from './domain/uploads.ts';
+import { consumeBotEvents } from './events/bots-consumer.ts';
 import { consumeIdentityEvents } from './events/identity-consumer.ts';
 import { RelayNudger } from './events/relay-nudger.ts';
 import { DiskFileStorage } from './files/disk-file-storage.ts';
@@ -26,6 +27,7 @@ import type { FileStorage } from './files/file-storage.ts';
 import { SocketServer } from './realtime/socket-server.ts';
 import { TypingRelay } from './realtime/typing.ts';
 import { AttachmentsRepository } from './repositories/attachments-repository.ts';
+import { BotDirectoryRepository } from './repositories/bot-directory-repository.ts';
 import { ConversationsRepository } from './repositories/conversations-repository.ts';
 import { MessagesRepository } from './repositories/messages-repository.ts';
 import { SendRepository } from './repositories/send-repository.ts';
@@ -64,13 +66,12 @@ export interface ChatDeps {
   internalToken: string;
   /** Defaults to the data dir's `uploads/`. */
   fileStorage?: FileStorage;
-  supportBotId?: string;
   groupCommit?: GroupCommitTuning;
 }
 
 /**
  * The chat service as a Fastify plugin: migrations at registration, REST routes, Socket.IO on the process's
- * HTTP server; the outbox relay and the identity consumer start when the app is ready and stop, with the
+ * HTTP server; the outbox relay and the identity and bots consumers start when the app is ready and stop, with the
  * sockets, when it closes.
  */
 export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
@@ -89,7 +90,7 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
     sync: new SyncRepository(database.db),
     notifier,
     limits: { messageMaxBytes: config.messageMaxBytes, groupMaxMembers: config.groupMaxMembers },
-    supportBotId: deps.supportBotId,
+    botDirectory: new BotDirectoryRepository(database.db),
   };
   const messages = new MessageService(domain, deps.groupCommit);
   const conversations = new ConversationService(domain, messages);
@@ -147,25 +148,28 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
     });
     const nudger = new RelayNudger(() => publishing.wakeRelay());
     const stopWaking = outbox.onCommitted(() => nudger.nudge());
-    let subscription: Subscription | undefined;
+    const subscriptions: Subscription[] = [];
 
     app.addHook('onReady', async () => {
       await sockets.start();
       publishing.start();
-      subscription = await consumeIdentityEvents({
-        bus: deps.bus,
-        database,
-        users: domain.users,
-        sessions: sockets,
-        logger,
-      });
+      subscriptions.push(
+        await consumeIdentityEvents({
+          bus: deps.bus,
+          database,
+          users: domain.users,
+          sessions: sockets,
+          logger,
+        }),
+        await consumeBotEvents({ bus: deps.bus, database, directory: domain.botDirectory, logger }),
+      );
     });
     // Upgraded connections would keep the HTTP server from closing: drop them first.
     app.addHook('preClose', async () => {
       sockets.disconnectLocal();
     });
     app.addHook('onClose', async () => {
-      await subscription?.close();
+      await Promise.all(subscriptions.map((subscription) => subscription.close()));
       await sockets.close();
       stopWaking();
       nudger.stop();

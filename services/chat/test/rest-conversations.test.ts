@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { BotsEvents } from '@parley/contracts';
+import { createEvent } from '@parley/kernel';
 import { bearer, type ChatHarness, INTERNAL_TOKEN, startChat, type TestUser } from './support/harness.ts';
 
 describe('chat REST: conversations', () => {
@@ -243,6 +245,38 @@ describe('chat REST: conversations', () => {
     assert.equal(announced.statusCode, 201, announced.body);
     assert.equal(announced.json().lastMessage.type, 'system');
     assert.equal(announced.json().lastMessage.senderId, agent.id);
+  });
+
+  it('sends support conversations to the bot the bots service says is the support bot', async () => {
+    const announce = (type: string, data: unknown, occurredAt: string): Promise<void> =>
+      chat.bus.publish({ ...createEvent(type, data), occurredAt });
+    const bot = (id: string, support: boolean, active = true) => ({
+      bot: { id, name: id, description: '', kind: 'faq', active, support },
+    });
+    const supportLine = async () => (await create(carol, { type: 'support' })).json();
+    const settles = async (expected: string | null) => {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const conversation = await supportLine();
+        if ((conversation.botId ?? null) === expected) return conversation;
+        assert.ok(Date.now() < deadline, `support bot never became ${expected}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    await announce(BotsEvents.botCreated, bot('bot_front', true), '2026-01-01T10:00:00.000Z');
+    const answered = await settles('bot_front');
+    assert.equal(answered.handledBy, 'bot');
+    assert.equal(answered.status, 'open');
+    // A late, older event changes nothing; a newer choice wins while the old one's event is on its way.
+    await announce(BotsEvents.botUpdated, bot('bot_front', false), '2026-01-01T09:00:00.000Z');
+    await announce(BotsEvents.botUpdated, bot('bot_desk', true), '2026-01-01T11:00:00.000Z');
+    await settles('bot_desk');
+    await announce(BotsEvents.botUpdated, bot('bot_desk', true, false), '2026-01-01T12:00:00.000Z');
+    await settles('bot_front');
+    await announce(BotsEvents.botDeleted, { botId: 'bot_front' }, '2026-01-01T13:00:00.000Z');
+    const queued = await settles(null);
+    assert.equal(queued.handledBy, 'human');
+    assert.equal(queued.status, 'pending');
   });
 
   it('keeps direct and group conversations private from staff', async () => {

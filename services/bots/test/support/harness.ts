@@ -41,7 +41,6 @@ export interface HarnessOptions {
   /** Run chat in this process (default true); false: bots only, posting to `chatUrl`. */
   withChat?: boolean;
   chatUrl?: string;
-  supportBotId?: string;
 }
 
 export interface Harness {
@@ -124,7 +123,6 @@ export async function startParley(options: HarnessOptions = {}): Promise<Harness
       logger,
       authenticator: auth,
       internalToken: INTERNAL_TOKEN,
-      ...(options.supportBotId ? { supportBotId: options.supportBotId } : {}),
     });
     await app.register(chat.plugin);
   }

@@ -89,7 +89,7 @@ export class ConversationService {
       }
       default: {
         // support: answered by the chosen support bot, or waiting for a human when there is none.
-        const bot = this.deps.supportBotId;
+        const bot = await this.deps.botDirectory.supportBotId();
         row = bot
           ? { ...base, type: 'support', botId: bot, status: 'open', handledBy: 'bot' }
           : { ...base, type: 'support', status: 'pending', handledBy: 'human' };

@@ -1,6 +1,7 @@
 import type { Cache } from '@parley/cache';
 import type { Database, Outbox } from '@parley/store';
 import type { AttachmentsRepository } from '../repositories/attachments-repository.ts';
+import type { BotDirectoryRepository } from '../repositories/bot-directory-repository.ts';
 import type { ConversationsRepository } from '../repositories/conversations-repository.ts';
 import type { MessagesRepository } from '../repositories/messages-repository.ts';
 import type { SendRepository } from '../repositories/send-repository.ts';
@@ -26,6 +27,6 @@ export interface DomainDeps {
   sync: SyncRepository;
   notifier: Notifier;
   limits: ChatLimits;
-  /** The support bot an admin chose; unset: support conversations wait for a human. */
-  supportBotId: string | undefined;
+  /** Which bot an admin chose to answer support conversations (none: they wait for a human). */
+  botDirectory: BotDirectoryRepository;
 }

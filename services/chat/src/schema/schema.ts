@@ -20,6 +20,18 @@ export const { outbox, processedEvents, deadLetters } = eventTables(chatSchema);
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 
+/**
+ * Read model of the bots service's bots, fed by `bots.bot.*` events: which bot answers new support
+ * conversations. `changedAt` is the applied event's time, so a late, older event changes nothing.
+ */
+export const bots = chatSchema.table('bots', {
+  id: text('id').primaryKey(),
+  active: boolean('active').notNull(),
+  support: boolean('support').notNull(),
+  deleted: boolean('deleted').notNull().default(false),
+  changedAt: timestamp('changed_at', { withTimezone: true, precision: 3 }).notNull(),
+});
+
 /** Read model of identity's accounts, fed by `identity.user.*` events: chat never reads identity's tables. */
 export const users = chatSchema.table('users', {
   id: text('id').primaryKey(),
