@@ -10,6 +10,14 @@ import { bearer, type ChatHarness, logger, startChat, type TestUser } from './su
 
 const { databaseUrl, redisUrl } = testBackends();
 
+async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    assert.ok(Date.now() < deadline, 'condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 if (databaseUrl) {
   describe('chat on PostgreSQL', () => {
     let chat: ChatHarness;
@@ -142,6 +150,93 @@ if (databaseUrl) {
         assert.equal(conversation.lastMessage.seq, conversation.lastSeq);
         last = await send(alice, `next ${round}`);
       }
+    });
+
+    describe('changes racing each other', () => {
+      const call = async (
+        user: TestUser,
+        method: 'POST' | 'PATCH' | 'DELETE',
+        url: string,
+        payload?: object,
+      ) => chat.app.inject({ method, url, headers: bearer(user), ...(payload ? { payload } : {}) });
+      const newGroup = async (owner: TestUser, members: TestUser[]) =>
+        (
+          await call(owner, 'POST', '/api/v1/conversations', {
+            type: 'group',
+            memberIds: members.map((m) => m.id),
+          })
+        ).json().id as string;
+      const post = async (user: TestUser, conversationId: string, body: string): Promise<Message> =>
+        (await call(user, 'POST', `/api/v1/conversations/${conversationId}/messages`, { body })).json();
+
+      it('never edits a message that a racing delete tombstoned', async () => {
+        const [alice, bob] = users as [TestUser, TestUser];
+        const conversationId = await newGroup(alice, [bob]);
+        for (let round = 0; round < 40; round++) {
+          const message = await post(alice, conversationId, `m${round}`);
+          const url = `/api/v1/conversations/${conversationId}/messages/${message.id}`;
+          const [edited, deleted] = await Promise.all([
+            call(alice, 'PATCH', url, { body: `edited ${round}` }),
+            call(alice, 'DELETE', url),
+          ]);
+          assert.equal(deleted.statusCode, 204);
+          // Either the edit came first (200, then the delete) or it found the tombstone (409).
+          assert.ok([200, 409].includes(edited.statusCode), edited.body);
+          if (edited.statusCode === 200) assert.equal(edited.json().deletedAt, undefined, edited.body);
+        }
+        const history = await chat.app.inject({
+          method: 'GET',
+          url: `/api/v1/conversations/${conversationId}/messages?afterSeq=0&limit=100`,
+          headers: bearer(alice),
+        });
+        for (const message of history.json().items as Message[]) {
+          assert.ok(message.deletedAt, `seq ${message.seq} is deleted`);
+          assert.equal(message.body, '', `seq ${message.seq}: a tombstone keeps no text`);
+        }
+      });
+
+      it('answers changes racing the deletion of their conversation with 404, never a 500', async () => {
+        const [alice, bob, carol] = users as [TestUser, TestUser, TestUser];
+        for (let round = 0; round < 30; round++) {
+          const conversationId = await newGroup(alice, [bob]);
+          const message = await post(alice, conversationId, 'soon gone');
+          const url = `/api/v1/conversations/${conversationId}/messages/${message.id}`;
+          const racing = await Promise.all([
+            round % 3 === 0
+              ? call(alice, 'PATCH', url, { body: 'edited' })
+              : round % 3 === 1
+                ? call(alice, 'DELETE', url)
+                : call(alice, 'POST', `/api/v1/conversations/${conversationId}/members`, {
+                    userId: carol.id,
+                  }),
+            call(alice, 'DELETE', `/api/v1/conversations/${conversationId}`),
+          ]);
+          for (const answer of racing) assert.ok(answer.statusCode < 500, answer.body);
+          assert.equal(racing[1]!.statusCode, 204);
+        }
+      });
+
+      it('pushes read receipts in the order they were stored: the mark never goes backwards', async () => {
+        const [alice, bob] = users as [TestUser, TestUser];
+        const conversationId = await newGroup(alice, [bob]);
+        for (let i = 0; i < 400; i++) await post(bob, conversationId, `m${i}`);
+        const watcher = await connect(chat.url, bob.token);
+        sockets.push(watcher);
+        const seen: number[] = [];
+        watcher.on('receipt', (event) => {
+          if (event.userId === alice.id && event.kind === 'read') seen.push(event.seq);
+        });
+        for (let round = 0; round < 100; round++) {
+          await Promise.all(
+            [1, 2, 3, 4].map((step) =>
+              call(alice, 'POST', `/api/v1/conversations/${conversationId}/read`, { seq: round * 4 + step }),
+            ),
+          );
+        }
+        await waitUntil(() => seen.at(-1) === 400);
+        for (let i = 1; i < seen.length; i++)
+          assert.ok(seen[i]! > seen[i - 1]!, `${seen[i - 1]} then ${seen[i]}`);
+      });
     });
   });
 } else {

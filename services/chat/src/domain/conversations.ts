@@ -189,10 +189,15 @@ export class ConversationService {
     await this.requireUsers([userId]);
     await this.refuseBlocked(principal.userId, [userId]);
     await this.deps.outbox.transaction(async (tx) => {
-      // The conversation row lock orders concurrent additions so the size limit holds.
-      await this.deps.conversations.lockForSend(tx, [id]);
-      const count = await this.deps.conversations.countMembers(id, tx);
-      if (count >= this.deps.limits.groupMaxMembers) throw conflict('The group is full.', 'group_full');
+      // The conversation row lock orders concurrent additions so the size limit holds, and tells a
+      // conversation deleted since it was read.
+      const [locked] = await this.deps.conversations.lockForSend(tx, [id]);
+      if (!locked) throw hiddenConversation();
+      const members = await this.deps.conversations.membersOf([id], tx);
+      // Adding a member again changes nothing, even in a full group.
+      if (members.some((member) => member.userId === userId)) return;
+      if (members.length >= this.deps.limits.groupMaxMembers)
+        throw conflict('The group is full.', 'group_full');
       if (await this.deps.conversations.addMember(tx, id, userId, 'member')) {
         await this.publish(tx, ChatEvents.conversationUpdated, row, principal);
       }
@@ -212,6 +217,9 @@ export class ConversationService {
     if (userId === row.createdBy && !leaving)
       throw conflict('The owner cannot be removed.', 'owner_required');
     const removed = await this.deps.outbox.transaction(async (tx) => {
+      // Membership changes queue with sends on the conversation's row lock (send-statements.ts).
+      const [locked] = await this.deps.conversations.lockForSend(tx, [id]);
+      if (!locked) throw hiddenConversation();
       const gone = await this.deps.conversations.removeMember(tx, id, userId);
       if (gone) await this.publish(tx, ChatEvents.conversationUpdated, row, principal);
       return gone;
@@ -275,14 +283,15 @@ export class ConversationService {
     newAgent?: string,
   ): Promise<Conversation> {
     const updated = await this.deps.outbox.transaction(async (tx) => {
-      if (patch.status) {
-        const [locked] = await this.deps.conversations.lockForSend(tx, [id]);
-        if (locked && !canTransition(locked.status, patch.status)) {
-          throw conflict(
-            `A ${locked.status} conversation cannot become ${patch.status}.`,
-            'invalid_transition',
-          );
-        }
+      // Locked first, as sends and deletes lock it: a conversation deleted meanwhile is gone (404), not a
+      // foreign-key error when the agent joins.
+      const [locked] = await this.deps.conversations.lockForSend(tx, [id]);
+      if (!locked) throw hiddenConversation();
+      if (patch.status && !canTransition(locked.status, patch.status)) {
+        throw conflict(
+          `A ${locked.status} conversation cannot become ${patch.status}.`,
+          'invalid_transition',
+        );
       }
       // An assigned agent becomes a member, so the conversation's events reach them.
       if (newAgent) await this.deps.conversations.addMember(tx, id, newAgent, 'agent');

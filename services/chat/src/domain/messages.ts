@@ -156,21 +156,25 @@ export class MessageService {
         throw forbidden('You cannot message this user.');
     }
     const { row, memberRows } = await this.deps.outbox.transaction(async (tx) => {
+      // The conversation's row lock comes first, as for sends and deletes: changes to its messages queue
+      // on it (an edit racing a delete sees the tombstone), and a conversation deleted meanwhile is gone.
+      const [locked] = await this.deps.conversations.lockForSend(tx, [conversationId]);
+      if (!locked) throw notFound('There is no such message.');
       const current = await this.deps.messages.findById(messageId, tx);
       if (!current || current.conversationId !== conversationId) throw notFound('There is no such message.');
       const mayDeleteOthers = kind === 'delete' && principal.role === 'admin';
       if (current.senderId !== principal.userId && !mayDeleteOthers)
         throw forbidden('Only its author can change a message.');
       if (current.deletedAt) throw conflict('The message was deleted.', 'message_deleted');
-      const locked = await this.deps.conversations.findById(conversationId, tx);
-      if (locked?.status === 'closed') throw conflict('The conversation is closed.', 'conversation_closed');
+      if (locked.status === 'closed') throw conflict('The conversation is closed.', 'conversation_closed');
       const revision = await this.deps.sync.nextRevision(tx);
       const now = new Date();
       const patch =
         kind === 'edit'
           ? { body, editedAt: now, revision }
           : { body: '', attachments: [], deletedAt: now, revision };
-      const updated = (await this.deps.messages.update(tx, messageId, patch))!;
+      const updated = await this.deps.messages.update(tx, messageId, patch);
+      if (!updated) throw notFound('There is no such message.');
       // Not the last one when read means not the last one now: messages are only ever added after it.
       if (conversation.lastMessage?.id === messageId) {
         await this.deps.conversations.refreshLastMessage(tx, conversationId, toLastMessage(updated));

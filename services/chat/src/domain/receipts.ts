@@ -30,14 +30,17 @@ export class ReceiptService {
         tx,
         createEvent(ChatEvents.receiptUpdated, data, { actor: actorOf(principal) }),
       );
-      return data;
+      // Read here, not after the commit: a query between commit and push would let two receipts that
+      // committed in order reach the members in the other order, their mark going backwards.
+      const memberRows = await this.deps.conversations.membersOf([conversationId], tx);
+      return { data, memberRows };
     });
     if (!raised) return;
-    const memberRows = await this.deps.conversations.membersOf([conversationId]);
+    const { data, memberRows } = raised;
     this.deps.notifier.toUsers(
       memberRows.map((row) => row.userId),
       'receipt',
-      { conversationId, userId: raised.userId, seq: raised.seq, kind },
+      { conversationId, userId: data.userId, seq: data.seq, kind },
     );
   }
 }
