@@ -20,6 +20,25 @@ describe('text processing', () => {
     assert.deepEqual(terms('type /reset'), ['type', 'reset', '/reset']);
   });
 
+  it('joins hyphenated compounds, and takes a huge unbroken word in linear time', { timeout: 5000 }, () => {
+    assert.deepEqual(terms('Wi-Fi e-mail state-of-the-art a--b -x-'), [
+      'wi',
+      'fi',
+      'mail',
+      'state',
+      'art',
+      'wifi',
+      'email',
+      'stateoftheart',
+    ]);
+    // The schema lets a question or a document be 200k characters; a quadratic pass took a minute here.
+    const word = 'a'.repeat(200_000);
+    assert.deepEqual(
+      terms(`${word} ${word}-b`).map((term) => term.length),
+      [200_000, 200_000, 200_001],
+    );
+  });
+
   it('gives query words their synonyms', () => {
     const [person] = queryTerms('a person');
     assert.deepEqual(person?.stems, ['person', 'human', 'agent', 'staff']);

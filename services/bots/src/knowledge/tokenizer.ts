@@ -13,9 +13,30 @@ export function words(text: string): string[] {
     .replace(/\p{M}+/gu, '')
     .toLowerCase();
   const out = folded.split(/[^\p{L}\p{N}]+/u).filter((word) => word.length > 0);
-  for (const match of folded.matchAll(/\p{L}+(?:-\p{L}+)+/gu)) out.push(match[0].replaceAll('-', ''));
+  for (const chunk of folded.split(/[^\p{L}-]+/u)) if (chunk.includes('-')) out.push(...compounds(chunk));
   for (const match of folded.matchAll(/(?:^|\s)(\/[a-z][a-z0-9_-]*)/g)) out.push(match[1]!);
   return out;
+}
+
+/**
+ * The joined forms of the hyphenated compounds in a run of letters and hyphens: letter runs linked by
+ * single hyphens ("wi-fi" gives "wifi"; a double hyphen ends a compound). In one linear pass: the
+ * equivalent regular expression backtracks quadratically, and a question of 120k letters held the
+ * process for half a minute.
+ */
+function compounds(chunk: string): string[] {
+  const found: string[] = [];
+  let parts: string[] = [];
+  const close = () => {
+    if (parts.length >= 2) found.push(parts.join(''));
+    parts = [];
+  };
+  for (const part of chunk.split('-')) {
+    if (part === '') close();
+    else parts.push(part);
+  }
+  close();
+  return found;
 }
 
 /** British and American spellings meet ("colour" and "color"); applied to text and query alike. */
