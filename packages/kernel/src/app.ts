@@ -12,7 +12,7 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
-import { installErrorHandler, sendProblem } from './error-handler.ts';
+import { installErrorHandler, sendProblem, toAppError } from './error-handler.ts';
 import { AppError, badRequest } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { createProcessMetrics, type ProcessMetrics } from './metrics.ts';
@@ -61,6 +61,7 @@ const METHODS: HTTPMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS
  */
 export async function createProcessApp(options: ProcessAppOptions): Promise<App> {
   const loggerInstance: FastifyBaseLogger = options.logger;
+  const security = securityHeaders();
   const app: App = Fastify({
     loggerInstance,
     bodyLimit: options.bodyLimitBytes,
@@ -74,6 +75,13 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
     forceCloseConnections: 'idle',
     trustProxy: options.trustProxy ?? false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // A URL the router refuses (bad percent-encoding, an over-long path part) never reaches the hooks:
+    // answered here in the same problem+json, with the same request id and security headers.
+    frameworkErrors: (error, request, reply) => {
+      reply.header('x-request-id', request.id);
+      for (const [name, value] of security) reply.header(name, value);
+      sendProblem(reply, request, toAppError(error));
+    },
   });
 
   app.setValidatorCompiler(createValidatorCompiler());
@@ -90,7 +98,6 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
   app.addHook('preClose', async () => {
     closing = true;
   });
-  const security = securityHeaders();
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     // On the raw response, so answers written past Fastify (streams, hijacked replies) carry them too.

@@ -20,6 +20,9 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; detail?: str
     code: 'bad_request',
     detail: 'Content-Length does not match the body.',
   },
+  // Raised by the router before any hook runs (createProcessApp's frameworkErrors answers them).
+  FST_ERR_BAD_URL: { status: 400, code: 'bad_request', detail: 'The URL is not valid.' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'uri_too_long', detail: 'A part of the path is too long.' },
 };
 
 const STATUS_CODES: Record<number, string> = {
@@ -59,6 +62,11 @@ export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   // PostgreSQL refused a value the request carried (class 22, data exception: NUL or broken UTF-16 in
   // text, a number or date out of its column's range): the client's to fix.
+  // A row the request refers to went away between the check and the write (a user deleted while being
+  // blocked, a bot while a document is added to it).
+  if (sqlState(error) === '23503') {
+    return new AppError(404, 'not_found', 'Something this request refers to does not exist (any more).');
+  }
   if (sqlState(error)?.startsWith('22')) {
     return new AppError(
       400,

@@ -105,6 +105,20 @@ describe('process app', () => {
     }
   });
 
+  it('answers URLs the router refuses with problem+json, request id and security headers', async () => {
+    for (const [url, status, code] of [
+      [`/things/${'x'.repeat(201)}`, 414, 'uri_too_long'],
+      ['/things/%E0%A4%A', 400, 'bad_request'],
+    ] as const) {
+      const response = await app.inject({ method: 'GET', url, headers: { 'x-request-id': 'req-router-1' } });
+      assert.equal(response.statusCode, status, url);
+      assert.equal(response.headers['content-type'], 'application/problem+json; charset=utf-8');
+      assert.equal(response.json().code, code);
+      assert.equal(response.headers['x-request-id'], 'req-router-1');
+      assert.equal(response.headers['x-content-type-options'], 'nosniff');
+    }
+  });
+
   it('lists every invalid field as a problem', async () => {
     const response = await app.inject({
       method: 'POST',
@@ -222,6 +236,12 @@ describe('process app', () => {
       assert.equal(problem.code, 'validation_failed');
       assert.doesNotMatch(problem.message, /insert|refused/);
     }
+    // A referenced row deleted between the check and the write (foreign key, 23503): it is gone, 404.
+    const vanished = toAppError(
+      Object.assign(new Error('Failed query'), { cause: Object.assign(new Error('fk'), { code: '23503' }) }),
+    );
+    assert.equal(vanished.status, 404);
+    assert.equal(vanished.code, 'not_found');
     // Other database failures stay 500s.
     assert.equal(toAppError(Object.assign(new Error('x'), { code: '40001' })).status, 500);
     assert.equal(toAppError(Object.assign(new Error('x'), { code: 'ECONNRESET' })).status, 500);
