@@ -243,6 +243,32 @@ describe('managing bots', () => {
     assert.equal(seenByUser.body.support, true, 'users see which bot answers support');
   });
 
+  it('keeps every setting when admins change different ones at once', async () => {
+    const created = await h.request<Bot>(admin, 'POST', '/api/v1/bots', llmBody('Busy'));
+    const id = created.body.id;
+    for (let round = 0; round < 5; round++) {
+      const patches = [
+        { config: { temperature: round / 10 } },
+        { config: { systemPrompt: `Prompt ${round}` } },
+        { config: { maxTokens: 100 + round } },
+        { description: `Description ${round}` },
+      ];
+      const answers = await Promise.all(
+        patches.map((patch) => h.request<Bot>(admin, 'PATCH', `/api/v1/bots/${id}`, patch)),
+      );
+      assert.deepEqual(
+        answers.map((answer) => answer.status),
+        [200, 200, 200, 200],
+      );
+      const { body } = await h.request<Bot>(admin, 'GET', `/api/v1/bots/${id}`);
+      assert.equal(body.config.temperature, round / 10);
+      assert.equal(body.config.systemPrompt, `Prompt ${round}`);
+      assert.equal(body.config.maxTokens, 100 + round);
+      assert.equal(body.description, `Description ${round}`);
+      assert.equal(body.config.model, 'gpt-4o-mini');
+    }
+  });
+
   it('patches settings, replaces and clears the key, and deletes', async () => {
     const created = await h.request<Bot>(admin, 'POST', '/api/v1/bots', llmBody('Patchy'));
     const id = created.body.id;

@@ -81,12 +81,18 @@ export class BotService {
   }
 
   async update(principal: Principal, id: string, body: UpdateBotBody): Promise<Bot> {
-    const current = await this.require(id);
-    const change = mergeConfig(current.kind, current.config, body.config);
-    if (body.config?.baseUrl !== undefined) await this.checkEgress(change.config.baseUrl);
+    await this.require(id);
+    // Checked before the transaction (it resolves names): the row lock below is held only briefly.
+    if (body.config?.baseUrl) await this.checkEgress(body.config.baseUrl);
     try {
       const row = await this.deps.outbox.transaction(async (tx) => {
+        // The support role's lock before any bot row (as create takes it), then this bot's row: merged
+        // with the settings as they are under its lock, two admins changing different settings at once
+        // both keep theirs.
         if (body.support) await this.takeSupportRole(tx, id, principal);
+        const current = await this.deps.bots.findForUpdate(tx, id);
+        if (!current) throw notFound('There is no such bot.');
+        const change = mergeConfig(current.kind, current.config, body.config);
         const updated = await this.deps.bots.update(tx, id, {
           ...(body.name !== undefined ? { name: body.name.trim() } : {}),
           ...(body.description !== undefined ? { description: body.description } : {}),

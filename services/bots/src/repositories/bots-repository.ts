@@ -46,6 +46,12 @@ export class BotsRepository {
     return row;
   }
 
+  /** The bot with its row locked until the transaction ends. */
+  async findForUpdate(executor: Executor, id: string): Promise<BotRow | undefined> {
+    const [row] = await executor.select().from(bots).where(eq(bots.id, id)).for('update');
+    return row;
+  }
+
   /** OpenAI clients name a bot by id or by name (case-insensitive). */
   async findByIdOrName(key: string): Promise<BotRow | undefined> {
     const [row] = await this.db
