@@ -147,6 +147,21 @@ describe('identity: email verification, password reset and change', () => {
       });
       assert.equal(fresh.statusCode, 204);
     });
+
+    it('sends verification mails again only a few times per account', async () => {
+      const account = await register(h.app);
+      const resend = () =>
+        h.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/verify-email/resend',
+          headers: bearer(account.accessToken),
+        });
+      const answers = await Promise.all(Array.from({ length: 6 }, resend));
+      assert.deepEqual(answers.map((answer) => answer.statusCode).sort(), [202, 202, 202, 429, 429, 429]);
+      const refused = answers.find((answer) => answer.statusCode === 429)!;
+      assert.equal(problemOf(refused).code, 'rate_limited');
+      assert.ok(Number(refused.headers['retry-after']) > 60, 'a quarter hour, not a minute');
+    });
   });
 
   describe('POST /api/v1/auth/forgot-password and reset-password', () => {

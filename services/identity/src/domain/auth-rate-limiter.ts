@@ -2,7 +2,7 @@ import type { Cache } from '@parley/cache';
 import { AppError } from '@parley/kernel';
 import { hashSecret } from './secrets.ts';
 
-export type AuthAction = 'login' | 'register' | 'forgot_password';
+export type AuthAction = 'login' | 'register' | 'forgot_password' | 'verify_email_resend';
 
 export interface RateState {
   limit: number;
@@ -11,6 +11,9 @@ export interface RateState {
 }
 
 const WINDOW_MS = 60_000;
+/** Verification mails one account may ask for again per window: each one lands in someone's inbox. */
+const RESEND_LIMIT = 3;
+const RESEND_WINDOW_MS = 15 * 60_000;
 /** Failed logins of one account are remembered this long. */
 const FAILURE_WINDOW_MS = 15 * 60_000;
 /** The longest an account waits between attempts: an attacker can slow the real user, not lock them out. */
@@ -54,6 +57,16 @@ export class AuthRateLimiter {
     );
   }
 
+  /** Counts one verification-mail resend of the account and throws 429 past a few per quarter hour. */
+  hitResend(userId: string): Promise<RateState> {
+    return this.hit(
+      `rl:auth:verify_email_resend:acct:${hashSecret(userId)}`,
+      'Verification mails were sent several times already; try again later.',
+      RESEND_LIMIT,
+      RESEND_WINDOW_MS,
+    );
+  }
+
   /** 429 while the account is in its post-failure delay. */
   async assertLoginAllowed(email: string): Promise<void> {
     const until = Number(await this.cache.get(this.gateKey(email)));
@@ -78,14 +91,19 @@ export class AuthRateLimiter {
     await this.cache.delete(this.failureKey(email));
   }
 
-  private async hit(key: string, detail: string): Promise<RateState> {
-    const { count, ttlMs } = await this.cache.increment(key, WINDOW_MS);
+  private async hit(
+    key: string,
+    detail: string,
+    limit = this.limit,
+    windowMs = WINDOW_MS,
+  ): Promise<RateState> {
+    const { count, ttlMs } = await this.cache.increment(key, windowMs);
     const state = {
-      limit: this.limit,
-      remaining: Math.max(0, this.limit - count),
+      limit,
+      remaining: Math.max(0, limit - count),
       resetSeconds: Math.max(1, Math.ceil(ttlMs / 1000)),
     };
-    if (count > this.limit) throw tooMany(state, detail);
+    if (count > limit) throw tooMany(state, detail);
     return state;
   }
 

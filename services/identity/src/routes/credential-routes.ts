@@ -1,5 +1,6 @@
 import { principalOf, requireAuth, type TypedApp } from '@parley/kernel';
 import { Type } from 'typebox';
+import { rateLimitHeaders } from '../domain/auth-rate-limiter.ts';
 import { authRateLimit } from './rate-limit-hook.ts';
 import type { RouteDeps } from './route-deps.ts';
 import {
@@ -37,16 +38,19 @@ export function registerCredentialRoutes(app: TypedApp, deps: RouteDeps): void {
   app.post(
     '/api/v1/auth/verify-email/resend',
     {
-      preHandler: authenticated,
+      preHandler: [authenticated, authRateLimit(deps.limiter, 'verify_email_resend')],
       schema: {
         tags: Tag,
-        summary: 'Send the verification mail again',
+        summary: 'Send the verification mail again (a few times per quarter hour per account)',
         security: BearerSecurity,
-        response: { 202: Accepted, ...problems(401) },
+        response: { 202: Accepted, ...problems(401, 429) },
       },
     },
     async (request, reply) => {
-      await deps.credentials.resendVerification(principalOf(request).userId);
+      const userId = principalOf(request).userId;
+      // Every resend is a mail in an inbox that may not be the caller's: a few per account, then 429.
+      reply.headers(rateLimitHeaders(await deps.limiter.hitResend(userId)));
+      await deps.credentials.resendVerification(userId);
       return reply.status(202).send({ status: 'accepted' });
     },
   );

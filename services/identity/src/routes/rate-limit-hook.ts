@@ -3,7 +3,8 @@ import { normalizeEmail } from '../domain/account-service.ts';
 import { type AuthAction, type AuthRateLimiter, rateLimitHeaders } from '../domain/auth-rate-limiter.ts';
 
 /**
- * preHandler for login, register and forgot-password: a per-IP window, with its headers on every answer,
+ * preHandler for login, register, forgot-password and verification resends: a per-IP window, with its
+ * headers on every answer,
  * and a per-account window for register and forgot-password. Login's per-account limit is the rising
  * delay after failures (AuthRateLimiter.assertLoginAllowed), so an attacker cannot lock the real user
  * out for a whole window by merely trying.
