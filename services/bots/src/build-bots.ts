@@ -181,6 +181,7 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
         commands: repositories.commands,
         transcript: repositories.transcript,
         poster,
+        cancellation,
         logger,
       }),
       coalesce: { ...DEFAULT_COALESCE, ...tuning.coalesce },

@@ -156,6 +156,31 @@ describe('a knowledge bot in a bot conversation', () => {
   });
 });
 
+describe('a handoff', () => {
+  for (const kind of ['faq', 'llm'] as const) {
+    it(`keeps the ${kind} bot quiet about what the user wrote right after /human`, async () => {
+      peer.respond({ kind: 'reply', tokens: ['An', ' answer'], firstTokenDelayMs: 50 });
+      const user = await h.user();
+      const conversation = await h.openBotConversation(user, kind === 'faq' ? DEFAULT_BOT_ID : llmBot.id);
+      const handoff = await h.send(user, conversation.id, '/human');
+      const question = await h.send(user, conversation.id, 'How do I start a new conversation?');
+      await waitFor(() => completed.some((data) => data.triggerMessageId === question.id));
+      assert.equal(completed.find((data) => data.triggerMessageId === handoff.id)?.outcome, 'handoff');
+      assert.equal(completed.find((data) => data.triggerMessageId === question.id)?.outcome, 'cancelled');
+      const messages = await h.messages(user, conversation.id);
+      assert.deepEqual(
+        messages.filter((message) => message.senderType === 'bot').map((message) => message.body),
+        [NOTICES.handoff],
+        'only the handoff notice',
+      );
+      const after = (await h.request<Conversation>(user, 'GET', `/api/v1/conversations/${conversation.id}`))
+        .body;
+      assert.equal(after.handledBy, 'human');
+      assert.equal(after.status, 'pending');
+    });
+  }
+});
+
 describe('an LLM bot', () => {
   it('streams the provider reply; the request carries the system prompt, knowledge, context and key', async () => {
     peer.respond({ kind: 'reply', tokens: TOKENS, tokenDelayMs: 15 });
@@ -352,6 +377,12 @@ describe('commands and handoff', () => {
     const { user, conversation } = await conversationWith(DEFAULT_BOT_ID);
     const handoff = await h.replyTo(user, await h.send(user, conversation.id, '/human'));
     assert.equal(handoff.body, NOTICES.handoff);
+    // The notice comes first (chat takes no bot messages once people handle it), the handoff right after.
+    await waitFor(
+      async () =>
+        (await h.request<Conversation>(user, 'GET', `/api/v1/conversations/${conversation.id}`)).body
+          .handledBy === 'human',
+    );
     const { body: pending } = await h.request<Conversation>(
       user,
       'GET',
@@ -389,8 +420,11 @@ describe('commands and handoff', () => {
       await h.send(user, conversation.id, 'can I talk to a real person please'),
     );
     assert.equal(reply.body, NOTICES.handoff);
-    const { body } = await h.request<Conversation>(user, 'GET', `/api/v1/conversations/${conversation.id}`);
-    assert.equal(body.handledBy, 'human');
+    await waitFor(
+      async () =>
+        (await h.request<Conversation>(user, 'GET', `/api/v1/conversations/${conversation.id}`)).body
+          .handledBy === 'human',
+    );
   });
 });
 
@@ -424,8 +458,18 @@ describe('exactly one reply', () => {
 
   it('a reply whose process died is taken over once its lease lapses, still as one message', async () => {
     const { user, conversation } = await conversationWith(DEFAULT_BOT_ID);
-    await h.replyTo(user, await h.send(user, conversation.id, '/human'));
-    // Handed off: the consumer records this message but claims no reply; we claim it as a process that died.
+    // Pending (still the bot's): the consumer records this message but claims no reply; we claim it as a
+    // process that died.
+    const service = { id: 'service', role: 'admin' as const, token: INTERNAL_TOKEN };
+    const pending = await h.request(service, 'PATCH', `/internal/v1/chat/conversations/${conversation.id}`, {
+      status: 'pending',
+    });
+    assert.equal(pending.status, 200);
+    await waitFor(
+      async () =>
+        (await h.request<Conversation>(user, 'GET', `/api/v1/conversations/${conversation.id}`)).body
+          .status === 'pending',
+    );
     const orphan = await h.send(user, conversation.id, 'How do I delete a message?');
     await sleep(200);
     const replies = new RepliesRepository(h.database.database.db);

@@ -512,5 +512,37 @@ describe('chat REST: conversations', () => {
         404,
       );
     });
+
+    it('takes no bot messages once people handle the conversation, but still answers a replay', async () => {
+      const bot = (await create(alice, { type: 'bot', botId: 'bot_faq' })).json();
+      const messagesUrl = `/internal/v1/chat/conversations/${bot.id}/messages`;
+      const reply = (clientMessageId: string) => ({
+        senderId: 'bot_faq',
+        senderType: 'bot',
+        body: 'An answer',
+        clientMessageId,
+      });
+      const before = await internal('POST', messagesUrl, reply('before-handoff'));
+      assert.equal(before.statusCode, 201);
+      const url = `/internal/v1/chat/conversations/${bot.id}`;
+      assert.equal((await internal('PATCH', url, { status: 'pending', handledBy: 'human' })).statusCode, 200);
+      const late = await internal('POST', messagesUrl, reply('after-handoff'));
+      assert.equal(late.statusCode, 409);
+      assert.equal(late.json().code, 'not_handled_by_bot');
+      const replayed = await internal('POST', messagesUrl, reply('before-handoff'));
+      assert.equal(replayed.statusCode, 200, 'a retry of a stored reply gets the original');
+      assert.equal(replayed.json().id, before.json().id);
+      const notice = await internal('POST', messagesUrl, {
+        senderId: 'system',
+        senderType: 'system',
+        body: 'An agent will be with you shortly.',
+        clientMessageId: 'system-notice',
+      });
+      assert.equal(notice.statusCode, 201, 'system notices are not the bot speaking');
+      // Given back to the bot, it may answer again.
+      assert.equal((await internal('PATCH', url, { status: 'resolved' })).statusCode, 200);
+      assert.equal((await internal('PATCH', url, { handledBy: 'bot' })).statusCode, 200);
+      assert.equal((await internal('POST', messagesUrl, reply('after-return'))).statusCode, 201);
+    });
   });
 });

@@ -15,6 +15,8 @@ export const CANCELLED = 'cancelled';
  */
 export class CancellationRegistry {
   private readonly running = new Map<string, Set<AbortController>>();
+  /** When each conversation was last cancelled (closed, deleted, handed to people), for queued replies. */
+  private readonly cancelledAt = new Map<string, number>();
   private unsubscribe: Unsubscribe | undefined;
 
   constructor(
@@ -52,6 +54,15 @@ export class CancellationRegistry {
     await this.cache.publish(CANCEL_CHANNEL, conversationId);
   }
 
+  /**
+   * Whether the conversation was cancelled after the user asked: a reply still queued behind the
+   * handoff (or asked just before it) must not be given. A question asked later comes with a fresh
+   * snapshot of the conversation, so it is judged by that instead.
+   */
+  cancelledSince(conversationId: string, askedAt: number): boolean {
+    return (this.cancelledAt.get(conversationId) ?? Number.NEGATIVE_INFINITY) >= askedAt;
+  }
+
   /** Graceful shutdown: stop everything still streaming here. */
   cancelAll(): void {
     for (const conversationId of [...this.running.keys()]) this.cancelLocal(conversationId, SHUTDOWN);
@@ -62,9 +73,24 @@ export class CancellationRegistry {
   }
 
   private cancelLocal(conversationId: string, reason: string = CANCELLED): void {
+    if (reason === CANCELLED) this.remember(conversationId);
     const set = this.running.get(conversationId);
     if (!set) return;
     this.logger.debug({ conversationId, streams: set.size, reason }, 'cancelling bot replies');
     for (const controller of set) controller.abort(reason);
   }
+
+  private remember(conversationId: string): void {
+    const now = Date.now();
+    this.cancelledAt.delete(conversationId);
+    this.cancelledAt.set(conversationId, now);
+    // Oldest first (re-inserted on every cancel): what no queued reply can still be waiting on goes.
+    for (const [id, at] of this.cancelledAt) {
+      if (now - at < FORGET_AFTER_MS) break;
+      this.cancelledAt.delete(id);
+    }
+  }
 }
+
+/** Longer than any reply waits in its queue (replies time out well before). */
+const FORGET_AFTER_MS = 30 * 60_000;

@@ -3,6 +3,7 @@ import { type ChatClient, ChatRefusedError } from '../chat/chat-client.ts';
 import type { BotRow } from '../repositories/bots-repository.ts';
 import type { CommandsRepository } from '../repositories/commands-repository.ts';
 import type { TranscriptRepository } from '../repositories/transcript-repository.ts';
+import type { CancellationRegistry } from './cancellation.ts';
 import { type ParsedCommand, renderTemplate } from './commands.ts';
 import { helpText, NOTICES } from './notices.ts';
 import type { ReplyJob } from './reply-job.ts';
@@ -17,6 +18,7 @@ export class CommandHandler {
       commands: CommandsRepository;
       transcript: TranscriptRepository;
       poster: ReplyPoster;
+      cancellation: CancellationRegistry;
       logger: Logger;
     },
   ) {}
@@ -51,17 +53,21 @@ export class CommandHandler {
    * consumer leaves it alone until it is resolved), and the user is told.
    */
   async handOff(job: ReplyJob): Promise<ReplyResult> {
+    // Told first: once people handle the conversation, chat takes no more bot messages in it. A
+    // conversation closed meanwhile refuses the notice, and the handoff below with it.
+    const posted = await this.deps.poster.post(job, NOTICES.handoff);
     try {
       await this.deps.chat.updateConversation(job.conversationId, { status: 'pending', handledBy: 'human' });
     } catch (error) {
       if (!(error instanceof ChatRefusedError)) throw error;
-      // Already pending, or closed meanwhile: say so only if the conversation still takes messages.
       this.deps.logger.info(
         { conversationId: job.conversationId, code: error.code },
         'handoff refused by chat',
       );
     }
-    return this.reply(job, NOTICES.handoff, 'handoff');
+    // Replies to what the user wrote meanwhile, queued here or in another process, are not given.
+    await this.deps.cancellation.cancel(job.conversationId);
+    return simpleResult('handoff', posted?.id ?? null);
   }
 
   private async reply(job: ReplyJob, body: string, outcome: 'command' | 'handoff'): Promise<ReplyResult> {

@@ -111,6 +111,9 @@ export class ReplyRunner {
   }
 
   private async answer(job: ReplyJob): Promise<ReplyResult> {
+    // Queued behind a /human, or asked just before the conversation was closed or handed over.
+    if (this.deps.cancellation.cancelledSince(job.conversationId, job.askedAt))
+      return simpleResult('cancelled', null);
     const prepared = await (job.prepared ?? this.prepare(job));
     switch (prepared.kind) {
       case 'notice': {

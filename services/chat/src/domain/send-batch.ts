@@ -77,6 +77,7 @@ export async function commitSendBatch(
       case 'hidden':
       case 'closed':
       case 'blocked':
+      case 'handed_off':
       case 'reused':
         return { ok: false, error: refusal(verdict.verdict) };
       default:

@@ -65,7 +65,9 @@ export function writtenMessage(send: PreparedSend, verdict: BatchVerdict, create
 }
 
 /** Why a send was refused: the same errors REST gives for the same checks. */
-export function refusal(verdict: 'hidden' | 'closed' | 'blocked' | 'reused'): Error {
+export function refusal(verdict: 'hidden' | 'closed' | 'blocked' | 'handed_off' | 'reused'): Error {
+  if (verdict === 'handed_off')
+    return conflict('People handle this conversation now; its bot stays quiet.', 'not_handled_by_bot');
   if (verdict === 'reused')
     return conflict(
       'This clientMessageId already names one of your messages in another conversation; use a new one.',

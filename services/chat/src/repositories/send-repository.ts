@@ -29,7 +29,15 @@ export interface BatchItem {
   actor: EventActor | null;
 }
 
-export type Verdict = 'write' | 'replay' | 'repeat' | 'hidden' | 'closed' | 'blocked' | 'reused';
+export type Verdict =
+  | 'write'
+  | 'replay'
+  | 'repeat'
+  | 'hidden'
+  | 'closed'
+  | 'blocked'
+  | 'handed_off'
+  | 'reused';
 
 export interface BatchVerdict {
   verdict: Verdict;

@@ -11,7 +11,8 @@
  * 2. `checked` / `decided`: every send's verdict, in the order REST applies the same checks. A replay of
  *    a message stored in the same conversation gets the original whatever happened since (a retry must
  *    never fail once its send committed); a client key repeated within the batch gets the first one's
- *    answer; an outsider learns nothing (hidden); a closed conversation refuses; a block forbids; a key
+ *    answer; an outsider learns nothing (hidden); a closed conversation refuses; a block forbids; a bot may
+ *    not write where people handle the conversation (handed_off); a key
  *    the sender already used in another conversation is refused (reused), never answered with that
  *    conversation's message. Staff
  *    may write in bot and support conversations without being members (domain/access.ts staffMayWork)
@@ -50,6 +51,7 @@ export const SEND_BATCH_SQL = `
   ),
   checked as (
     select i.*, l.id is not null as found, l.type as conversation_type, l.status as conversation_status,
+      l.handled_by as conversation_handled_by,
       m.role, o.original,
       o.original ->> 'conversation_id' = i.conversation_id as stored_here,
       case when i.client_message_id is null then 1
@@ -82,6 +84,8 @@ export const SEND_BATCH_SQL = `
           and not (c.staff and c.conversation_type in ('support', 'bot')) then 'hidden'
         when c.conversation_status = 'closed' then 'closed'
         when c.origin = 'member' and c.blocked then 'blocked'
+        when c.origin = 'internal' and c.internal_type = 'bot'
+          and c.conversation_handled_by is distinct from 'bot' then 'handed_off'
         when c.original is not null then 'reused'
         else 'write'
       end as verdict,
