@@ -216,6 +216,52 @@ if (databaseUrl) {
         }
       });
 
+      it('says when edits and deletes since the token were more than one sync carries', async () => {
+        const [alice, bob] = users as [TestUser, TestUser];
+        const conversationId = await newGroup(alice, [bob]);
+        const sender = await connect(chat.url, alice.token);
+        sockets.push(sender);
+        const sent: Message[] = [];
+        for (let i = 0; i < 2001; i += 200) {
+          const acks = await Promise.all(
+            Array.from({ length: Math.min(200, 2001 - i) }, (_, j) =>
+              sender.emitWithAck('message:send', {
+                conversationId,
+                body: `m${i + j}`,
+                clientMessageId: `changes-${i + j}`,
+              }),
+            ),
+          );
+          for (const ack of acks) sent.push((ack as { message: Message }).message);
+        }
+        const reader = await connect(chat.url, bob.token);
+        sockets.push(reader);
+        type Synced = { changes: Message[]; moreChanges: boolean; syncToken: string };
+        const sync = async (since?: string) =>
+          (await reader.emitWithAck('sync', {
+            conversations: { [conversationId]: 2001 },
+            ...(since ? { since } : {}),
+          })) as unknown as Synced;
+        const start = await sync();
+        for (let i = 0; i < sent.length; i += 50) {
+          await Promise.all(
+            sent.slice(i, i + 50).map((message) =>
+              call(alice, 'PATCH', `/api/v1/conversations/${conversationId}/messages/${message.id}`, {
+                body: `edited ${message.seq}`,
+              }),
+            ),
+          );
+        }
+        const first = await sync(start.syncToken);
+        assert.equal(first.changes.length, 2000);
+        assert.equal(first.moreChanges, true, 'the client must sync again');
+        const second = await sync(first.syncToken);
+        assert.equal(second.changes.length, 1);
+        assert.equal(second.moreChanges, false);
+        const seen = new Set([...first.changes, ...second.changes].map((message) => message.id));
+        assert.equal(seen.size, 2001, 'every edit arrives once over the two syncs');
+      });
+
       it('pushes read receipts in the order they were stored: the mark never goes backwards', async () => {
         const [alice, bob] = users as [TestUser, TestUser];
         const conversationId = await newGroup(alice, [bob]);

@@ -138,9 +138,60 @@ describe('chat real time (Socket.IO)', () => {
       clientMessageId: 'big',
     });
     assert.equal((tooBig as { error: { code: string } }).error.code, 'payload_too_large');
+    // Within the limit in UTF-8, six times as long once JSON-escaped on the wire: still an answer.
+    const escaped = await socket.emitWithAck('message:send', {
+      conversationId,
+      body: `${'\u0001'.repeat(16 * 1024 - 2)}ok`,
+      clientMessageId: 'escaped',
+    });
+    assert.equal(escaped.ok, true, JSON.stringify(escaped).slice(0, 200));
+    const unknown = await emitRaw('no:such:event', {});
+    assert.equal(unknown.ok, false);
+    assert.equal(unknown.error?.code, 'unknown_event');
     assert.ok(socket.connected);
     const fine = await socket.emitWithAck('typing', { conversationId, typing: false });
     assert.equal(fine.ok, true);
+  });
+
+  it('tells nothing across a block in a direct conversation: no typing, no read receipts', async () => {
+    const direct = (
+      await chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/conversations',
+        headers: bearer(alice),
+        payload: { type: 'direct', memberIds: [eve.id] },
+      })
+    ).json();
+    const sent = await chat.app.inject({
+      method: 'POST',
+      url: `/api/v1/conversations/${direct.id}/messages`,
+      headers: bearer(alice),
+      payload: { body: 'hi eve' },
+    });
+    assert.equal(sent.statusCode, 201);
+    const blocked = await chat.app.inject({
+      method: 'POST',
+      url: `/api/v1/users/${eve.id}/block`,
+      headers: bearer(alice),
+    });
+    assert.ok(blocked.statusCode < 300, blocked.body);
+    const aliceSocket = await client(alice);
+    const eveSocket = await client(eve);
+    const heard = collect(aliceSocket, 'typing');
+    const receipts = collect(aliceSocket, 'receipt');
+    await waitFor(async () => {
+      const typing = await eveSocket.emitWithAck('typing', { conversationId: direct.id, typing: true });
+      return !typing.ok && typing.error.code === 'forbidden';
+    });
+    const read = await eveSocket.emitWithAck('receipt', { conversationId: direct.id, seq: 1, kind: 'read' });
+    assert.equal(read.ok, true, 'her own read position is still kept');
+    await sleep(300);
+    assert.deepEqual(heard, [], 'alice hears no typing from eve');
+    assert.deepEqual(
+      receipts.filter((event) => event.userId === eve.id),
+      [],
+      'alice does not learn eve read it',
+    );
   });
 
   it('relays typing to the other members only, throttled, and expires it', async () => {

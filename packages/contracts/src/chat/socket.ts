@@ -83,6 +83,11 @@ export interface SyncResult {
   messages: Message[];
   changes: Message[];
   more: Record<string, true>;
+  /**
+   * More edits and deletes are waiting than one answer carries: sync again with the new syncToken (which
+   * points after the last change returned) until this is false.
+   */
+  moreChanges: boolean;
   drafts: Draft[];
   syncToken: string;
 }

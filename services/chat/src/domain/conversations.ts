@@ -17,7 +17,7 @@ import type {
   MemberRow,
   NewConversationRow,
 } from '../repositories/conversations-repository.ts';
-import { hiddenConversation, mayRead } from './access.ts';
+import { hiddenConversation, mayRead, silencedByBlock } from './access.ts';
 import type { DomainDeps } from './deps.ts';
 import { toConversation, toSnapshot } from './mappers.ts';
 import { actorOf, type MessageService } from './messages.ts';
@@ -339,6 +339,18 @@ export class ConversationService {
   }
 
   /** A group is no way around a block: nobody adds a user who blocked them, or whom they blocked. */
+  /**
+   * Who is told that `principal` is typing: the conversation's members. In a direct conversation with a
+   * block between the two nobody is, and the caller hears why, as a send would be refused there.
+   */
+  async typingAudience(principal: Principal, id: string): Promise<string[]> {
+    const memberIds = (await this.deps.conversations.membersOf([id])).map((member) => member.userId);
+    if (!memberIds.includes(principal.userId)) throw hiddenConversation();
+    if (await silencedByBlock(this.deps, principal.userId, id, memberIds))
+      throw forbidden('You cannot message this user.');
+    return memberIds;
+  }
+
   private async refuseBlocked(userId: string, others: readonly string[]): Promise<void> {
     if ((await this.deps.users.blockedAmong(userId, others)).length > 0)
       throw forbidden('You cannot add a user you have blocked or who has blocked you.');

@@ -1,6 +1,6 @@
 import { ChatEvents, type ReceiptEventData, type ReceiptKind } from '@parley/contracts';
 import { createEvent, type Principal } from '@parley/kernel';
-import { hiddenConversation } from './access.ts';
+import { hiddenConversation, silencedByBlock } from './access.ts';
 import type { DomainDeps } from './deps.ts';
 import { actorOf } from './messages.ts';
 
@@ -37,10 +37,14 @@ export class ReceiptService {
     });
     if (!raised) return;
     const { data, memberRows } = raised;
-    this.deps.notifier.toUsers(
-      memberRows.map((row) => row.userId),
-      'receipt',
-      { conversationId, userId: data.userId, seq: data.seq, kind },
-    );
+    const memberIds = memberRows.map((row) => row.userId);
+    // Stored either way (it is the reader's own position), but across a block only the reader's tabs hear.
+    const silenced = await silencedByBlock(this.deps, principal.userId, conversationId, memberIds);
+    this.deps.notifier.toUsers(silenced ? [principal.userId] : memberIds, 'receipt', {
+      conversationId,
+      userId: data.userId,
+      seq: data.seq,
+      kind,
+    });
   }
 }

@@ -53,6 +53,7 @@ export class SyncService {
 
     let changes: Message[] = [];
     let token = revision;
+    let moreChanges = false;
     if (sinceRevision !== undefined && sinceRevision < revision) {
       const rows = await this.deps.messages.changesSince(
         principal.userId,
@@ -62,13 +63,17 @@ export class SyncService {
       );
       const upTo = rows.filter((row) => (row.revision ?? 0) <= revision);
       changes = upTo.map(toMessage);
-      if (rows.length >= SYNC_CHANGE_CAP && upTo.length > 0) token = upTo.at(-1)!.revision!;
+      if (rows.length >= SYNC_CHANGE_CAP && upTo.length > 0) {
+        token = upTo.at(-1)!.revision!;
+        moreChanges = token < revision;
+      }
     }
 
     return {
       messages,
       changes,
       more,
+      moreChanges,
       drafts: await this.drafts(conversationIds),
       syncToken: syncToken(token),
     };

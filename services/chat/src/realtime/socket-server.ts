@@ -1,6 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Cache, Unsubscribe } from '@parley/cache';
 import {
+  CLIENT_EVENTS,
   type ClientToServerEvents,
   DELTA_CHANNEL,
   type Message,
@@ -43,6 +44,7 @@ interface SocketData {
 type ChatSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
+const KNOWN_EVENTS = new Set<string>(Object.values(CLIENT_EVENTS));
 const userRoom = (userId: string) => `user:${userId}`;
 const sessionRoom = (sessionId: string) => `session:${sessionId}`;
 /** setTimeout's ceiling; a later expiry is re-armed when reached. */
@@ -63,8 +65,9 @@ export class SocketServer implements Notifier, SessionTerminator {
     this.io = new Server(options.httpServer, {
       path: '/socket.io/',
       serveClient: false,
-      // A send's body may be up to the message limit; leave room for the envelope.
-      maxHttpBufferSize: options.messageMaxBytes + 64 * 1024,
+      // A send's body may be up to the message limit, and JSON escaping can make it six times as long on
+      // the wire (\u0001): a frame over this closes the connection instead of getting an answer.
+      maxHttpBufferSize: 6 * options.messageMaxBytes + 64 * 1024,
       cors:
         options.corsOrigins === '*' ? { origin: true } : { origin: options.corsOrigins, credentials: true },
     });
@@ -180,6 +183,16 @@ export class SocketServer implements Notifier, SessionTerminator {
     socket.on('typing', onTyping(context));
     socket.on('receipt', onReceipt(context));
     socket.on('sync', onSync(context));
+    // Anything else still gets an answer (and costs a token), so a client waiting on an ack never hangs.
+    socket.onAny((event: string, ...args: unknown[]) => {
+      if (KNOWN_EVENTS.has(event)) return;
+      const reply = args.at(-1);
+      if (typeof reply !== 'function') return;
+      const error = context.limiter.take()
+        ? { code: 'unknown_event', message: `There is no event named ${JSON.stringify(event).slice(0, 80)}.` }
+        : { code: 'rate_limited', message: 'Too many events from this connection; slow down.' };
+      reply({ ok: false, error });
+    });
     const expiry = this.armExpiry(socket, principal.expiresAt);
     this.presence.connected(principal.userId);
     socket.once('disconnect', () => {
