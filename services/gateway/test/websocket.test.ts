@@ -154,6 +154,32 @@ describe('Socket.IO through the gateway', () => {
     assert.equal(response.headers['content-type'], 'application/problem+json');
   });
 
+  it('holds nothing against a node when clients abort their upgrades', async () => {
+    const { connect: tcpConnect } = await import('node:net');
+    const { port } = new URL(gateway.url);
+    for (let i = 0; i < 20; i++) {
+      await new Promise<void>((resolve) => {
+        const socket = tcpConnect(Number(port), '127.0.0.1', () => {
+          socket.write(
+            'GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n' +
+              'Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+          );
+          // Gone just after the gateway asked a node for the upgrade.
+          setTimeout(() => {
+            socket.resetAndDestroy();
+            resolve();
+          }, 2);
+        });
+        socket.on('error', () => resolve());
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const ready = await (await fetch(`${gateway.url}/ready`)).json();
+    const chat = ready.checks['upstream:chat'].detail;
+    assert.equal(chat.healthy, chat.total, JSON.stringify(chat));
+    assert.equal(await metric(gateway.url, 'gateway_upstream_errors_total{service="chat"'), 0);
+  });
+
   it('moves a client whose node died to the other node when it reconnects', async () => {
     const socket = connect(gateway.url, {
       transports: ['websocket'],

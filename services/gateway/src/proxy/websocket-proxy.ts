@@ -89,7 +89,11 @@ export function attachWebSocketProxy(server: Server, options: WebSocketProxyOpti
     });
     outgoing.on('error', (error) => fail(502, 'connect', error.message));
     client.once('close', () => {
-      if (!settled) outgoing.destroy();
+      if (settled) return;
+      // The client went away first: nothing is wrong with the node, so nothing is held against it (an
+      // anonymous client aborting upgrades would otherwise take the node out of rotation).
+      settled = true;
+      outgoing.destroy();
     });
 
     outgoing.on('response', (response) => {
