@@ -204,6 +204,27 @@ describe('gateway resilience against failing upstreams', () => {
     assert.ok(flaky.traffic().length >= 5, 'back in rotation');
   });
 
+  it('holds an application’s own 5xx problem against nothing: the node stays in rotation', async () => {
+    const answering = await stub((_request, response) => {
+      response
+        .writeHead(503, { 'content-type': 'application/problem+json' })
+        .end('{"type":"about:blank","status":503,"code":"provider_unavailable"}');
+    });
+    const g = await cluster([answering]);
+    for (let i = 0; i < 8; i++) {
+      const response = await fetch(`${g.url}${LOGIN}`, { method: 'POST', body: '{}' });
+      assert.equal(response.status, 503);
+      assert.equal(
+        ((await response.json()) as { code: string }).code,
+        'provider_unavailable',
+        'the node’s own answer, passed on',
+      );
+    }
+    assert.equal(answering.traffic().length, 8, 'every request reached the node');
+    const node = g.gateway.groups.get('identity')?.nodes[0];
+    assert.equal(node?.breaker.state, 'closed');
+  });
+
   it('takes a node out while its /ready fails and reports the breakdown; back when it recovers', async () => {
     const a = await stub(echo('a'));
     const b = await stub(echo('b'));

@@ -174,8 +174,11 @@ describe('Socket.IO through the gateway', () => {
       });
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const ready = await (await fetch(`${gateway.url}/ready`)).json();
-    const chat = ready.checks['upstream:chat'].detail;
+    const ready = (await (await fetch(`${gateway.url}/ready`)).json()) as {
+      checks: Record<string, { detail: { healthy: number; total: number } }>;
+    };
+    const chat = ready.checks['upstream:chat']?.detail;
+    assert.ok(chat);
     assert.equal(chat.healthy, chat.total, JSON.stringify(chat));
     assert.equal(await metric(gateway.url, 'gateway_upstream_errors_total{service="chat"'), 0);
   });

@@ -31,6 +31,10 @@ export interface ForwardOptions {
 /** Upstream statuses that say "this node cannot serve now" rather than "this request is wrong". */
 const NODE_TROUBLE = new Set([502, 503, 504]);
 
+function isProblem(contentType: string | string[] | undefined): boolean {
+  return typeof contentType === 'string' && contentType.startsWith('application/problem+json');
+}
+
 /**
  * Sends one client request to a node of the service and streams the answer back. A failed attempt moves to
  * another node only when repeating it cannot do harm: the body is replayable (buffered) and either the
@@ -118,7 +122,10 @@ export async function forwardRequest(
       { service, upstream: node.label, status_code: String(status) },
       (performance.now() - started) / 1000,
     );
-    if (NODE_TROUBLE.has(status)) {
+    // A problem+json answer is Parley's application speaking about this request (a bot's provider down,
+    // say), not the node failing: counted against the node it would open the breaker of every service
+    // the node runs. Anything else with these statuses (a closing server, a proxy in between) is.
+    if (NODE_TROUBLE.has(status) && !isProblem(response.headers['content-type'])) {
       node.recordFailure('other', `answered ${status}`);
       metrics.upstreamErrors.inc({ service, upstream: node.label, kind: 'status_5xx' });
     } else {
