@@ -204,6 +204,46 @@ describe('gateway resilience against failing upstreams', () => {
     assert.ok(flaky.traffic().length >= 5, 'back in rotation');
   });
 
+  it('answers 503 at once when every connection to the node is held, and keeps checking its health', async () => {
+    const held: ServerResponse[] = [];
+    const busy = await stub((request, response, body) => {
+      if (body.includes('hold')) held.push(response);
+      else echo('busy')(request, response, body);
+    });
+    gateway = await startGateway({
+      env: { PARLEY_UPSTREAM_IDENTITY: busy.url },
+      connectionsPerUpstream: 4,
+    });
+    const g = gateway;
+    const holders = Array.from({ length: 4 }, () => {
+      const controller = new AbortController();
+      const done = fetch(`${g.url}${LOGIN}`, {
+        method: 'POST',
+        body: '{"hold":true}',
+        signal: controller.signal,
+      })
+        .then((response) => response.text())
+        .catch(() => undefined);
+      return { controller, done };
+    });
+    const deadline = Date.now() + 5000;
+    while (held.length < 4) {
+      assert.ok(Date.now() < deadline, 'the four requests reach the node');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const started = performance.now();
+    const refused = await fetch(`${g.url}${LOGIN}`, { method: 'POST', body: '{}' });
+    assert.equal(refused.status, 503);
+    assert.equal(((await refused.json()) as Problem).code, 'unavailable');
+    assert.ok(performance.now() - started < 1000, 'answered at once, not queued');
+    await g.gateway.health?.checkAll();
+    const node = g.gateway.groups.get('identity')?.nodes[0];
+    assert.equal(node?.isHealthy, true, 'the health check has its own connection');
+    for (const response of held) response.end('{}');
+    await Promise.all(holders.map((holder) => holder.done));
+    assert.equal((await fetch(`${g.url}${LOGIN}`, { method: 'POST', body: '{}' })).status, 200);
+  });
+
   it('holds an application’s own 5xx problem against nothing: the node stays in rotation', async () => {
     const answering = await stub((_request, response) => {
       response

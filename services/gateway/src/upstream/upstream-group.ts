@@ -16,8 +16,9 @@ export interface GroupStatus {
 }
 
 /**
- * The nodes of one service. Picks the available node with the fewest requests in flight, rotating the
- * starting point so equally idle nodes share the load (round robin when all are idle).
+ * The nodes of one service. Picks the available node with the fewest requests in flight (and a free
+ * connection), rotating the starting point so equally idle nodes share the load (round robin when all
+ * are idle).
  */
 export class UpstreamGroup {
   private next = 0;
@@ -30,7 +31,13 @@ export class UpstreamGroup {
   pick(options: PickOptions = {}): UpstreamNode | undefined {
     if (options.sticky) {
       const stuck = this.nodes.find((node) => node.key === options.sticky);
-      if (stuck && !options.exclude?.has(stuck) && stuck.isAvailable && stuck.breaker.tryAcquire())
+      if (
+        stuck &&
+        !options.exclude?.has(stuck) &&
+        stuck.isAvailable &&
+        stuck.hasRoom &&
+        stuck.breaker.tryAcquire()
+      )
         return stuck;
     }
     const count = this.nodes.length;
@@ -40,7 +47,7 @@ export class UpstreamGroup {
       let best: UpstreamNode | undefined;
       for (let i = 0; i < count; i++) {
         const node = this.nodes[(start + i) % count] as UpstreamNode;
-        if (tried.has(node) || options.exclude?.has(node) || !node.isAvailable) continue;
+        if (tried.has(node) || options.exclude?.has(node) || !node.isAvailable || !node.hasRoom) continue;
         if (!best || node.inFlight < best.inFlight) best = node;
       }
       if (!best) return undefined;

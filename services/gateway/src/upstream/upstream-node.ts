@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Pool } from 'undici';
+import { Client, Pool } from 'undici';
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.ts';
 import type { FailureKind } from './upstream-errors.ts';
 
@@ -27,6 +27,10 @@ export interface NodeStatus {
  */
 export class UpstreamNode {
   readonly pool: Pool;
+  /** The health checks' own connection: traffic filling the pool must not hold them up. */
+  readonly healthClient: Client;
+  /** Exchanges the pool can carry at once; beyond this a request would wait in undici's queue. */
+  readonly capacity: number;
   readonly origin: string;
   /** An opaque, stable name for cookies and logs that does not reveal the internal address. */
   readonly key: string;
@@ -46,6 +50,12 @@ export class UpstreamNode {
       failureThreshold: tuning.failureThreshold,
       openMs: tuning.breakerOpenMs,
     });
+    this.capacity = tuning.connections;
+    this.healthClient = new Client(this.origin, {
+      pipelining: 1,
+      connect: { timeout: tuning.connectTimeoutMs },
+      keepAliveTimeout: 30_000,
+    });
     this.pool = new Pool(this.origin, {
       connections: tuning.connections,
       pipelining: 1,
@@ -54,6 +64,15 @@ export class UpstreamNode {
       bodyTimeout: tuning.bodyTimeoutMs,
       keepAliveTimeout: 30_000,
     });
+  }
+
+  /**
+   * A free connection for one more exchange. undici applies no timeout or abort to a request queued
+   * for a connection, so a node whose connections are all held (long polls, event streams, exports)
+   * takes nothing more until one frees up, rather than keeping the request waiting without bound.
+   */
+  get hasRoom(): boolean {
+    return this.inFlight < this.capacity;
   }
 
   get isHealthy(): boolean {
@@ -96,7 +115,7 @@ export class UpstreamNode {
     };
   }
 
-  close(): Promise<void> {
-    return this.pool.destroy();
+  async close(): Promise<void> {
+    await Promise.all([this.pool.destroy(), this.healthClient.destroy()]);
   }
 }

@@ -28,6 +28,8 @@ export interface GatewayTestOptions {
   /** Run the periodic health checks (off by default: tests call `gateway.health.checkAll()`). */
   periodicHealth?: boolean;
   openapiRefreshMs?: number;
+  /** Keep-alive connections per upstream node (production: 128). */
+  connectionsPerUpstream?: number;
 }
 
 /** A gateway process app as main.ts builds it, listening on a free loopback port. */
@@ -60,6 +62,7 @@ export async function startGateway(options: GatewayTestOptions = {}): Promise<Ga
     logger,
     webRoot: options.webRoot,
     openapiRefreshMs: options.openapiRefreshMs ?? 3_600_000,
+    ...(options.connectionsPerUpstream ? { connectionsPerUpstream: options.connectionsPerUpstream } : {}),
   };
   const gateway = await buildGateway(app, deps);
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
