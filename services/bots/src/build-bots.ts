@@ -193,6 +193,7 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
       cancellation,
       logger,
       tuning.concurrency,
+      leaseMs,
     );
     const sweeper = new LeaseSweeper(
       repositories.replies,
@@ -251,6 +252,7 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
         }),
         await consumeConversations({ bus: deps.bus, chat, cancellation, logger }),
       );
+      dispatcher.start();
       sweeper.start();
     });
     app.addHook('onClose', async () => {

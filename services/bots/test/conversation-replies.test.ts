@@ -496,3 +496,46 @@ describe('exactly one reply', () => {
     assert.equal((await replies.find(orphan.id))?.state, 'done');
   });
 });
+
+describe('leases of slow replies', () => {
+  it('keeps replies waiting behind a slow one its own: each question is asked once', async () => {
+    // Production's proportions, shrunk: the lease is the total timeout plus a margin, and each reply
+    // takes most of it, so the third question waits two leases before its turn.
+    const slow = await startParley({
+      config: { botsFirstTokenTimeoutMs: 2000, botsTotalTimeoutMs: 3000, botsDailyTokenQuota: 1_000_000 },
+      tuning: { leaseMs: 1200, sweepMs: 150 },
+    });
+    const provider = await OpenAiTestServer.start();
+    try {
+      const owner = await slow.user('admin');
+      const bot = (
+        await slow.request<Bot>(owner, 'POST', '/api/v1/bots', {
+          name: 'Slow Helper',
+          kind: 'llm',
+          config: { baseUrl: provider.baseUrl, model: 'slow-model', apiKey: 'sk-slow' },
+        })
+      ).body;
+      provider.respond({
+        kind: 'reply',
+        tokens: ['a', 'b', 'c', 'd'],
+        firstTokenDelayMs: 100,
+        tokenDelayMs: 250,
+      });
+      const user = await slow.user();
+      const conversation = await slow.openBotConversation(user, bot.id);
+      const questions = [];
+      for (const text of ['one?', 'two?', 'three?'])
+        questions.push(await slow.send(user, conversation.id, text));
+      for (const question of questions) await slow.replyTo(user, question);
+      await sleep(1500);
+      assert.deepEqual(
+        provider.requests.map((request) => request.body.messages?.at(-1)?.content),
+        ['one?', 'two?', 'three?'],
+        'no question asked twice',
+      );
+    } finally {
+      await slow.close();
+      await provider.close();
+    }
+  });
+});

@@ -12,6 +12,9 @@ import { ReplyReleased } from './stream-reply.ts';
 export class ReplyDispatcher {
   private readonly chains = new Map<string, Promise<void>>();
   private readonly released = new Set<string>();
+  /** Claimed replies this process has queued or is running: their leases are kept alive. */
+  private readonly held = new Set<string>();
+  private renewTimer: NodeJS.Timeout | undefined;
   private readonly waiting: (() => void)[] = [];
   private running = 0;
   private stopping = false;
@@ -24,7 +27,19 @@ export class ReplyDispatcher {
     private readonly cancellation: CancellationRegistry,
     private readonly logger: Logger,
     private readonly concurrency = 256,
+    /** A claim's lease; renewed every third of it while the reply waits in its queue or streams. */
+    private readonly leaseMs = 180_000,
   ) {}
+
+  /**
+   * Starts renewing the leases of held replies: a reply waiting behind others in its conversation, or
+   * a long stream, outlives its first lease, and a lapsed lease means another process answers (and is
+   * billed) again.
+   */
+  start(): void {
+    this.renewTimer ??= setInterval(() => void this.renew(), Math.max(250, this.leaseMs / 3));
+    this.renewTimer.unref();
+  }
 
   get inFlight(): number {
     return this.chains.size;
@@ -43,6 +58,7 @@ export class ReplyDispatcher {
   }
 
   enqueue(job: ReplyJob): void {
+    this.held.add(job.triggerMessageId);
     const previous = this.chains.get(job.conversationId);
     // Read ahead of a reply that has started since (a takeover), it may miss that reply: read again.
     if (previous && job.prepared) job = { ...job, prepared: undefined };
@@ -56,6 +72,8 @@ export class ReplyDispatcher {
   /** Waits up to `graceMs` for replies to finish, then stops the rest and hands them to other processes. */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
+    clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled([...this.chains.values()]),
@@ -76,6 +94,22 @@ export class ReplyDispatcher {
   }
 
   private async execute(job: ReplyJob): Promise<void> {
+    try {
+      await this.executeHeld(job);
+    } finally {
+      this.held.delete(job.triggerMessageId);
+    }
+  }
+
+  private async renew(): Promise<void> {
+    try {
+      await this.replies.renew([...this.held], this.leaseMs);
+    } catch (error) {
+      this.logger.warn({ err: error, replies: this.held.size }, 'could not renew bot reply leases');
+    }
+  }
+
+  private async executeHeld(job: ReplyJob): Promise<void> {
     if (this.stopping) {
       this.released.add(job.triggerMessageId);
       return;

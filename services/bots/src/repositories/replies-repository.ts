@@ -90,6 +90,15 @@ export class RepliesRepository {
     });
   }
 
+  /** Extends the lease of replies this process still holds (queued or streaming), so none is taken over. */
+  async renew(triggerMessageIds: string[], leaseMs: number): Promise<void> {
+    if (triggerMessageIds.length === 0) return;
+    await this.db
+      .update(replies)
+      .set({ leaseUntil: new Date(Date.now() + leaseMs) })
+      .where(and(inArray(replies.triggerMessageId, triggerMessageIds), eq(replies.state, 'running')));
+  }
+
   /** Gives a reply up for takeover at once (graceful shutdown with replies still running). */
   async release(triggerMessageIds: string[]): Promise<void> {
     if (triggerMessageIds.length === 0) return;
