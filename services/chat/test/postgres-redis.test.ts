@@ -325,6 +325,25 @@ if (databaseUrl && redisUrl) {
       await database.dispose();
     });
 
+    it('ends offline after each quick connect and disconnect (presence kept in Redis)', async () => {
+      const [watcher, flicker] = await Promise.all([first.user(), first.user()]);
+      await first.createGroup(watcher, [flicker.id]);
+      const presence = async () =>
+        (
+          await first.app.inject({
+            method: 'GET',
+            url: `/api/v1/users/${flicker.id}`,
+            headers: bearer(watcher),
+          })
+        ).json().presence.status as string;
+      for (let round = 0; round < 30; round++) {
+        const socket = await connect(first.url, flicker.token);
+        socket.close();
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        assert.equal(await presence(), 'offline', `round ${round}: no socket, so offline`);
+      }
+    });
+
     it('stores a client key used in two conversations at once on two processes once, refusing the other', async () => {
       const alice = await first.user();
       const bob = await first.user();

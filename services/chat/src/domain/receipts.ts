@@ -9,8 +9,13 @@ export class ReceiptService {
   constructor(private readonly deps: DomainDeps) {}
 
   async mark(principal: Principal, conversationId: string, kind: ReceiptKind, seq: number): Promise<void> {
-    const member = await this.deps.conversations.findMember(conversationId, principal.userId);
-    if (!member) throw hiddenConversation();
+    // Everything the push needs is read before the transaction: a query between the commit and the push
+    // would let two receipts that committed in order reach the members in the other order, the mark
+    // going backwards.
+    const memberIds = (await this.deps.conversations.membersOf([conversationId])).map((row) => row.userId);
+    if (!memberIds.includes(principal.userId)) throw hiddenConversation();
+    // Stored either way (it is the reader's own position), but across a block only the reader's tabs hear.
+    const silenced = await silencedByBlock(this.deps, principal.userId, conversationId, memberIds);
     const raised = await this.deps.outbox.transaction(async (tx) => {
       const marks = await this.deps.conversations.raiseReceipt(
         tx,
@@ -30,20 +35,13 @@ export class ReceiptService {
         tx,
         createEvent(ChatEvents.receiptUpdated, data, { actor: actorOf(principal) }),
       );
-      // Read here, not after the commit: a query between commit and push would let two receipts that
-      // committed in order reach the members in the other order, their mark going backwards.
-      const memberRows = await this.deps.conversations.membersOf([conversationId], tx);
-      return { data, memberRows };
+      return data;
     });
     if (!raised) return;
-    const { data, memberRows } = raised;
-    const memberIds = memberRows.map((row) => row.userId);
-    // Stored either way (it is the reader's own position), but across a block only the reader's tabs hear.
-    const silenced = await silencedByBlock(this.deps, principal.userId, conversationId, memberIds);
     this.deps.notifier.toUsers(silenced ? [principal.userId] : memberIds, 'receipt', {
       conversationId,
-      userId: data.userId,
-      seq: data.seq,
+      userId: raised.userId,
+      seq: raised.seq,
       kind,
     });
   }

@@ -22,6 +22,8 @@ export class PresenceTracker {
   private readonly local = new Map<string, number>();
   private stopped = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Per user, the presence work in order: a quick connect and disconnect must not interleave. */
+  private readonly chains = new Map<string, Promise<void>>();
   private readonly ttlMs: number;
   private readonly refresher: NodeJS.Timeout;
 
@@ -35,7 +37,7 @@ export class PresenceTracker {
     if (this.stopped) return;
     const count = (this.local.get(userId) ?? 0) + 1;
     this.local.set(userId, count);
-    if (count === 1) void this.guard(this.cameOnline(userId));
+    if (count === 1) this.reconcile(userId);
   }
 
   disconnected(userId: string): void {
@@ -48,7 +50,26 @@ export class PresenceTracker {
       return;
     }
     this.local.delete(userId);
-    void this.guard(this.wentAway(userId));
+    this.reconcile(userId);
+  }
+
+  /**
+   * Brings the user's shared presence in line with this process's sockets, after whatever presence work
+   * for the user is still running here: decided when it runs, so a connect and a disconnect in quick
+   * succession end with the claim matching the sockets (run side by side, they could leave a claim with
+   * no socket, online until the claim expired).
+   */
+  private reconcile(userId: string): void {
+    const previous = this.chains.get(userId) ?? Promise.resolve();
+    const next = previous
+      .catch(() => {})
+      .then(() => (this.local.has(userId) ? this.cameOnline(userId) : this.wentAway(userId)));
+    this.chains.set(userId, next);
+    void this.guard(
+      next.finally(() => {
+        if (this.chains.get(userId) === next) this.chains.delete(userId);
+      }),
+    );
   }
 
   /** Graceful shutdown: let go of every claim so users with no other process go offline at once. */
@@ -73,8 +94,6 @@ export class PresenceTracker {
 
   private async wentAway(userId: string): Promise<void> {
     const { cache, nodeId } = this.options;
-    // A socket of the same user may have connected meanwhile.
-    if (this.local.has(userId)) return;
     const now = new Date().toISOString();
     await cache.removeMember(presenceKey(userId), nodeId);
     await cache.set(lastSeenKey(userId), now);
