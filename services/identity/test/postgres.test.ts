@@ -126,6 +126,33 @@ if (databaseUrl) {
       assert.equal(admins.statusCode, 200);
       assert.equal(admins.json().items.filter((u: { active: boolean }) => u.active).length, 1);
     });
+
+    it('holds the per-user API key cap when keys are created in parallel', async () => {
+      const account = await register(h.app);
+      const answers = await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          h.app.inject({
+            method: 'POST',
+            url: '/api/v1/auth/api-keys',
+            headers: bearer(account.accessToken),
+            payload: { name: `key ${i}` },
+          }),
+        ),
+      );
+      const statuses = answers.map((answer) => answer.statusCode);
+      assert.equal(statuses.filter((status) => status === 201).length, 50, 'exactly the cap');
+      assert.ok(
+        answers
+          .filter((answer) => answer.statusCode !== 201)
+          .every((answer) => answer.json().code === 'too_many_api_keys'),
+      );
+      const listed = await h.app.inject({
+        method: 'GET',
+        url: '/api/v1/auth/api-keys',
+        headers: bearer(account.accessToken),
+      });
+      assert.equal(listed.json().items.length, 50);
+    });
   });
 } else {
   describe('identity on PostgreSQL', {

@@ -54,22 +54,25 @@ export class ApiKeyService implements ApiKeyResolver {
         { path: 'body.expiresAt', message: 'must be in the future' },
       ]);
     }
-    const db = this.context.database.db;
-    const existing = await this.context.apiKeys.listForUser(db, principal.userId);
-    if (existing.length >= MAX_KEYS_PER_USER) {
-      throw conflict(
-        `You already have ${MAX_KEYS_PER_USER} API keys; delete one first.`,
-        'too_many_api_keys',
-      );
-    }
     const key = `${API_KEY_PREFIX}${newSecretToken(32)}`;
-    const row = await this.context.apiKeys.insert(db, {
-      id: newId('key'),
-      userId: principal.userId,
-      name: input.name.trim(),
-      keyHash: hashSecret(key),
-      keyPrefix: key.slice(0, API_KEY_PREFIX.length + 6),
-      expiresAt,
+    const row = await this.context.database.db.transaction(async (tx) => {
+      // Counted and inserted under one lock per user: parallel creates cannot all see room for one more.
+      await this.context.apiKeys.lockForUser(tx, principal.userId);
+      const existing = await this.context.apiKeys.listForUser(tx, principal.userId);
+      if (existing.length >= MAX_KEYS_PER_USER) {
+        throw conflict(
+          `You already have ${MAX_KEYS_PER_USER} API keys; delete one first.`,
+          'too_many_api_keys',
+        );
+      }
+      return this.context.apiKeys.insert(tx, {
+        id: newId('key'),
+        userId: principal.userId,
+        name: input.name.trim(),
+        keyHash: hashSecret(key),
+        keyPrefix: key.slice(0, API_KEY_PREFIX.length + 6),
+        expiresAt,
+      });
     });
     return { ...toView(row), key };
   }

@@ -1,5 +1,5 @@
 import type { Executor } from '@parley/store';
-import { and, desc, eq, isNull, lt, or } from 'drizzle-orm';
+import { and, desc, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import { type ApiKeyRow, apiKeys } from '../schema/api-keys.ts';
 import { type UserRole, users } from '../schema/users.ts';
 
@@ -18,6 +18,13 @@ export class ApiKeyRepository {
     const [row] = await executor.insert(apiKeys).values(key).returning();
     if (!row) throw new Error('insert returned no row');
     return row;
+  }
+
+  /** Serializes key creation per user until the transaction ends, so the per-user cap holds under races. */
+  async lockForUser(executor: Executor, userId: string): Promise<void> {
+    await executor.execute(
+      sql`select pg_advisory_xact_lock(hashtext(${`parley.identity.api-keys:${userId}`}))`,
+    );
   }
 
   async listForUser(executor: Executor, userId: string): Promise<ApiKeyRow[]> {
