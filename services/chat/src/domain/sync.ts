@@ -11,7 +11,7 @@ export const SYNC_MESSAGE_CAP = 500;
  */
 export const SYNC_TOTAL_CAP = 2000;
 /** Most edits/deletes in one sync; the token then points at the last one returned, so the next sync resumes. */
-export const SYNC_CHANGE_CAP = 2000;
+export const SYNC_CHANGE_CAP = 500;
 
 const TOKEN = /^r(\d{1,15})$/;
 
