@@ -4,8 +4,14 @@ import { hiddenConversation, silencedByBlock } from './access.ts';
 import type { DomainDeps } from './deps.ts';
 import { actorOf } from './messages.ts';
 
+/** Marks remembered for ordering pushes; the oldest are forgotten first (they are long settled). */
+const PUSHED_MARKS_KEPT = 10_000;
+
 /** Delivered/read receipts, stored as per-member high-water marks; only a rise is news. */
 export class ReceiptService {
+  /** The highest mark pushed per conversation, user and kind, least recently raised first. */
+  private readonly pushed = new Map<string, number>();
+
   constructor(private readonly deps: DomainDeps) {}
 
   async mark(principal: Principal, conversationId: string, kind: ReceiptKind, seq: number): Promise<void> {
@@ -38,6 +44,13 @@ export class ReceiptService {
       return data;
     });
     if (!raised) return;
+    // Marks only rise, but two commits' pushes can still cross on their way out of this process: a mark
+    // below one already pushed is old news, and sending it would move the member's mark backwards.
+    const key = `${conversationId} ${principal.userId} ${kind}`;
+    if ((this.pushed.get(key) ?? -1) >= raised.seq) return;
+    this.pushed.delete(key);
+    this.pushed.set(key, raised.seq);
+    if (this.pushed.size > PUSHED_MARKS_KEPT) this.pushed.delete(this.pushed.keys().next().value as string);
     this.deps.notifier.toUsers(silenced ? [principal.userId] : memberIds, 'receipt', {
       conversationId,
       userId: raised.userId,
