@@ -17,7 +17,7 @@ import type {
   MemberRow,
   NewConversationRow,
 } from '../repositories/conversations-repository.ts';
-import { hiddenConversation, mayRead, silencedByBlock } from './access.ts';
+import { hiddenConversation, mayRead } from './access.ts';
 import type { DomainDeps } from './deps.ts';
 import { toConversation, toSnapshot } from './mappers.ts';
 import { actorOf, type MessageService } from './messages.ts';
@@ -344,10 +344,13 @@ export class ConversationService {
    * block between the two nobody is, and the caller hears why, as a send would be refused there.
    */
   async typingAudience(principal: Principal, id: string): Promise<string[]> {
-    const memberIds = (await this.deps.conversations.membersOf([id])).map((member) => member.userId);
+    const [memberRows, silenced] = await Promise.all([
+      this.deps.conversations.membersOf([id]),
+      this.deps.users.blockSilences(principal.userId, id),
+    ]);
+    const memberIds = memberRows.map((member) => member.userId);
     if (!memberIds.includes(principal.userId)) throw hiddenConversation();
-    if (await silencedByBlock(this.deps, principal.userId, id, memberIds))
-      throw forbidden('You cannot message this user.');
+    if (silenced) throw forbidden('You cannot message this user.');
     return memberIds;
   }
 

@@ -148,13 +148,12 @@ export class MessageService {
   ): Promise<Message> {
     const { conversation } = await this.readable(principal, conversationId);
     // Editing is writing: not to someone who blocked you, or whom you blocked (deleting stays possible).
-    if (kind === 'edit' && conversation.type === 'direct') {
-      const others = (await this.deps.conversations.membersOf([conversationId]))
-        .map((member) => member.userId)
-        .filter((userId) => userId !== principal.userId);
-      if ((await this.deps.users.blockedAmong(principal.userId, others)).length > 0)
-        throw forbidden('You cannot message this user.');
-    }
+    if (
+      kind === 'edit' &&
+      conversation.type === 'direct' &&
+      (await this.deps.users.blockSilences(principal.userId, conversationId))
+    )
+      throw forbidden('You cannot message this user.');
     const { row, memberRows } = await this.deps.outbox.transaction(async (tx) => {
       // The conversation's row lock comes first, as for sends and deletes: changes to its messages queue
       // on it (an edit racing a delete sees the tombstone), and a conversation deleted meanwhile is gone.

@@ -1,6 +1,6 @@
 import { ChatEvents, type ReceiptEventData, type ReceiptKind } from '@parley/contracts';
 import { createEvent, type Principal } from '@parley/kernel';
-import { hiddenConversation, silencedByBlock } from './access.ts';
+import { hiddenConversation } from './access.ts';
 import type { DomainDeps } from './deps.ts';
 import { actorOf } from './messages.ts';
 
@@ -18,10 +18,13 @@ export class ReceiptService {
     // Everything the push needs is read before the transaction: a query between the commit and the push
     // would let two receipts that committed in order reach the members in the other order, the mark
     // going backwards.
-    const memberIds = (await this.deps.conversations.membersOf([conversationId])).map((row) => row.userId);
-    if (!memberIds.includes(principal.userId)) throw hiddenConversation();
     // Stored either way (it is the reader's own position), but across a block only the reader's tabs hear.
-    const silenced = await silencedByBlock(this.deps, principal.userId, conversationId, memberIds);
+    const [memberRows, silenced] = await Promise.all([
+      this.deps.conversations.membersOf([conversationId]),
+      this.deps.users.blockSilences(principal.userId, conversationId),
+    ]);
+    const memberIds = memberRows.map((row) => row.userId);
+    if (!memberIds.includes(principal.userId)) throw hiddenConversation();
     const raised = await this.deps.outbox.transaction(async (tx) => {
       const marks = await this.deps.conversations.raiseReceipt(
         tx,

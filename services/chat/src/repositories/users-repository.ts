@@ -1,6 +1,6 @@
 import type { Executor } from '@parley/store';
-import { and, eq, inArray, or } from 'drizzle-orm';
-import { blocks, users } from '../schema/schema.ts';
+import { and, eq, inArray, ne, or, sql } from 'drizzle-orm';
+import { blocks, conversations, members, users } from '../schema/schema.ts';
 
 export interface UserRecord {
   id: string;
@@ -9,7 +9,7 @@ export interface UserRecord {
   active: boolean;
 }
 
-/** The users/blocks read model, written only by identity event consumers. */
+/** The users/blocks read model, written only by identity event consumers (and what blocks silence). */
 export class UsersRepository {
   constructor(private readonly db: Executor) {}
 
@@ -45,7 +45,6 @@ export class UsersRepository {
       .where(and(eq(blocks.blockerId, blockerId), eq(blocks.blockedId, blockedId)));
   }
 
-  /** True when either user has blocked the other. */
   /** Which of `others` have blocked `userId` or are blocked by them. */
   async blockedAmong(userId: string, others: readonly string[]): Promise<string[]> {
     if (others.length === 0) return [];
@@ -61,6 +60,28 @@ export class UsersRepository {
     return [...new Set(rows.map((row) => (row.blockerId === userId ? row.blockedId : row.blockerId)))];
   }
 
+  /**
+   * Whether the conversation is a direct one whose other member and `userId` have a block between them
+   * (either way): then neither hears anything of the other there. One query; a group is never silenced.
+   */
+  async blockSilences(userId: string, conversationId: string): Promise<boolean> {
+    const [row] = await this.db
+      .select({ blocked: sql<boolean>`true` })
+      .from(conversations)
+      .innerJoin(members, and(eq(members.conversationId, conversations.id), ne(members.userId, userId)))
+      .innerJoin(
+        blocks,
+        or(
+          and(eq(blocks.blockerId, userId), eq(blocks.blockedId, members.userId)),
+          and(eq(blocks.blockerId, members.userId), eq(blocks.blockedId, userId)),
+        ),
+      )
+      .where(and(eq(conversations.id, conversationId), eq(conversations.type, 'direct')))
+      .limit(1);
+    return row !== undefined;
+  }
+
+  /** True when either user has blocked the other. */
   async blockedBetween(a: string, b: string): Promise<boolean> {
     const rows = await this.db
       .select({ blockerId: blocks.blockerId })
