@@ -81,7 +81,6 @@ export class BotService {
   }
 
   async update(principal: Principal, id: string, body: UpdateBotBody): Promise<Bot> {
-    await this.require(id);
     // Checked before the transaction (it resolves names): the row lock below is held only briefly.
     if (body.config?.baseUrl) await this.checkEgress(body.config.baseUrl);
     try {
