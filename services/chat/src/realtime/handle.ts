@@ -29,7 +29,7 @@ export function eventHandler<P, R extends object>(
     const reply: Reply = typeof last === 'function' ? (last as Reply) : () => {};
     const payload = typeof last === 'function' ? args.slice(0, -1)[0] : args[0];
     if (!context.limiter.take()) {
-      reply(failure('rate_limited', 'Too many events from this connection; slow down.'));
+      reply(RATE_LIMITED);
       return;
     }
     if (!validator.Check(payload)) {
@@ -49,6 +49,8 @@ export function eventHandler<P, R extends object>(
   };
 }
 
-function failure(code: string, message: string): Ack<object> {
+export function failure(code: string, message: string): Ack<object> {
   return { ok: false, error: { code, message } };
 }
+
+export const RATE_LIMITED = failure('rate_limited', 'Too many events from this connection; slow down.');

@@ -16,6 +16,7 @@ import type { Notifier, ServerEvent, ServerPayload } from '../domain/notifier.ts
 import type { SessionTerminator } from '../events/identity-consumer.ts';
 import type { RealtimeServices } from './context.ts';
 import { DeltaRelay } from './delta-relay.ts';
+import { failure, RATE_LIMITED } from './handle.ts';
 import { onMessageSend } from './on-message-send.ts';
 import { onReceipt } from './on-receipt.ts';
 import { onSync } from './on-sync.ts';
@@ -188,10 +189,11 @@ export class SocketServer implements Notifier, SessionTerminator {
       if (KNOWN_EVENTS.has(event)) return;
       const reply = args.at(-1);
       if (typeof reply !== 'function') return;
-      const error = context.limiter.take()
-        ? { code: 'unknown_event', message: `There is no event named ${JSON.stringify(event).slice(0, 80)}.` }
-        : { code: 'rate_limited', message: 'Too many events from this connection; slow down.' };
-      reply({ ok: false, error });
+      reply(
+        context.limiter.take()
+          ? failure('unknown_event', `There is no event named ${JSON.stringify(event).slice(0, 80)}.`)
+          : RATE_LIMITED,
+      );
     });
     const expiry = this.armExpiry(socket, principal.expiresAt);
     this.presence.connected(principal.userId);
