@@ -91,6 +91,17 @@ async function conversationWith(
   return { user, conversation, recorder: new SocketRecorder(socket), socket };
 }
 
+/** Waits until chat shows the conversation in the given state (its changes arrive through events). */
+async function untilConversation(
+  user: TestUser,
+  conversationId: string,
+  reached: (conversation: Conversation) => boolean,
+): Promise<void> {
+  await waitFor(async () =>
+    reached((await h.request<Conversation>(user, 'GET', `/api/v1/conversations/${conversationId}`)).body),
+  );
+}
+
 function text(deltas: readonly MessageDeltaEvent[]): string {
   return assemble('', deltas);
 }
@@ -378,11 +389,7 @@ describe('commands and handoff', () => {
     const handoff = await h.replyTo(user, await h.send(user, conversation.id, '/human'));
     assert.equal(handoff.body, NOTICES.handoff);
     // The notice comes first (chat takes no bot messages once people handle it), the handoff right after.
-    await waitFor(
-      async () =>
-        (await h.request<Conversation>(user, 'GET', `/api/v1/conversations/${conversation.id}`)).body
-          .handledBy === 'human',
-    );
+    await untilConversation(user, conversation.id, (c) => c.handledBy === 'human');
     const { body: pending } = await h.request<Conversation>(
       user,
       'GET',
@@ -404,11 +411,7 @@ describe('commands and handoff', () => {
       status: 'resolved',
     });
     assert.equal(resolved.status, 200);
-    await waitFor(
-      async () =>
-        (await h.request<Conversation>(user, 'GET', `/api/v1/conversations/${conversation.id}`)).body
-          .handledBy === 'bot',
-    );
+    await untilConversation(user, conversation.id, (c) => c.handledBy === 'bot');
     const answered = await h.replyTo(user, await h.send(user, conversation.id, 'How do I block someone?'));
     assert.match(answered.body, /block/i);
   });
@@ -420,11 +423,7 @@ describe('commands and handoff', () => {
       await h.send(user, conversation.id, 'can I talk to a real person please'),
     );
     assert.equal(reply.body, NOTICES.handoff);
-    await waitFor(
-      async () =>
-        (await h.request<Conversation>(user, 'GET', `/api/v1/conversations/${conversation.id}`)).body
-          .handledBy === 'human',
-    );
+    await untilConversation(user, conversation.id, (c) => c.handledBy === 'human');
   });
 });
 
@@ -465,11 +464,7 @@ describe('exactly one reply', () => {
       status: 'pending',
     });
     assert.equal(pending.status, 200);
-    await waitFor(
-      async () =>
-        (await h.request<Conversation>(user, 'GET', `/api/v1/conversations/${conversation.id}`)).body
-          .status === 'pending',
-    );
+    await untilConversation(user, conversation.id, (c) => c.status === 'pending');
     const orphan = await h.send(user, conversation.id, 'How do I delete a message?');
     await sleep(200);
     const replies = new RepliesRepository(h.database.database.db);
