@@ -182,6 +182,31 @@ describe('chat REST: conversations', () => {
     assert.equal(bot.json().handledBy, 'bot');
   });
 
+  it('refuses a bot conversation with a bot the bots service deleted or switched off', async () => {
+    const announce = (type: string, data: unknown) => chat.bus.publish(createEvent(type, data));
+    const facts = (id: string, active: boolean) => ({
+      bot: { id, name: id, description: '', kind: 'faq', active, support: false },
+    });
+    const opened = async (botId: string, expected: number) => {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const response = await create(alice, { type: 'bot', botId });
+        if (response.statusCode === expected) return response;
+        assert.ok(Date.now() < deadline, `${botId} never answered ${expected}: ${response.body}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    await announce(BotsEvents.botCreated, facts('bot_paused', false));
+    assert.equal((await opened('bot_paused', 404)).json().code, 'not_found');
+    await announce(BotsEvents.botUpdated, facts('bot_paused', true));
+    await opened('bot_paused', 201);
+    await announce(BotsEvents.botCreated, facts('bot_gone', true));
+    await announce(BotsEvents.botDeleted, { botId: 'bot_gone' });
+    const gone = await opened('bot_gone', 404);
+    assert.equal(gone.headers['content-type'], 'application/problem+json; charset=utf-8');
+    assert.equal(gone.json().code, 'not_found');
+  });
+
   it('queues support conversations for humans when no support bot is set, and lets staff in', async () => {
     const created = await create(alice, {
       type: 'support',

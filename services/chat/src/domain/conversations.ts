@@ -84,6 +84,7 @@ export class ConversationService {
       case 'bot': {
         if (!body.botId)
           throw badRequest('A bot conversation needs a botId.', [{ path: 'botId', message: 'is required' }]);
+        await this.requireAnswerableBot(body.botId);
         row = { ...base, type: 'bot', botId: body.botId, status: 'open', handledBy: 'bot' };
         break;
       }
@@ -357,6 +358,17 @@ export class ConversationService {
   private async refuseBlocked(userId: string, others: readonly string[]): Promise<void> {
     if ((await this.deps.users.blockedAmong(userId, others)).length > 0)
       throw forbidden('You cannot add a user you have blocked or who has blocked you.');
+  }
+
+  /**
+   * Refuses a bot the directory knows to be deleted or switched off (404). A bot the directory has not heard of
+   * yet is accepted: its creation event may still be on its way (or predate the directory), and the bots
+   * service answers in the conversation itself that a bot it does not know is unavailable.
+   */
+  private async requireAnswerableBot(botId: string): Promise<void> {
+    const bot = await this.deps.botDirectory.find(botId);
+    // Switched off reads as absent, as it does to users in the bots service's own API.
+    if (bot && (bot.deleted || !bot.active)) throw notFound(`No such bot: ${botId}.`);
   }
 
   private async requireUsers(ids: readonly string[]): Promise<void> {

@@ -30,6 +30,16 @@ export class BotDirectoryRepository {
       });
   }
 
+  /** What the directory knows of one bot; undefined when no event about it has arrived yet. */
+  async find(botId: string): Promise<BotFacts | undefined> {
+    const [row] = await this.db
+      .select({ id: bots.id, active: bots.active, support: bots.support, deleted: bots.deleted })
+      .from(bots)
+      .where(eq(bots.id, botId))
+      .limit(1);
+    return row;
+  }
+
   /**
    * The active support bot. The bots service lets one bot have the role at a time; while the events of a
    * move are on their way, two may have it here, and the later choice wins.
