@@ -4,10 +4,11 @@
  *
  * - `presenceKey(userId)` is a member set: one member per process holding at least one of the user's
  *   sockets (the member is that process's node id), each with a TTL the process keeps refreshing. The user
- *   is online while the set has a live member, so several tabs and several processes count once, and a
- *   crashed process stops counting when its member expires.
+ *   is online while the set has a live member, so several tabs and several processes count once. A
+ *   process that dies is found out by the surviving chat processes within seconds, and they remove its
+ *   members (chat's realtime/presence-nodes.ts); its members also expire on their own, as a last resort.
  * - `lastSeenKey(userId)` holds the ISO 8601 time the user was last seen online (set on connect and when
- *   the last connection goes away).
+ *   the last connection goes away, or to the last heartbeat of the dead process that held it).
  */
 export function presenceKey(userId: string): string {
   return `presence:${userId}`;

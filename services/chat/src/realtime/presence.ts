@@ -2,6 +2,7 @@ import type { Cache } from '@parley/cache';
 import { type Logger, lastSeenKey, presenceKey } from '@parley/kernel';
 import type { Notifier } from '../domain/notifier.ts';
 import type { ConversationsRepository } from '../repositories/conversations-repository.ts';
+import { type DeadHolder, PresenceNodes } from './presence-nodes.ts';
 
 export interface PresenceOptions {
   cache: Cache;
@@ -9,14 +10,33 @@ export interface PresenceOptions {
   conversations: ConversationsRepository;
   notifier: Notifier;
   logger: Logger;
-  /** How long a process's claim on a user's presence lives without a refresh (covers crashed processes). */
+  /** How long a process's claim on a user's presence lives without a refresh (the last resort). */
   ttlMs?: number;
+  /** How often this process says it is alive and looks for processes that died. */
+  heartbeatMs?: number;
+  /**
+   * How long a process may go without a heartbeat before the others take it for dead and announce its
+   * users offline: a few heartbeats, so one slow cache round trip is not a death.
+   */
+  livenessTtlMs?: number;
 }
+
+const DEFAULT_TTL_MS = 60_000;
+const DEFAULT_HEARTBEAT_MS = 2000;
+const DEFAULT_LIVENESS_TTL_MS = 6000;
+/** How many of a dead process's users a survivor releases at once. */
+const RELEASE_BATCH = 32;
 
 /**
  * Online/offline per user across tabs and processes (the key format is kernel's presence.ts): this process
  * counts its own sockets per user and holds one refreshed member in the user's presence set while it has
  * any; the user is online while any process holds one. Changes go to everyone sharing a conversation.
+ *
+ * A process that dies cannot let go of its claims, so every process also heartbeats (presence-nodes.ts)
+ * and keeps a record of the users it holds; survivors notice a lapsed heartbeat within about
+ * `livenessTtlMs + heartbeatMs` of the last one, one of them claims the cleanup, removes the dead process's
+ * claims and announces offline whoever has no claim left, with the dead process's last heartbeat as
+ * `lastSeenAt`.
  */
 export class PresenceTracker {
   private readonly local = new Map<string, number>();
@@ -25,12 +45,41 @@ export class PresenceTracker {
   /** Per user, the presence work in order: a quick connect and disconnect must not interleave. */
   private readonly chains = new Map<string, Promise<void>>();
   private readonly ttlMs: number;
+  private readonly nodes: PresenceNodes;
   private readonly refresher: NodeJS.Timeout;
+  private readonly heartbeater: NodeJS.Timeout;
+  /**
+   * The id this process holds claims under: its node id, with a new suffix each time the others took it
+   * for dead (a stall or a cut to the cache longer than the liveness ttl), since they release the old one's.
+   */
+  private holderId: string;
+  /** Ids this process held claims under before its latest incarnation, until those claims are moved. */
+  private readonly formerIds = new Set<string>();
+  private incarnation = 0;
+  private registered = false;
+  private beating = false;
 
   constructor(private readonly options: PresenceOptions) {
-    this.ttlMs = options.ttlMs ?? 60_000;
+    this.ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
+    const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    const livenessTtlMs = options.livenessTtlMs ?? DEFAULT_LIVENESS_TTL_MS;
+    if (!(heartbeatMs > 0 && livenessTtlMs > heartbeatMs && this.ttlMs > livenessTtlMs)) {
+      // Otherwise a live process would be taken for dead, or a dead one's claims would expire unannounced.
+      throw new RangeError(
+        `presence timings need 0 < heartbeatMs < livenessTtlMs < ttlMs (got ${heartbeatMs}, ${livenessTtlMs}, ${this.ttlMs})`,
+      );
+    }
+    this.holderId = options.nodeId;
+    this.nodes = new PresenceNodes(options.cache, {
+      livenessTtlMs,
+      recordTtlMs: 2 * this.ttlMs,
+      cleanupClaimTtlMs: this.ttlMs,
+    });
     this.refresher = setInterval(() => void this.refresh(), Math.floor(this.ttlMs / 3));
     this.refresher.unref();
+    this.heartbeater = setInterval(() => void this.guard(this.beat()), heartbeatMs);
+    this.heartbeater.unref();
+    void this.guard(this.beat());
   }
 
   connected(userId: string): void {
@@ -60,42 +109,54 @@ export class PresenceTracker {
    * no socket, online until the claim expired).
    */
   private reconcile(userId: string): void {
-    const previous = this.chains.get(userId) ?? Promise.resolve();
-    const next = previous
-      .catch(() => {})
-      .then(() => (this.local.has(userId) ? this.cameOnline(userId) : this.wentAway(userId)));
-    this.chains.set(userId, next);
     void this.guard(
-      next.finally(() => {
-        if (this.chains.get(userId) === next) this.chains.delete(userId);
-      }),
+      this.inOrder(userId, () => (this.local.has(userId) ? this.cameOnline(userId) : this.wentAway(userId))),
     );
+  }
+
+  /** Runs the work after the user's presence work already queued here. */
+  private inOrder(userId: string, work: () => Promise<void>): Promise<void> {
+    const previous = this.chains.get(userId) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(work);
+    this.chains.set(userId, next);
+    return next.finally(() => {
+      if (this.chains.get(userId) === next) this.chains.delete(userId);
+    });
   }
 
   /** Graceful shutdown: let go of every claim so users with no other process go offline at once. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.refresher);
+    clearInterval(this.heartbeater);
     // Announcements started by the shutdown's own disconnects finish before the adapter below them closes.
     await Promise.allSettled([...this.inFlight]);
     const users = [...this.local.keys()];
     this.local.clear();
     await Promise.allSettled(users.map((userId) => this.wentAway(userId)));
+    await this.guard(this.nodes.retire(this.holderId));
   }
 
   private async cameOnline(userId: string): Promise<void> {
-    const { cache, nodeId } = this.options;
+    const { cache } = this.options;
+    const holderId = this.holderId;
     const before = await cache.members(presenceKey(userId));
     const now = new Date().toISOString();
-    await cache.addMember(presenceKey(userId), nodeId, this.ttlMs);
+    // The record before the claim, so no claim exists that a survivor could not find and release.
+    await this.nodes.hold(holderId, userId);
+    await cache.addMember(presenceKey(userId), holderId, this.ttlMs);
     await cache.set(lastSeenKey(userId), now);
     if (before.length === 0) await this.announce(userId, 'online', now);
   }
 
   private async wentAway(userId: string): Promise<void> {
-    const { cache, nodeId } = this.options;
+    const { cache } = this.options;
+    const holderId = this.holderId;
     const now = new Date().toISOString();
-    await cache.removeMember(presenceKey(userId), nodeId);
+    // The claim before the record, for the same reason as in cameOnline. A claim under a former id that
+    // is still being moved is this process's too.
+    for (const id of [holderId, ...this.formerIds]) await cache.removeMember(presenceKey(userId), id);
+    await this.nodes.release(holderId, userId);
     await cache.set(lastSeenKey(userId), now);
     if ((await cache.members(presenceKey(userId))).length === 0) await this.announce(userId, 'offline', now);
   }
@@ -106,8 +167,98 @@ export class PresenceTracker {
   }
 
   private async refresh(): Promise<void> {
+    const { cache } = this.options;
     for (const userId of this.local.keys()) {
-      await this.guard(this.options.cache.addMember(presenceKey(userId), this.options.nodeId, this.ttlMs));
+      const holderId = this.holderId;
+      await this.guard(
+        Promise.all([
+          this.nodes.hold(holderId, userId),
+          cache.addMember(presenceKey(userId), holderId, this.ttlMs),
+        ]).then(() => {}),
+      );
+    }
+  }
+
+  /** One heartbeat (never two at once), then the cleanup of any other process this one finds dead. */
+  private async beat(): Promise<void> {
+    if (this.beating || this.stopped) return;
+    this.beating = true;
+    try {
+      if (!this.registered) {
+        await this.nodes.heartbeat(this.holderId);
+        this.registered = true;
+      } else if (!(await this.nodes.renew(this.holderId))) {
+        await this.reincarnate();
+      }
+      // Not awaited: releasing many users must not hold up this process's own next heartbeats. A claimed
+      // holder is never claimed again, so beats cannot start a second cleanup of it.
+      for (const dead of await this.nodes.claimDead(this.holderId, this.formerIds))
+        void this.guard(this.releaseDead(dead));
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  /**
+   * The others took this process for dead and are releasing its claims: it holds its users again under
+   * a new id (announcing online whoever they already announced offline) and drops the old id's claims.
+   */
+  private async reincarnate(): Promise<void> {
+    const formerId = this.holderId;
+    this.formerIds.add(formerId);
+    this.incarnation += 1;
+    this.holderId = `${this.options.nodeId}.${this.incarnation}`;
+    this.options.logger.warn(
+      { formerId, holderId: this.holderId, users: this.local.size },
+      'presence: this process missed its heartbeats and was taken for dead; holding its users again',
+    );
+    await this.nodes.heartbeat(this.holderId);
+    // Not awaited, like a cleanup: the new id's heartbeats go on meanwhile.
+    void this.guard(this.moveClaims(formerId));
+  }
+
+  private async moveClaims(formerId: string): Promise<void> {
+    await this.inBatches([...this.local.keys()], (userId) =>
+      this.inOrder(userId, async () => {
+        // A user whose last socket left meanwhile has a wentAway queued after this, which removes both.
+        if (!this.local.has(userId)) return;
+        await this.cameOnline(userId);
+        await this.options.cache.removeMember(presenceKey(userId), formerId);
+      }),
+    );
+    await this.nodes.retire(formerId);
+    this.formerIds.delete(formerId);
+  }
+
+  /** Removes a dead process's claims and announces offline, once, each of its users left with none. */
+  private async releaseDead(dead: DeadHolder): Promise<void> {
+    const { cache } = this.options;
+    const users = await this.nodes.usersOf(dead.holderId);
+    this.options.logger.info(
+      { holderId: dead.holderId, lastAliveAt: dead.lastAliveAt, users: users.length },
+      'presence: releasing the claims of a chat process that stopped heartbeating',
+    );
+    await this.inBatches(users, (userId) =>
+      // In order with this process's own work for the user: a connect here in the meantime keeps it online.
+      this.inOrder(userId, async () => {
+        await cache.removeMember(presenceKey(userId), dead.holderId);
+        if ((await cache.members(presenceKey(userId))).length > 0) return;
+        // A visit to another process since the dead one's last heartbeat is the later sighting. (ISO 8601
+        // UTC strings of one format sort as the times they name.)
+        const recorded = await cache.get(lastSeenKey(userId));
+        const lastSeenAt = recorded !== null && recorded > dead.lastAliveAt ? recorded : dead.lastAliveAt;
+        await cache.set(lastSeenKey(userId), lastSeenAt);
+        await this.announce(userId, 'offline', lastSeenAt);
+      }),
+    );
+    await this.nodes.retire(dead.holderId);
+  }
+
+  private async inBatches(userIds: string[], work: (userId: string) => Promise<void>): Promise<void> {
+    for (let start = 0; start < userIds.length; start += RELEASE_BATCH) {
+      await Promise.all(
+        userIds.slice(start, start + RELEASE_BATCH).map((userId) => this.guard(work(userId))),
+      );
     }
   }
 
