@@ -57,6 +57,8 @@ export interface HarnessOptions {
   redisUrl?: string;
   /** Shared by harnesses that stand for processes of one cluster (presence, deny list). */
   cachePrefix?: string;
+  /** Puts something between this app and its (possibly shared) cache, e.g. to cut it off later. */
+  wrapCache?: (cache: Cache) => Cache;
   /** Configuration variables on top of the test defaults. */
   env?: Record<string, string>;
   /**
@@ -71,7 +73,7 @@ export async function startChat(options: HarnessOptions = {}): Promise<ChatHarne
   const database = shared?.database ?? options.database ?? (await openPgliteTestDatabase());
   const ownsDatabase = shared ? false : (options.ownsDatabase ?? options.database === undefined);
   const bus = shared?.bus ?? options.bus ?? new MemoryBus({ logger });
-  const cache =
+  const unwrapped =
     shared?.cache ??
     (options.redisUrl
       ? createCache({
@@ -79,6 +81,7 @@ export async function startChat(options: HarnessOptions = {}): Promise<ChatHarne
           keyPrefix: options.cachePrefix ?? `t${newSecretToken(4)}:`,
         })
       : new MemoryCache());
+  const cache = options.wrapCache ? options.wrapCache(unwrapped) : unwrapped;
   const dataDir = shared?.dataDir ?? (await mkdtemp(join(tmpdir(), 'parley-chat-')));
   const config = parseConfig({
     NODE_ENV: 'test',
