@@ -7,6 +7,7 @@ import {
   createProcessApp,
   Lifecycle,
   type Logger,
+  resolveInternalToken,
   type ServicePlugin,
 } from '@parley/kernel';
 import { type Infrastructure, openCache, openInfrastructure } from './infrastructure.ts';
@@ -39,6 +40,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       corsOrigins: config.corsOrigins,
       serveDocs: runsGateway,
       trustProxy: config.trustProxy,
+      // The token the services here already share (kept in the data dir when not configured).
+      operatorToken:
+        config.internalToken ?? (infrastructure ? await resolveInternalToken(config) : undefined),
     });
     lifecycle.onStop('http', () => app.close());
     if (infrastructure) {

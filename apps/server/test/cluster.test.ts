@@ -51,7 +51,7 @@ interface Readiness {
   degraded?: boolean;
   checks: Record<
     string,
-    { ok: boolean; detail?: { healthy: number; nodes: Array<{ url: string; healthy: boolean }> } }
+    { ok: boolean; detail?: { healthy: number; nodes: Array<{ index: number; healthy: boolean }> } }
   >;
 }
 
@@ -254,12 +254,12 @@ describe('a gateway and two service nodes over PostgreSQL, Redis and NATS', { sk
       const report = await readiness();
       assert.equal(report.ready, true);
       assert.equal(report.degraded, true, 'the loss is reported');
-      const dead = topology.nodes[1]?.url;
+      // Nodes are named by their position in the gateway's upstream lists: node 1 is the one killed.
       for (const service of ['identity', 'chat']) {
         const nodesSeen = report.checks[`upstream:${service}`]?.detail?.nodes ?? [];
         assert.deepEqual(
-          nodesSeen.map((node) => [node.url, node.healthy]),
-          topology.nodes.map((node) => [node.url, node.url !== dead]),
+          nodesSeen.map((node) => [node.index, node.healthy]),
+          topology.nodes.map((_node, index) => [index, index !== 1]),
           service,
         );
       }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -6,12 +6,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyRequest,
   LogController,
   type RawReplyDefaultExpression,
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from 'fastify';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
+import { bearerFrom } from './auth/guard.ts';
 import { installErrorHandler, sendProblem, toAppError } from './error-handler.ts';
 import { AppError, badRequest } from './errors.ts';
 import type { Logger } from './logger.ts';
@@ -50,6 +52,11 @@ export interface ProcessAppOptions {
   serveDocs?: boolean;
   /** Proxies whose X-Forwarded-For names the client (Fastify's trustProxy); default none. */
   trustProxy?: boolean | string[];
+  /**
+   * The deployment's internal token (PARLEY_INTERNAL_TOKEN): a caller presenting it as a bearer on /ready
+   * is an operator and sees internal addresses; without it nobody does.
+   */
+  operatorToken?: string | undefined;
 }
 
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
@@ -174,14 +181,22 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
   }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.openapiDocument());
 
-  registerOpsRoutes(app);
+  registerOpsRoutes(app, options.operatorToken);
   return app;
 }
 
-function registerOpsRoutes(app: App): void {
+function registerOpsRoutes(app: App, operatorToken: string | undefined): void {
+  const expected = operatorToken === undefined ? undefined : Buffer.from(operatorToken);
+  const isOperator = (request: FastifyRequest) => {
+    if (!expected) return false;
+    const presented = Buffer.from(bearerFrom(request) ?? '');
+    return presented.length === expected.length && timingSafeEqual(presented, expected);
+  };
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-  app.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
-    const report = await app.readiness.report();
+  app.get('/ready', { schema: { hide: true } }, async (request, reply) => {
+    const report = await app.readiness.report({ operator: isOperator(request) });
+    // The answer depends on who asks: a cache in front must never hand an operator's view to anyone else.
+    reply.header('cache-control', 'no-store');
     return reply.status(report.ready ? 200 : 503).send(report);
   });
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {

@@ -1,9 +1,21 @@
 /**
+ * Who reads the report. `/ready` is anonymous (probes, load balancers, anyone on the internet at the edge),
+ * so what a check shows everyone must not map the internal network; an operator, who presented the
+ * deployment's internal token, may see internal addresses too.
+ */
+export interface ReadinessAudience {
+  operator: boolean;
+}
+
+/**
  * Resolves when the dependency is usable. It may resolve with a detail (shown in the report) and
  * `degraded: true` when it works at reduced capacity (some of a service's nodes down); rejecting means
- * not usable, and a check may attach the same detail to its error as `error.detail`.
+ * not usable, and a check may attach the same detail to its error as `error.detail`. The detail is written
+ * for the audience it is given.
  */
-export type ReadinessCheck = () => Promise<ReadinessDetail | undefined> | Promise<unknown>;
+export type ReadinessCheck = (
+  audience: ReadinessAudience,
+) => Promise<ReadinessDetail | undefined> | Promise<unknown>;
 
 export interface ReadinessDetail {
   degraded?: boolean;
@@ -45,9 +57,9 @@ export class Readiness {
     return this.shuttingDown;
   }
 
-  async report(): Promise<ReadinessReport> {
+  async report(audience: ReadinessAudience = { operator: false }): Promise<ReadinessReport> {
     const entries = await Promise.all(
-      [...this.checks].map(async ([name, check]) => [name, await this.run(check)] as const),
+      [...this.checks].map(async ([name, check]) => [name, await this.run(check, audience)] as const),
     );
     const checks = Object.fromEntries(entries);
     const allOk = entries.every(([, result]) => result.ok);
@@ -56,12 +68,12 @@ export class Readiness {
     return { ready: status === 'ready', status, ...(degraded ? { degraded } : {}), checks };
   }
 
-  private async run(check: ReadinessCheck): Promise<CheckResult> {
+  private async run(check: ReadinessCheck, audience: ReadinessAudience): Promise<CheckResult> {
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
     try {
       const result = await Promise.race([
-        check(),
+        check(audience),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () => reject(new Error(`no answer within ${this.timeoutMs} ms`)),

@@ -144,9 +144,8 @@ describe('gateway resilience against failing upstreams', () => {
     const metrics = await (await fetch(`${g.url}/metrics`)).text();
     assert.match(
       metrics,
-      new RegExp(
-        `gateway_upstream_errors_total\\{service="identity",upstream="127.0.0.1:${doomed.port}",kind="connect"\\} 1`,
-      ),
+      /gateway_upstream_errors_total\{service="identity",upstream="0",kind="connect"\} 1/,
+      'the doomed node, first in the list',
     );
   });
 
@@ -281,21 +280,17 @@ describe('gateway resilience against failing upstreams', () => {
     assert.equal(ready.status, 200);
     const report = (await ready.json()) as {
       degraded: boolean;
-      checks: Record<
-        string,
-        { detail: { nodes: Array<{ url: string; healthy: boolean; lastError?: string }> } }
-      >;
+      checks: Record<string, { detail: { nodes: Array<{ index: number; healthy: boolean }> } }>;
     };
     assert.equal(report.degraded, true);
     const nodes = report.checks['upstream:identity']?.detail.nodes ?? [];
     assert.deepEqual(
-      nodes.map((node) => [node.url, node.healthy]),
+      nodes.map((node) => [node.index, node.healthy]),
       [
-        [a.url, false],
-        [b.url, true],
+        [0, false],
+        [1, true],
       ],
     );
-    assert.match(nodes[0]?.lastError ?? '', /503/);
 
     b.readyStatus = 503;
     await g.gateway.health?.checkAll();

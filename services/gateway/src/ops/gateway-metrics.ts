@@ -49,7 +49,7 @@ export function createGatewayMetrics(registry: Registry, groups: readonly Upstre
     collect() {
       for (const group of groups) {
         for (const node of group.nodes)
-          this.set({ service: group.service, upstream: node.label }, node.isAvailable ? 1 : 0);
+          this.set({ service: group.service, upstream: group.label(node) }, node.isAvailable ? 1 : 0);
       }
     },
   });

@@ -106,7 +106,7 @@ export async function forwardRequest(
       const kind = classifyFailure(error);
       const reason = error instanceof Error ? `${kind}: ${error.message}` : kind;
       node.recordFailure(kind, reason);
-      metrics.upstreamErrors.inc({ service, upstream: node.label, kind });
+      metrics.upstreamErrors.inc({ service, upstream: group.label(node), kind });
       lastFailure = kind;
       request.log.warn({ upstream: node.label, service, kind, attempt }, 'upstream request failed');
       const retry =
@@ -119,7 +119,7 @@ export async function forwardRequest(
 
     const status = response.status;
     metrics.upstreamDuration.observe(
-      { service, upstream: node.label, status_code: String(status) },
+      { service, upstream: group.label(node), status_code: String(status) },
       (performance.now() - started) / 1000,
     );
     // A problem+json answer is Parley's application speaking about this request (a bot's provider down,
@@ -127,7 +127,7 @@ export async function forwardRequest(
     // the node runs. Anything else with these statuses (a closing server, a proxy in between) is.
     if (NODE_TROUBLE.has(status) && !isProblem(response.headers['content-type'])) {
       node.recordFailure('other', `answered ${status}`);
-      metrics.upstreamErrors.inc({ service, upstream: node.label, kind: 'status_5xx' });
+      metrics.upstreamErrors.inc({ service, upstream: group.label(node), kind: 'status_5xx' });
     } else {
       node.recordSuccess();
     }

@@ -76,7 +76,7 @@ export function attachWebSocketProxy(server: Server, options: WebSocketProxyOpti
       if (settled) return;
       settled = true;
       node.recordFailure(kind, reason);
-      options.metrics.upstreamErrors.inc({ service, upstream: node.label, kind });
+      options.metrics.upstreamErrors.inc({ service, upstream: options.group.label(node), kind });
       const error =
         status === 504
           ? new AppError(504, 'gateway_timeout', `The ${service} service did not answer in time.`)

@@ -22,11 +22,22 @@ export interface GroupStatus {
  */
 export class UpstreamGroup {
   private next = 0;
+  private readonly labels: ReadonlyMap<UpstreamNode, string>;
 
   constructor(
     readonly service: ServiceName,
     readonly nodes: readonly UpstreamNode[],
-  ) {}
+  ) {
+    this.labels = new Map(nodes.map((node, index) => [node, String(index)]));
+  }
+
+  /**
+   * How metrics name a node of this service: its position in PARLEY_UPSTREAM_<SERVICE>, as /ready does.
+   * Not its address: /metrics is as anonymous as /ready, and internal addresses are nobody's business there.
+   */
+  label(node: UpstreamNode): string {
+    return this.labels.get(node) ?? 'unknown';
+  }
 
   pick(options: PickOptions = {}): UpstreamNode | undefined {
     if (options.sticky) {

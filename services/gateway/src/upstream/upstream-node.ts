@@ -34,7 +34,7 @@ export class UpstreamNode {
   readonly origin: string;
   /** An opaque, stable name for cookies and logs that does not reveal the internal address. */
   readonly key: string;
-  /** host:port, the metrics label. */
+  /** host:port, for the logs (internal); clients and metrics see the node's position instead. */
   readonly label: string;
   readonly breaker: CircuitBreaker;
   inFlight = 0;

@@ -53,6 +53,7 @@ export async function startGateway(options: GatewayTestOptions = {}): Promise<Ga
     logger,
     bodyLimitBytes: config.bodyLimitBytes,
     corsOrigins: config.corsOrigins,
+    operatorToken: config.internalToken,
   });
   const cache = options.cache ?? new MemoryCache();
   const deps: GatewayDeps = {
