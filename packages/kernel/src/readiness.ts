@@ -10,12 +10,29 @@ export interface ReadinessAudience {
 /**
  * Resolves when the dependency is usable. It may resolve with a detail (shown in the report) and
  * `degraded: true` when it works at reduced capacity (some of a service's nodes down); rejecting means
- * not usable, and a check may attach the same detail to its error as `error.detail`. The detail is written
- * for the audience it is given.
+ * not usable, and a check may attach the same detail to its error as `error.detail` (a ReadinessFailure
+ * carries one). The detail is written for the audience it is given.
  */
 export type ReadinessCheck = (
   audience: ReadinessAudience,
 ) => Promise<ReadinessDetail | undefined> | Promise<unknown>;
+
+/**
+ * A check's failure told for anyone: its message is shown in every report. Any other error is a driver's
+ * own words (`connect ECONNREFUSED 10.0.3.7:5432`, a file path), shown to an operator only.
+ */
+export class ReadinessFailure extends Error {
+  constructor(
+    message: string,
+    readonly detail?: unknown,
+  ) {
+    super(message);
+    this.name = 'ReadinessFailure';
+  }
+}
+
+/** What a failed check says to anyone but an operator when its error is not a ReadinessFailure. */
+const UNDISCLOSED_FAILURE = 'unavailable';
 
 export interface ReadinessDetail {
   degraded?: boolean;
@@ -76,7 +93,7 @@ export class Readiness {
         check(audience),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new Error(`no answer within ${this.timeoutMs} ms`)),
+            () => reject(new ReadinessFailure(`no answer within ${this.timeoutMs} ms`)),
             this.timeoutMs,
           );
         }),
@@ -87,11 +104,12 @@ export class Readiness {
         ...((result ?? {}) as ReadinessDetail),
       };
     } catch (error) {
+      const disclosed = audience.operator || error instanceof ReadinessFailure;
       const message = error instanceof Error ? error.message : String(error);
       const detail = (error as { detail?: unknown } | null)?.detail;
       return {
         ok: false,
-        error: message,
+        error: disclosed ? message : UNDISCLOSED_FAILURE,
         ms: Math.round(performance.now() - started),
         ...(detail === undefined ? {} : { detail }),
       };

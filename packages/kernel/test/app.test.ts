@@ -5,6 +5,7 @@ import { type App, createProcessApp, type TypedApp } from '../src/app.ts';
 import { toAppError } from '../src/error-handler.ts';
 import { conflict } from '../src/errors.ts';
 import { createLogger } from '../src/logger.ts';
+import { ReadinessFailure } from '../src/readiness.ts';
 
 describe('process app', () => {
   let app: App;
@@ -60,7 +61,11 @@ describe('process app', () => {
     dependencyUp = false;
     const down = await app.inject({ method: 'GET', url: '/ready' });
     assert.equal(down.statusCode, 503);
-    assert.equal(down.json().checks.dependency.error, 'dependency down');
+    assert.equal(
+      down.json().checks.dependency.error,
+      'unavailable',
+      'a driver’s own words are for operators',
+    );
     dependencyUp = true;
     app.readiness.markShuttingDown();
     const closing = await app.inject({ method: 'GET', url: '/ready' });
@@ -284,5 +289,49 @@ describe('process app', () => {
     const docs = await app.inject({ method: 'GET', url: '/docs/' });
     assert.equal(docs.statusCode, 200);
     assert.match(docs.body, /swagger-ui/i);
+  });
+});
+
+describe('/ready for anonymous callers and operators', () => {
+  const OPERATOR_TOKEN = 'operator-token-0123456789abcdef0123456789';
+  let app: App;
+
+  before(async () => {
+    app = await createProcessApp({
+      logger: createLogger({ level: 'silent' }),
+      bodyLimitBytes: 2048,
+      corsOrigins: [],
+      operatorToken: OPERATOR_TOKEN,
+    });
+    app.readiness.add('database', async () => {
+      throw new Error('connect ECONNREFUSED 10.0.3.7:5432');
+    });
+    app.readiness.add('upstream', async (audience) => {
+      throw new ReadinessFailure('no upstream node is available', { operator: audience.operator });
+    });
+    await app.ready();
+  });
+  after(() => app.close());
+
+  const ready = (authorization?: string) =>
+    app.inject({ method: 'GET', url: '/ready', headers: authorization ? { authorization } : {} });
+
+  it('tells anyone a ReadinessFailure, but a driver’s own error (an address) only to an operator', async () => {
+    for (const authorization of [undefined, 'Bearer wrong', `Basic ${OPERATOR_TOKEN}`]) {
+      const anonymous = await ready(authorization);
+      assert.equal(anonymous.statusCode, 503);
+      assert.equal(anonymous.headers['cache-control'], 'no-store');
+      assert.ok(!anonymous.body.includes('10.0.3.7'), anonymous.body);
+      const { checks } = anonymous.json();
+      assert.equal(checks.database.error, 'unavailable');
+      assert.equal(checks.upstream.error, 'no upstream node is available');
+      assert.deepEqual(checks.upstream.detail, { operator: false }, 'checks write for their audience');
+    }
+
+    const operator = await ready(`Bearer ${OPERATOR_TOKEN}`);
+    assert.equal(operator.statusCode, 503);
+    const { checks } = operator.json();
+    assert.equal(checks.database.error, 'connect ECONNREFUSED 10.0.3.7:5432');
+    assert.deepEqual(checks.upstream.detail, { operator: true });
   });
 });

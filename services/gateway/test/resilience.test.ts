@@ -117,11 +117,16 @@ describe('gateway resilience against failing upstreams', () => {
     const report = (await ready.json()) as {
       checks: Record<
         string,
-        { ok: boolean; detail: { healthy: number; total: number; nodes: Array<{ healthy: boolean }> } }
+        {
+          ok: boolean;
+          error: string;
+          detail: { healthy: number; total: number; nodes: Array<{ healthy: boolean }> };
+        }
       >;
     };
     const upstream = report.checks['upstream:identity'];
     assert.equal(upstream?.ok, false);
+    assert.equal(upstream?.error, 'no identity node is available (0 of 2)', 'told to anyone');
     assert.equal(upstream?.detail.total, 2);
     assert.equal(upstream?.detail.healthy, 0);
   });

@@ -1,4 +1,4 @@
-import type { ReadinessAudience, ReadinessCheck } from '@parley/kernel';
+import { type ReadinessAudience, type ReadinessCheck, ReadinessFailure } from '@parley/kernel';
 import type { GroupStatus, UpstreamGroup } from '../upstream/upstream-group.ts';
 
 /**
@@ -10,9 +10,7 @@ export function upstreamReadiness(group: UpstreamGroup): ReadinessCheck {
     const status = group.status();
     const detail = { healthy: status.healthy, total: status.total, nodes: nodeStates(status, audience) };
     if (status.healthy === 0) {
-      throw Object.assign(new Error(`no ${group.service} node is available (0 of ${status.total})`), {
-        detail,
-      });
+      throw new ReadinessFailure(`no ${group.service} node is available (0 of ${status.total})`, detail);
     }
     return { degraded: status.healthy < status.total, detail };
   };
