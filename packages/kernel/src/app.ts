@@ -1,4 +1,4 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -16,6 +16,7 @@ import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { bearerFrom } from './auth/guard.ts';
 import { installErrorHandler, sendProblem, toAppError } from './error-handler.ts';
 import { AppError, badRequest } from './errors.ts';
+import { requestIdFrom } from './ids.ts';
 import type { Logger } from './logger.ts';
 import { createProcessMetrics, type ProcessMetrics } from './metrics.ts';
 import { Readiness } from './readiness.ts';
@@ -59,7 +60,6 @@ export interface ProcessAppOptions {
   operatorToken?: string | undefined;
 }
 
-const REQUEST_ID = /^[\w.:@-]{1,128}$/;
 const METHODS: HTTPMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'];
 
 /**
@@ -74,10 +74,7 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
     bodyLimit: options.bodyLimitBytes,
     // One line per request, written by the onResponse hook below with the route's figures.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
-    genReqId: (request) => {
-      const incoming = request.headers['x-request-id'];
-      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    },
+    genReqId: (request) => requestIdFrom(request.headers['x-request-id']),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     trustProxy: options.trustProxy ?? false,

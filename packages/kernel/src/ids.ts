@@ -1,4 +1,4 @@
-import { randomBytes, randomFillSync } from 'node:crypto';
+import { randomBytes, randomFillSync, randomUUID } from 'node:crypto';
 
 const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
 
@@ -26,6 +26,18 @@ function takeRandom(count: number): Uint8Array {
   const bytes = randomPool.subarray(randomOffset, randomOffset + count);
   randomOffset += count;
   return bytes;
+}
+
+const REQUEST_ID = /^[\w.:@-]{1,128}$/;
+
+/**
+ * The id a request is known by in logs and in every hop after this one: the client's own `x-request-id`
+ * when it is one plain token of at most 128 characters (so a client can follow its request through),
+ * a new UUID otherwise (absent, repeated, too long, or characters that could forge log lines or headers).
+ * One rule for HTTP and the WebSocket upgrade.
+ */
+export function requestIdFrom(header: string | string[] | undefined): string {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
 }
 
 /** A random secret token (refresh tokens, verification links): 256 bits, base64url. */

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Server } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
 import { type GatewayUnderTest, startGateway } from './support/gateway-under-test.ts';
-import { rawRequest } from './support/raw-request.ts';
+import { rawRequest, rawUpgrade } from './support/raw-request.ts';
 import { echo, type StubUpstream, startStub } from './support/stub-upstream.ts';
 
 interface ChatNode {
@@ -13,13 +13,26 @@ interface ChatNode {
   kill(): Promise<void>;
 }
 
+interface WhoAmI {
+  node: string;
+  sid: string;
+  /** What the node's handshake carried, as the gateway passed it on. */
+  requestId: string | string[] | undefined;
+  traceparent: string | string[] | undefined;
+}
+
 /** A chat node stand-in: Socket.IO on a stub server, acknowledging `whoami` with its name. */
 async function startChatNode(name: string, port = 0): Promise<ChatNode> {
   const stub = await startStub(echo(name), port);
   const server = new Server(stub.server, { path: '/socket.io/' });
   server.on('connection', (socket) => {
-    socket.on('whoami', (ack: (answer: { node: string; sid: string }) => void) =>
-      ack({ node: name, sid: socket.id }),
+    socket.on('whoami', (ack: (answer: WhoAmI) => void) =>
+      ack({
+        node: name,
+        sid: socket.id,
+        requestId: socket.handshake.headers['x-request-id'],
+        traceparent: socket.handshake.headers.traceparent,
+      }),
     );
   });
   const connections = new Set<import('node:net').Socket>();
@@ -152,6 +165,74 @@ describe('Socket.IO through the gateway', () => {
     });
     assert.equal(response.status, 404);
     assert.equal(response.headers['content-type'], 'application/problem+json');
+  });
+
+  it('continues the client’s x-request-id on the upgrade by the same rule as HTTP', async () => {
+    const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    const candidates = [
+      { id: 'client-7.req:42@app_x', kept: true },
+      { id: 'r'.repeat(128), kept: true },
+      { id: 'r'.repeat(129), kept: false },
+      { id: 'two words', kept: false },
+      { id: 'semi;colon', kept: false },
+    ];
+    for (const { id, kept } of candidates) {
+      const socket = connect(gateway.url, {
+        transports: ['websocket'],
+        extraHeaders: { 'x-request-id': id },
+      });
+      sockets.push(socket);
+      await connected(socket);
+      const overSocket = ((await socket.timeout(2000).emitWithAck('whoami')) as WhoAmI).requestId;
+      socket.disconnect();
+
+      const overHttp = await fetch(`${gateway.url}/api/v1/conversations`, {
+        headers: { authorization: 'Bearer prly_k', 'x-request-id': id },
+      });
+      assert.equal(overHttp.status, 200);
+      const { node } = (await overHttp.json()) as { node: string };
+      const httpNode = node === 'a' ? a : b;
+      const seenOverHttp = httpNode.stub.traffic().at(-1)?.headers['x-request-id'];
+
+      if (kept) {
+        assert.equal(overSocket, id, 'the node’s handshake carries the client’s id');
+        assert.equal(seenOverHttp, id);
+      } else {
+        assert.match(String(overSocket), UUID, `${id}: replaced, as HTTP replaces it`);
+        assert.match(String(seenOverHttp), UUID);
+      }
+    }
+  });
+
+  it('answers the upgrade with the request id and the trace it passed on, as HTTP does', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const upgrade = await rawUpgrade(`${gateway.url}/socket.io/?EIO=4&transport=websocket`, {
+      'x-request-id': 'client-upgrade-1',
+      traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+    });
+    assert.equal(upgrade.status, 101);
+    assert.equal(upgrade.headers['x-request-id'], 'client-upgrade-1');
+    assert.match(String(upgrade.headers.traceparent), new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    assert.notEqual(
+      upgrade.headers.traceparent,
+      `00-${traceId}-00f067aa0ba902b7-01`,
+      'the gateway’s own span',
+    );
+
+    const socket = connect(gateway.url, {
+      transports: ['websocket'],
+      extraHeaders: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
+    sockets.push(socket);
+    await connected(socket);
+    const seen = (await socket.timeout(2000).emitWithAck('whoami')) as WhoAmI;
+    socket.disconnect();
+    assert.match(String(seen.traceparent), new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+
+    const refused = await rawUpgrade(`${gateway.url}/api/v1/conversations`, { 'x-request-id': 'client-404' });
+    assert.equal(refused.status, 404);
+    assert.equal(refused.headers['x-request-id'], 'client-404');
+    assert.match(String(refused.headers.traceparent), /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
   });
 
   it('holds nothing against a node when clients abort their upgrades', async () => {

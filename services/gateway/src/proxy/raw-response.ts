@@ -2,13 +2,19 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AppError } from '@parley/kernel';
 
+/** What the edge puts on every answer to an upgrade, as on HTTP: the request id and this hop's trace. */
+export interface EdgeHeaders {
+  'x-request-id': string;
+  traceparent: string;
+}
+
 /** Answers a request that never reached Fastify (an upgrade) with a problem+json, then closes the socket. */
-export function writeProblem(socket: Duplex, error: AppError, instance: string, requestId: string): void {
+export function writeProblem(socket: Duplex, error: AppError, instance: string, edge: EdgeHeaders): void {
   const body = JSON.stringify(error.toProblem(instance));
   const headers = {
     'content-type': 'application/problem+json',
     'content-length': String(Buffer.byteLength(body)),
-    'x-request-id': requestId,
+    ...edge,
     connection: 'close',
     ...error.headers,
   };
@@ -20,14 +26,23 @@ export function writeProblem(socket: Duplex, error: AppError, instance: string, 
   else socket.destroy();
 }
 
-/** The status line and headers of an upstream's answer, written as they came (names and order kept). */
+/**
+ * The status line and headers of an upstream's answer, written as they came (names and order kept), with
+ * the edge's own request id and trace in place of any the upstream sent under those names.
+ */
 export function writeHead(
   socket: Duplex,
   statusCode: number,
   statusMessage: string | undefined,
   rawHeaders: string[],
+  edge: EdgeHeaders,
 ): void {
   let head = `HTTP/1.1 ${statusCode} ${statusMessage ?? STATUS_CODES[statusCode] ?? ''}\r\n`;
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) head += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (Object.hasOwn(edge, name.toLowerCase())) continue;
+    head += `${name}: ${rawHeaders[i + 1]}\r\n`;
+  }
+  for (const [name, value] of Object.entries(edge)) head += `${name}: ${value}\r\n`;
   socket.write(`${head}\r\n`);
 }

@@ -1,14 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { AppError } from '@parley/kernel';
+import { AppError, requestIdFrom } from '@parley/kernel';
 import { continueTrace, formatTraceparent } from '../edge/trace-context.ts';
 import type { GatewayMetrics } from '../ops/gateway-metrics.ts';
 import { SOCKET_PATH } from '../service-routes.ts';
 import type { UpstreamGroup } from '../upstream/upstream-group.ts';
 import { upstreamRequestHeaders } from './headers.ts';
-import { writeHead, writeProblem } from './raw-response.ts';
+import { type EdgeHeaders, writeHead, writeProblem } from './raw-response.ts';
 import { stickyKeyFrom } from './sticky-cookie.ts';
 import { noUpstream } from './upstream-problems.ts';
 
@@ -35,7 +34,11 @@ export function attachWebSocketProxy(server: Server, options: WebSocketProxyOpti
   const service = options.group.service;
 
   server.on('upgrade', (request: IncomingMessage, client: Duplex, head: Buffer) => {
-    const requestId = randomUUID();
+    // As the edge does for HTTP: the client's request id if well-formed, the trace continued or started.
+    const edge: EdgeHeaders = {
+      'x-request-id': requestIdFrom(request.headers['x-request-id']),
+      traceparent: formatTraceparent(continueTrace(request.headers.traceparent)),
+    };
     const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
     client.on('error', () => client.destroy());
     if (!path.startsWith(SOCKET_PATH)) {
@@ -43,20 +46,19 @@ export function attachWebSocketProxy(server: Server, options: WebSocketProxyOpti
         client,
         new AppError(404, 'not_found', `There is nothing to upgrade at ${path}.`),
         path,
-        requestId,
+        edge,
       );
       return;
     }
     const node = options.group.pick({ sticky: stickyKeyFrom(request.headers) });
     if (!node) {
       options.metrics.upstreamErrors.inc({ service, upstream: 'none', kind: 'unavailable' });
-      writeProblem(client, noUpstream(service), path, requestId);
+      writeProblem(client, noUpstream(service), path, edge);
       return;
     }
-    const trace = continueTrace(request.headers.traceparent);
     const headers = upstreamRequestHeaders(request.headers, {
-      requestId,
-      traceparent: formatTraceparent(trace),
+      requestId: edge['x-request-id'],
+      traceparent: edge.traceparent,
       clientIp: request.socket.remoteAddress ?? '',
       protocol: 'encrypted' in request.socket && request.socket.encrypted ? 'https' : 'http',
       host: request.headers.host ?? '',
@@ -81,7 +83,7 @@ export function attachWebSocketProxy(server: Server, options: WebSocketProxyOpti
         status === 504
           ? new AppError(504, 'gateway_timeout', `The ${service} service did not answer in time.`)
           : new AppError(502, 'bad_gateway', `The ${service} service could not be reached.`);
-      writeProblem(client, error, path, requestId);
+      writeProblem(client, error, path, edge);
     };
     outgoing.on('timeout', () => {
       fail(504, 'connect_timeout', 'upgrade timed out');
@@ -100,7 +102,7 @@ export function attachWebSocketProxy(server: Server, options: WebSocketProxyOpti
       // The node refused the upgrade (a stale session id, say): its answer goes back as it is.
       settled = true;
       node.recordSuccess();
-      writeHead(client, response.statusCode ?? 502, response.statusMessage, response.rawHeaders);
+      writeHead(client, response.statusCode ?? 502, response.statusMessage, response.rawHeaders, edge);
       response.pipe(client);
     });
 
@@ -110,7 +112,7 @@ export function attachWebSocketProxy(server: Server, options: WebSocketProxyOpti
       upstream.setTimeout(0);
       upstream.setNoDelay(true);
       if ('setNoDelay' in client && typeof client.setNoDelay === 'function') client.setNoDelay(true);
-      writeHead(client, 101, response.statusMessage, response.rawHeaders);
+      writeHead(client, 101, response.statusMessage, response.rawHeaders, edge);
       if (upstreamHead.length > 0) client.write(upstreamHead);
       if (head.length > 0) upstream.write(head);
       open.add(client);
