@@ -7,6 +7,7 @@ import { createEdgeAuthenticator } from './edge/edge-identity.ts';
 import { installEdgePolicy } from './edge/edge-policy.ts';
 import { injectFetch } from './edge/inject-fetch.ts';
 import { RateLimiter } from './edge/rate-limiter.ts';
+import { upgradeOnlyToWebSocket } from './edge/websocket-only-upgrades.ts';
 import type { GatewaySettings } from './gateway-settings.ts';
 import type { OpenApiAggregator } from './ops/openapi-aggregator.ts';
 import type { HealthChecker } from './upstream/health-checker.ts';
@@ -82,6 +83,8 @@ export async function buildGateway(app: App, deps: GatewayDeps): Promise<Gateway
 
   for (const service of deps.services) await app.register(service.plugin);
   const mounted = await upstreams?.mount(app);
+  // After chat's Socket.IO (in this process) or the WebSocket proxy (to its nodes) listens for upgrades.
+  upgradeOnlyToWebSocket(app.server);
 
   if (deps.webRoot && existsSync(join(deps.webRoot, 'index.html'))) {
     await (await import('./web/web-client.ts')).serveWebClient(app, deps.webRoot);

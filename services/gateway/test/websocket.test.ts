@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Server } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
 import { type GatewayUnderTest, startGateway } from './support/gateway-under-test.ts';
-import { rawRequest, rawUpgrade } from './support/raw-request.ts';
+import { rawExchange, rawRequest, rawUpgrade } from './support/raw-request.ts';
 import { echo, type StubUpstream, startStub } from './support/stub-upstream.ts';
 
 interface ChatNode {
@@ -313,6 +313,155 @@ describe('Socket.IO through the gateway with no chat node up', () => {
     } finally {
       await gateway.close();
       await stopChatNode(node);
+    }
+  });
+});
+
+/** What curl --http2 and Java's HttpClient send on a plain-http URL: an offer to switch to HTTP/2. */
+const H2C_OFFER = {
+  connection: 'Upgrade, HTTP2-Settings',
+  upgrade: 'h2c',
+  'http2-settings': 'AAMAAABkAARAAAAAAAIAAAAA',
+};
+
+describe('upgrade offers other than WebSocket, in front of chat nodes', () => {
+  let node: ChatNode;
+  let gateway: GatewayUnderTest;
+
+  before(async () => {
+    node = await startChatNode('n');
+    gateway = await startGateway({ env: { PARLEY_UPSTREAM_CHAT: node.stub.url } });
+  });
+
+  after(async () => {
+    await gateway.close();
+    await stopChatNode(node);
+  });
+
+  it('serves an h2c offer as plain HTTP/1.1: answered by the route, the offer passed to no node', async () => {
+    const response = await rawRequest(`${gateway.url}/api/v1/conversations/cnv_1/messages`, {
+      method: 'POST',
+      headers: {
+        ...H2C_OFFER,
+        authorization: 'Bearer prly_k',
+        'content-type': 'application/json',
+        'x-request-id': 'h2c-offer-1',
+      },
+      body: '{"body":"hello"}',
+    });
+    assert.equal(response.status, 200, response.body);
+    assert.equal(response.headers['x-request-id'], 'h2c-offer-1');
+    assert.deepEqual(JSON.parse(response.body), {
+      node: 'n',
+      method: 'POST',
+      url: '/api/v1/conversations/cnv_1/messages',
+      body: '{"body":"hello"}',
+    });
+    const seen = node.stub.traffic().at(-1)?.headers ?? {};
+    assert.equal(seen.upgrade, undefined);
+    assert.equal(seen['http2-settings'], undefined);
+    assert.doesNotMatch(String(seen.connection), /upgrade/i);
+    assert.equal(seen['x-request-id'], 'h2c-offer-1');
+  });
+
+  it('answers pipelined requests carrying offers, in order, and keeps the connection', async () => {
+    const offer =
+      'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA';
+    const auth = 'Authorization: Bearer prly_k';
+    const received = await rawExchange(
+      gateway.url,
+      `GET /api/v1/conversations?n=1 HTTP/1.1\r\nHost: x\r\n${auth}\r\n${offer}\r\n\r\n` +
+        `POST /api/v1/conversations?n=2 HTTP/1.1\r\nHost: x\r\n${auth}\r\n${offer}\r\n` +
+        'Content-Type: application/json\r\nContent-Length: 9\r\n\r\n{"n":"2"}' +
+        `GET /api/v1/conversations?n=3 HTTP/1.1\r\nHost: x\r\n${auth}\r\nConnection: close\r\n\r\n`,
+    );
+    assert.deepEqual(
+      [...received.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((match) => match[1]),
+      ['200', '200', '200'],
+    );
+    assert.deepEqual(
+      [...received.matchAll(/n=(\d)/g)].map((match) => match[1]),
+      ['1', '2', '3'],
+    );
+    assert.match(received, /"body":"\{\\"n\\":\\"2\\"\}"/, 'the offered request’s body arrived whole');
+  });
+
+  it('serves an offer at the socket path as the polling request it is, and refuses nothing that exists', async () => {
+    const polling = await rawRequest(`${gateway.url}/socket.io/?EIO=4&transport=polling`, {
+      headers: H2C_OFFER,
+    });
+    assert.equal(polling.status, 200);
+    assert.match(polling.body, /^0\{"sid":/, 'Engine.IO’s open packet, from the node');
+
+    const missing = await rawRequest(`${gateway.url}/nothing-here`, { headers: H2C_OFFER });
+    assert.equal(missing.status, 404);
+    assert.equal(JSON.parse(missing.body).code, 'not_found');
+    assert.equal(missing.headers['content-type'], 'application/problem+json; charset=utf-8');
+  });
+
+  it('still upgrades WebSocket offers, and to WebSocket alone when more is offered', async () => {
+    const socket = connect(gateway.url, { transports: ['websocket'] });
+    try {
+      await connected(socket);
+      assert.equal(((await socket.timeout(2000).emitWithAck('whoami')) as WhoAmI).node, 'n');
+    } finally {
+      socket.disconnect();
+    }
+    const seen: Array<string | undefined> = [];
+    const record = (request: import('node:http').IncomingMessage) => seen.push(request.headers.upgrade);
+    node.stub.server.on('upgrade', record);
+    try {
+      const upgrade = await rawUpgrade(`${gateway.url}/socket.io/?EIO=4&transport=websocket`, {
+        upgrade: 'h2c, websocket',
+      });
+      assert.equal(upgrade.status, 101);
+      assert.deepEqual(seen, ['websocket'], 'the node is offered nothing but WebSocket');
+    } finally {
+      node.stub.server.off('upgrade', record);
+    }
+  });
+});
+
+describe('upgrade offers other than WebSocket, with chat in the process', () => {
+  let gateway: GatewayUnderTest;
+  let io: Server;
+
+  before(async () => {
+    gateway = await startGateway({
+      services: [
+        {
+          name: 'chat',
+          // What chat does in one process: Socket.IO on the same HTTP server as the routes.
+          plugin: async (app) => {
+            io = new Server(app.server, { path: '/socket.io/' });
+            io.on('connection', (socket) =>
+              socket.on('ping', (ack: (answer: string) => void) => ack('pong')),
+            );
+            app.get('/api/v1/conversations', async () => ({ items: [], nextCursor: null }));
+          },
+        },
+      ],
+    });
+  });
+
+  after(async () => {
+    io.close();
+    await gateway.close();
+  });
+
+  it('serves an h2c offer as plain HTTP/1.1 instead of closing the connection unanswered', async () => {
+    const response = await rawRequest(`${gateway.url}/api/v1/conversations`, { headers: H2C_OFFER });
+    assert.equal(response.status, 200);
+    assert.deepEqual(JSON.parse(response.body), { items: [], nextCursor: null });
+  });
+
+  it('still hands WebSocket offers to Socket.IO', async () => {
+    const socket = connect(gateway.url, { transports: ['websocket'] });
+    try {
+      await connected(socket);
+      assert.equal(await socket.timeout(2000).emitWithAck('ping'), 'pong');
+    } finally {
+      socket.disconnect();
     }
   });
 });

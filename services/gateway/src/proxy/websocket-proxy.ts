@@ -64,7 +64,8 @@ export function attachWebSocketProxy(server: Server, options: WebSocketProxyOpti
       host: request.headers.host ?? '',
     });
     headers.connection = 'Upgrade';
-    headers.upgrade = request.headers.upgrade ?? 'websocket';
+    // The one protocol the edge upgrades to (upgradeOnlyToWebSocket), whatever else the client offered.
+    headers.upgrade = 'websocket';
     const target = new URL(request.url ?? '/', node.origin);
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     const outgoing = send(target, {

@@ -1,4 +1,5 @@
 import { type IncomingHttpHeaders, request } from 'node:http';
+import { connect } from 'node:net';
 
 export interface RawResponse {
   status: number;
@@ -9,7 +10,7 @@ export interface RawResponse {
 /** node:http, for headers fetch refuses to send (Connection, Keep-Alive, ...). */
 export function rawRequest(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  options: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const outgoing = request(
@@ -27,7 +28,36 @@ export function rawRequest(
       },
     );
     outgoing.on('error', reject);
+    outgoing.setTimeout(options.timeoutMs ?? 5000, () =>
+      outgoing.destroy(new Error(`no answer within ${options.timeoutMs ?? 5000} ms`)),
+    );
     outgoing.end(options.body);
+  });
+}
+
+/**
+ * Writes `bytes` as they are on one new connection (pipelined requests, say, the last with `Connection:
+ * close`) and resolves with everything the server sent once it closes the connection; rejects if it has
+ * not within `timeoutMs`. The client never half-closes: Node's server would drop what it had not answered.
+ */
+export function rawExchange(url: string, bytes: string, timeoutMs = 5000): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(bytes));
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+    });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the connection was still open after ${timeoutMs} ms; received: ${received}`));
+    }, timeoutMs);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(received);
+    });
+    socket.on('error', reject);
   });
 }
 
