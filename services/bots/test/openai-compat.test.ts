@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Bot } from '@parley/contracts';
 import OpenAI from 'openai';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { DEFAULT_BOT_ID } from '../src/domain/default-bot.ts';
 import { usageDay } from '../src/domain/usage-meter.ts';
 import { UsageRepository } from '../src/repositories/usage-repository.ts';
 import { OpenAiTestServer } from '../src/testing/openai-test-server.ts';
 import { openTestDatabase } from './support/databases.ts';
-import { type Harness, startParley, type TestUser } from './support/harness.ts';
+import { type Harness, sleep, startParley, type TestUser, waitFor } from './support/harness.ts';
 
 const TOKENS = ['Parley', ' speaks', ' OpenAI', ' too', '.'];
 
@@ -16,6 +17,17 @@ let peer: OpenAiTestServer;
 let user: TestUser;
 let llmBot: Bot;
 let client: OpenAI;
+
+async function tokensToday(user: TestUser): Promise<number> {
+  const rows = await new UsageRepository(h.database.database.db).forUser(user.id);
+  return rows
+    .filter((row) => row.day === usageDay())
+    .reduce((sum, row) => sum + row.promptTokens + row.completionTokens, 0);
+}
+
+function words(count: number): string[] {
+  return Array.from({ length: count }, (_, index) => ` w${index}`);
+}
 
 before(async () => {
   peer = await OpenAiTestServer.start();
@@ -161,6 +173,40 @@ describe('the official openai SDK against Parley', () => {
       spent.chat.completions.create({ model: llmBot.id, messages: [{ role: 'user', content: 'hi' }] }),
       (error) => error instanceof OpenAI.RateLimitError,
     );
+  });
+
+  it('meters a non-streaming completion whose client went away', async () => {
+    const leaver = await h.user('user');
+    peer.respond({ kind: 'reply', tokens: words(40), tokenDelayMs: 40 });
+    const asked = peer.requests.length;
+    // Connections of its own, destroyed at the end: after the abort, the shared pool was seen to keep a
+    // connection that held the server's close for its keep-alive timeout (72 s).
+    const connections = new Agent();
+    const leaving = new OpenAI({
+      baseURL: `${h.url}/api/v1/openai`,
+      apiKey: leaver.token,
+      maxRetries: 0,
+      fetch: (input, init) =>
+        undiciFetch(input as string, { ...(init as object), dispatcher: connections }) as never,
+    });
+    try {
+      const control = new AbortController();
+      const pending = leaving.chat.completions.create(
+        { model: llmBot.id, messages: [{ role: 'user', content: 'Count to forty.' }] },
+        { signal: control.signal },
+      );
+      await waitFor(() => peer.requests[asked]?.firstTokenAt !== undefined);
+      await sleep(200);
+      control.abort();
+      await assert.rejects(pending, (error) => error instanceof OpenAI.APIUserAbortError);
+      await waitFor(async () => (await tokensToday(leaver)) > 0);
+      const [row] = await new UsageRepository(h.database.database.db).forUser(leaver.id);
+      assert.equal(row?.model, 'upstream-model');
+      assert.ok(row!.promptTokens > 0, 'the prompt is billed');
+      assert.ok(row!.completionTokens > 0 && row!.completionTokens < 40, 'and what was generated so far');
+    } finally {
+      await connections.destroy();
+    }
   });
 
   it('rejects unknown request fields with 400', async () => {

@@ -5,10 +5,9 @@ import type { UsageMeter } from '../domain/usage-meter.ts';
 import { DEFAULT_CONFIDENCE_THRESHOLD } from '../knowledge/knowledge-base.ts';
 import type { PersonalContext } from '../personalization/personal-context.ts';
 import {
+  billedUsage,
   type ChatTurn,
   type CompletionChunk,
-  estimatePromptTokens,
-  estimateTokens,
   type TokenUsage,
 } from '../providers/chat-provider.ts';
 import { ProviderError } from '../providers/provider-error.ts';
@@ -113,27 +112,39 @@ export class CompletionService {
     });
   }
 
-  /** Meters what was used (estimated when the provider said nothing) and returns the counts to report. */
+  /**
+   * Meters what the provider billed (its own count, or an estimate from the prompt and `text` when the
+   * call broke off without one) and returns the counts to report. Every call ends here, answered, failed
+   * or abandoned by its client, the same way a conversation's reply is metered.
+   */
   async settle(
     prepared: PreparedCompletion,
     usage: TokenUsage | undefined,
     text: string,
   ): Promise<TokenUsage> {
-    const counted = usage ?? {
-      promptTokens: estimatePromptTokens(prepared.messages),
-      completionTokens: estimateTokens(text),
-      estimated: true,
-    };
+    const billed = billedUsage(prepared.messages, usage, text);
+    if (!billed) return { promptTokens: 0, completionTokens: 0, estimated: false };
     if (prepared.chosen.metered) {
       await this.deps.usage.record({
         userId: prepared.principal.userId,
         botId: prepared.bot.id,
         model: prepared.chosen.model,
-        promptTokens: counted.promptTokens,
-        completionTokens: counted.completionTokens,
+        promptTokens: billed.promptTokens,
+        completionTokens: billed.completionTokens,
       });
     }
-    return counted;
+    return billed;
+  }
+
+  /** {@link settle} for a call that failed: a metering failure is logged, not answered instead of it. */
+  async settleFailed(
+    prepared: PreparedCompletion,
+    usage: TokenUsage | undefined,
+    text: string,
+  ): Promise<void> {
+    await this.settle(prepared, usage, text).catch((error: unknown) =>
+      this.deps.logger.warn({ err: error, botId: prepared.bot.id }, 'could not meter a failed completion'),
+    );
   }
 
   private async systemTurn(principal: Principal, bot: BotRow, question: string): Promise<ChatTurn> {

@@ -30,6 +30,8 @@ export async function respondJson(
       else if (chunk.type === 'usage') usage = chunk.usage;
     }
   } catch (error) {
+    // Also a client that went away: the provider billed what it had generated until the abort.
+    await service.settleFailed(prepared, usage, text);
     throw toHttpError(error);
   }
   const counted = await service.settle(prepared, usage, text);
@@ -68,6 +70,7 @@ export async function respondStreaming(
     do next = await iterator.next();
     while (!next.done && next.value.type === 'unanswered');
   } catch (error) {
+    await service.settleFailed(prepared, usage, text);
     throw toHttpError(error);
   }
   reply.hijack();
@@ -90,7 +93,7 @@ export async function respondStreaming(
       const failure = toHttpError(error);
       events.fail(failure.code, failure.message);
     }
-    await service.settle(prepared, usage, text).catch(() => undefined);
+    await service.settleFailed(prepared, usage, text);
     return;
   }
   const counted = await service.settle(prepared, usage, text);

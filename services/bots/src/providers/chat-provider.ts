@@ -44,3 +44,22 @@ export function estimateTokens(text: string): number {
 export function estimatePromptTokens(messages: readonly ChatTurn[]): number {
   return messages.reduce((sum, message) => sum + estimateTokens(message.content) + 4, 2);
 }
+
+/**
+ * What a provider bills for a call that ended, or broke off, after streaming `text`: its own count when it
+ * reported one, otherwise an estimate from the prompt and the text. A call that broke off before streaming
+ * anything was most likely never billed: nothing.
+ */
+export function billedUsage(
+  messages: readonly ChatTurn[],
+  reported: TokenUsage | undefined,
+  text: string,
+): TokenUsage | undefined {
+  if (reported) return reported;
+  if (text === '') return undefined;
+  return {
+    promptTokens: estimatePromptTokens(messages),
+    completionTokens: estimateTokens(text),
+    estimated: true,
+  };
+}

@@ -2,8 +2,7 @@ import type { Cache } from '@parley/cache';
 import { replyClientMessageId } from '@parley/contracts';
 import type { Logger } from '@parley/kernel';
 import type { UsageMeter } from '../domain/usage-meter.ts';
-import type { ChatTurn, TokenUsage } from '../providers/chat-provider.ts';
-import { estimatePromptTokens, estimateTokens } from '../providers/chat-provider.ts';
+import { billedUsage, type ChatTurn, type TokenUsage } from '../providers/chat-provider.ts';
 import { ProviderError } from '../providers/provider-error.ts';
 import type { BotProvider } from '../providers/provider-factory.ts';
 import type { BotRow } from '../repositories/bots-repository.ts';
@@ -78,11 +77,11 @@ export async function streamReply(
     if (tracking.signal.aborted && reason === SHUTDOWN) throw new ReplyReleased();
     if (tracking.signal.aborted && reason === CANCELLED) {
       // Nothing more goes out: what is still pending in the draft is dropped with it.
-      const metered = await meter(deps, job, bot, chosen, messages, usage, draft.textSoFar, failure);
+      const metered = await meter(deps, job, bot, chosen, messages, usage, draft.textSoFar);
       return { outcome: 'cancelled', replyMessageId: null, firstTokenMs, ...metered };
     }
     const text = await draft.finish().catch(() => draft.textSoFar);
-    const metered = await meter(deps, job, bot, chosen, messages, usage, text, failure);
+    const metered = await meter(deps, job, bot, chosen, messages, usage, text);
     if (failure === undefined && text.trim() !== '') {
       const posted = await deps.poster.post(job, text);
       return {
@@ -111,23 +110,16 @@ async function meter(
   messages: ChatTurn[],
   usage: TokenUsage | undefined,
   text: string,
-  failure: unknown,
 ): Promise<Pick<ReplyResult, 'model' | 'promptTokens' | 'completionTokens' | 'costUsd'>> {
   if (!chosen.metered) return { model: null, promptTokens: 0, completionTokens: 0, costUsd: 0 };
-  // A failed request that streamed nothing was most likely not billed; one that streamed some was.
-  if (!usage && (failure === undefined || text === '')) {
-    return { model: chosen.model, promptTokens: 0, completionTokens: 0, costUsd: 0 };
-  }
-  const counted = usage ?? {
-    promptTokens: estimatePromptTokens(messages),
-    completionTokens: estimateTokens(text),
-  };
+  const billed = billedUsage(messages, usage, text);
+  if (!billed) return { model: chosen.model, promptTokens: 0, completionTokens: 0, costUsd: 0 };
   const metered = await deps.usage.record({
     userId: job.userId,
     botId: bot.id,
     model: chosen.model,
-    promptTokens: counted.promptTokens,
-    completionTokens: counted.completionTokens,
+    promptTokens: billed.promptTokens,
+    completionTokens: billed.completionTokens,
   });
   return { model: chosen.model, ...metered };
 }
