@@ -132,11 +132,11 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
   const secrets = new SecretBox(await resolveBotsSecretKey(config));
   const bots = new BotService({ outbox, bots: repositories.bots, egress, secrets });
   const knowledgeIndex = new KnowledgeIndex(repositories.bots, repositories.knowledge, logger);
-  const usage = new UsageMeter(
-    repositories.usage,
-    new PriceTable(config.botsPrices),
-    config.botsDailyTokenQuota,
-  );
+  const usage = new UsageMeter(repositories.usage, new PriceTable(config.botsPrices), {
+    dailyQuota: config.botsDailyTokenQuota,
+    // A provider call ends within the total timeout, retries included; the margin covers metering it.
+    reservationMs: config.botsTotalTimeoutMs + 60_000,
+  });
   const personal = deps.personalContext ?? new NoPersonalContext();
   const providers = new ProviderFactory({
     egress,

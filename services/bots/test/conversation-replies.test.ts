@@ -15,7 +15,7 @@ import {
 } from '@parley/contracts';
 import { createEvent, type EventEnvelope } from '@parley/kernel';
 import { DEFAULT_BOT_ID } from '../src/domain/default-bot.ts';
-import { usageDay } from '../src/domain/usage-meter.ts';
+import { QUOTA_NOTICE, usageDay } from '../src/domain/usage-meter.ts';
 import { NOTICES } from '../src/replies/notices.ts';
 import { RepliesRepository } from '../src/repositories/replies-repository.ts';
 import { UsageRepository } from '../src/repositories/usage-repository.ts';
@@ -364,6 +364,123 @@ describe('an LLM bot', () => {
     const reply = await h.replyTo(user, await h.send(user, conversation.id, 'One more question?'));
     assert.match(reply.body, /allowance/);
     assert.equal(peer.requests.length, before);
+  });
+});
+
+describe('the daily quota under parallel questions', () => {
+  const QUOTA = 1_000_000;
+  // A process of its own, with timeouts that a busy machine does not trip when many replies start at once.
+  let q: Harness;
+  let quotaBot: Bot;
+  const outcomes = new Map<string, ReplyCompletedData>();
+  let watcher: Subscription;
+
+  before(async () => {
+    q = await startParley({ config: { botsDailyTokenQuota: QUOTA } });
+    const owner = await q.user('admin');
+    quotaBot = (
+      await q.request<Bot>(owner, 'POST', '/api/v1/bots', {
+        name: 'Quota Helper',
+        kind: 'llm',
+        config: {
+          baseUrl: peer.baseUrl,
+          model: 'quota-model',
+          apiKey: API_KEY,
+          systemPrompt: 'Be brief.',
+          maxTokens: 40,
+          contextMessages: 1,
+        },
+      })
+    ).body;
+    watcher = await q.bus.subscribe({
+      group: 'test-quota-observer',
+      subjects: [BotsEvents.replyCompleted],
+      handler: async (event) => {
+        const data = event.data as ReplyCompletedData;
+        outcomes.set(data.triggerMessageId, data);
+      },
+    });
+  });
+
+  after(async () => {
+    await watcher.close();
+    await q.close();
+  });
+
+  /** Records `tokens` of today's usage for the user, as earlier replies would have. */
+  async function spend(user: TestUser, tokens: number): Promise<void> {
+    await new UsageRepository(q.database.database.db).add({
+      day: usageDay(),
+      userId: user.id,
+      botId: quotaBot.id,
+      model: 'earlier-model',
+      promptTokens: tokens,
+      completionTokens: 0,
+      costUsd: 0,
+    });
+  }
+
+  async function tokensToday(user: TestUser): Promise<number> {
+    const rows = await new UsageRepository(q.database.database.db).forUser(user.id);
+    return rows
+      .filter((row) => row.day === usageDay())
+      .reduce((sum, row) => sum + row.promptTokens + row.completionTokens, 0);
+  }
+
+  const fortyWords = Array.from({ length: 40 }, (_, index) => ` w${index}`);
+
+  it('answers questions asked at once in several conversations only while the quota lasts', async () => {
+    const user = await q.user();
+    const conversations = await Promise.all(
+      Array.from({ length: 8 }, () => q.openBotConversation(user, quotaBot.id)),
+    );
+    const left = 200;
+    await spend(user, QUOTA - left);
+    // Slow to start, so that every question is asked before any reply is counted.
+    peer.respond({ kind: 'reply', tokens: fortyWords, firstTokenDelayMs: 500 });
+    const questions = await Promise.all(
+      conversations.map((conversation) => q.send(user, conversation.id, 'Tell me something.')),
+    );
+    const replies = await Promise.all(questions.map((question) => q.replyTo(user, question)));
+    await waitFor(() => questions.every((question) => outcomes.has(question.id)));
+    const results = questions.map((question) => outcomes.get(question.id)!);
+    const answered = results.filter((result) => result.outcome === 'answered');
+    assert.ok(answered.length >= 1, 'some were answered');
+    // A question is admitted only while something is left, with its worth set aside: at most one
+    // reply's usage beyond what was left.
+    const largest = Math.max(...answered.map((result) => result.promptTokens + result.completionTokens));
+    const spent = (await tokensToday(user)) - (QUOTA - left);
+    assert.ok(spent <= left + largest, `spent ${spent} of ${left} left (one reply: ${largest})`);
+    const refused = replies.filter((_, index) => results[index]?.outcome === 'quota');
+    assert.equal(answered.length + refused.length, questions.length);
+    assert.ok(refused.length >= 1, 'the rest got the quota notice');
+    for (const reply of refused) assert.equal(reply.body, QUOTA_NOTICE);
+  });
+
+  it('gives back what a question set aside when its reply is claimed already', async () => {
+    const user = await q.user();
+    const conversation = await q.openBotConversation(user, quotaBot.id);
+    await spend(user, QUOTA - 100);
+    peer.respond({ kind: 'reply', tokens: fortyWords });
+    const seen: EventEnvelope[] = [];
+    const spy = await q.bus.subscribe({
+      group: 'test-quota-spy',
+      subjects: [ChatEvents.messageCreated],
+      handler: async (event) => {
+        seen.push(event);
+      },
+    });
+    const first = await q.send(user, conversation.id, 'Tell me something.');
+    assert.notEqual((await q.replyTo(user, first)).body, QUOTA_NOTICE);
+    await waitFor(() => seen.some((event) => (event.data as { message: Message }).message.id === first.id));
+    await spy.close();
+    // Redelivered copies find the reply claimed: whatever they set aside must not count.
+    const original = seen.find((event) => (event.data as { message: Message }).message.id === first.id)!;
+    await q.bus.publish(original);
+    await q.bus.publish(createEvent(original.type, original.data));
+    await sleep(300);
+    const second = await q.send(user, conversation.id, 'And one more thing?');
+    assert.notEqual((await q.replyTo(user, second)).body, QUOTA_NOTICE);
   });
 });
 

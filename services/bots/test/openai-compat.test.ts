@@ -18,6 +18,21 @@ let user: TestUser;
 let llmBot: Bot;
 let client: OpenAI;
 
+const QUOTA = 1_000_000;
+
+/** Records `tokens` of today's usage for the user, as earlier replies would have. */
+async function spend(user: TestUser, tokens: number): Promise<void> {
+  await new UsageRepository(h.database.database.db).add({
+    day: usageDay(),
+    userId: user.id,
+    botId: llmBot.id,
+    model: 'earlier-model',
+    promptTokens: tokens,
+    completionTokens: 0,
+    costUsd: 0,
+  });
+}
+
 async function tokensToday(user: TestUser): Promise<number> {
   const rows = await new UsageRepository(h.database.database.db).forUser(user.id);
   return rows
@@ -31,7 +46,7 @@ function words(count: number): string[] {
 
 before(async () => {
   peer = await OpenAiTestServer.start();
-  h = await startParley({ database: await openTestDatabase(), config: { botsDailyTokenQuota: 1_000_000 } });
+  h = await startParley({ database: await openTestDatabase(), config: { botsDailyTokenQuota: QUOTA } });
   const admin = await h.user('admin');
   user = await h.user('user');
   llmBot = (
@@ -173,6 +188,55 @@ describe('the official openai SDK against Parley', () => {
       spent.chat.completions.create({ model: llmBot.id, messages: [{ role: 'user', content: 'hi' }] }),
       (error) => error instanceof OpenAI.RateLimitError,
     );
+  });
+
+  it('holds parallel completions with one API key to the daily quota', async () => {
+    const spender = await h.user('user');
+    const left = 200;
+    await spend(spender, QUOTA - left);
+    // Long enough that a few replies overrun what is left, slow enough that all ten are asked at once.
+    peer.respond({ kind: 'reply', tokens: words(50), firstTokenDelayMs: 300 });
+    const withKey = new OpenAI({
+      baseURL: `${h.url}/api/v1/openai`,
+      apiKey: h.auth.apiKey(spender.id, 'user'),
+      maxRetries: 0,
+    });
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 10 }, () =>
+        withKey.chat.completions.create({
+          model: llmBot.id,
+          messages: [{ role: 'user', content: 'Count to fifty.' }],
+          max_tokens: 50,
+        }),
+      ),
+    );
+    const answered = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
+    const refused = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason] : []));
+    assert.ok(answered.length >= 1, 'some were answered');
+    // Each call is admitted only while something is left, with its worth set aside: at most one
+    // reply's usage beyond what was left.
+    const largest = Math.max(...answered.map((completion) => completion.usage?.total_tokens ?? 0));
+    const spent = (await tokensToday(spender)) - (QUOTA - left);
+    assert.ok(spent <= left + largest, `spent ${spent} of ${left} left (one reply: ${largest})`);
+    assert.ok(refused.length >= 1, 'the rest were refused');
+    for (const reason of refused) assert.ok(reason instanceof OpenAI.RateLimitError, String(reason));
+  });
+
+  it('gives back what a failed completion set aside', async () => {
+    const spender = await h.user('user');
+    await spend(spender, QUOTA - 100);
+    const spent = new OpenAI({ baseURL: `${h.url}/api/v1/openai`, apiKey: spender.token, maxRetries: 0 });
+    const ask = () =>
+      spent.chat.completions.create({
+        model: llmBot.id,
+        messages: [{ role: 'user', content: 'hi' }],
+        max_tokens: 50,
+      });
+    peer.respond({ kind: 'status', status: 400 });
+    for (let attempt = 0; attempt < 3; attempt++)
+      await assert.rejects(ask(), (error) => error instanceof OpenAI.APIError && error.status === 502);
+    peer.respond({ kind: 'reply', tokens: TOKENS });
+    assert.equal((await ask()).choices[0]?.message.content, TOKENS.join(''));
   });
 
   it('meters a non-streaming completion whose client went away', async () => {

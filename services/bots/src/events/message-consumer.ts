@@ -84,9 +84,14 @@ export async function handleMessage(deps: MessageConsumerDeps, event: EventEnvel
     body: message.body,
   };
   // The answer's reads run while the claim is written: the provider is asked one round trip sooner, and
-  // a lost claim (a redelivery, another process) only wastes reads.
+  // a lost claim (a redelivery, another process) only wastes reads and gives back the quota reserved.
   const prepared = deps.dispatcher.prepareAhead(job);
-  const claimed = await deps.replies.recordAndClaim(entry, claim, deps.leaseMs);
+  let claimed = false;
+  try {
+    claimed = await deps.replies.recordAndClaim(entry, claim, deps.leaseMs);
+  } finally {
+    if (!claimed) deps.dispatcher.discard(prepared);
+  }
   if (claimed) deps.dispatcher.enqueue({ ...job, prepared });
   await deps.transcript.trimAfter(entry);
 }

@@ -1,7 +1,7 @@
 import type { ChatCompletionRequest, OpenAiChatMessage, OpenAiModelList } from '@parley/contracts';
 import { AppError, badRequest, type Logger, type Principal } from '@parley/kernel';
 import type { KnowledgeIndex } from '../domain/knowledge-index.ts';
-import type { UsageMeter } from '../domain/usage-meter.ts';
+import { type QuotaReservation, tokensToReserve, type UsageMeter } from '../domain/usage-meter.ts';
 import { DEFAULT_CONFIDENCE_THRESHOLD } from '../knowledge/knowledge-base.ts';
 import type { PersonalContext } from '../personalization/personal-context.ts';
 import {
@@ -24,7 +24,10 @@ export interface CompletionServiceDeps {
   logger: Logger;
 }
 
-/** A request checked and turned into a provider call, ready to stream. */
+/**
+ * A request checked and turned into a provider call, ready to stream. Its tokens are reserved against the
+ * caller's quota (undefined for a provider that is not metered) until {@link CompletionService.settle}.
+ */
 export interface PreparedCompletion {
   principal: Principal;
   bot: BotRow;
@@ -32,6 +35,7 @@ export interface PreparedCompletion {
   messages: ChatTurn[];
   temperature: number | undefined;
   maxTokens: number | undefined;
+  reservation: QuotaReservation | undefined;
 }
 
 const MODELS_LISTED = 500;
@@ -74,11 +78,17 @@ export class CompletionService {
     } catch (error) {
       throw toHttpError(error);
     }
-    const [quotaLeft, system] = await Promise.all([
-      chosen.metered ? this.deps.usage.hasQuotaLeft(principal.userId) : true,
-      bot.kind === 'llm' ? this.systemTurn(principal, bot, question) : undefined,
-    ]);
-    if (!quotaLeft) {
+    const system = bot.kind === 'llm' ? await this.systemTurn(principal, bot, question) : undefined;
+    const messages = system ? [system, ...turns] : turns;
+    const requested = body.max_tokens ?? body.max_completion_tokens ?? undefined;
+    const limit = bot.config.maxTokens;
+    const maxTokens =
+      requested !== undefined && limit !== undefined ? Math.min(requested, limit) : (requested ?? limit);
+    // Reserved last, once the prompt it is estimated from is known: nothing after it can fail.
+    const reservation = chosen.metered
+      ? await this.deps.usage.reserve(principal.userId, tokensToReserve(messages, maxTokens))
+      : undefined;
+    if (chosen.metered && !reservation) {
       throw new AppError(
         429,
         'quota_exceeded',
@@ -88,17 +98,14 @@ export class CompletionService {
         },
       );
     }
-    const messages = system ? [system, ...turns] : turns;
-    const requested = body.max_tokens ?? body.max_completion_tokens ?? undefined;
-    const limit = bot.config.maxTokens;
     return {
       principal,
       bot,
       chosen,
       messages,
       temperature: body.temperature ?? bot.config.temperature,
-      maxTokens:
-        requested !== undefined && limit !== undefined ? Math.min(requested, limit) : (requested ?? limit),
+      maxTokens,
+      reservation,
     };
   }
 
@@ -113,9 +120,9 @@ export class CompletionService {
   }
 
   /**
-   * Meters what the provider billed (its own count, or an estimate from the prompt and `text` when the
-   * call broke off without one) and returns the counts to report. Every call ends here, answered, failed
-   * or abandoned by its client, the same way a conversation's reply is metered.
+   * Settles the call's reservation with what the provider billed (its own count, or an estimate from the
+   * prompt and `text` when the call broke off without one) and returns the counts to report. Every call
+   * ends here, answered, failed or abandoned by its client, the same way a conversation's reply is metered.
    */
   async settle(
     prepared: PreparedCompletion,
@@ -123,16 +130,16 @@ export class CompletionService {
     text: string,
   ): Promise<TokenUsage> {
     const billed = billedUsage(prepared.messages, usage, text);
-    if (!billed) return { promptTokens: 0, completionTokens: 0, estimated: false };
-    if (prepared.chosen.metered) {
-      await this.deps.usage.record({
-        userId: prepared.principal.userId,
-        botId: prepared.bot.id,
-        model: prepared.chosen.model,
-        promptTokens: billed.promptTokens,
-        completionTokens: billed.completionTokens,
-      });
+    if (!billed) {
+      await prepared.reservation?.release();
+      return { promptTokens: 0, completionTokens: 0, estimated: false };
     }
+    await prepared.reservation?.settle({
+      botId: prepared.bot.id,
+      model: prepared.chosen.model,
+      promptTokens: billed.promptTokens,
+      completionTokens: billed.completionTokens,
+    });
     return billed;
   }
 

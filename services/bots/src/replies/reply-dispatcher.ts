@@ -57,11 +57,19 @@ export class ReplyDispatcher {
     return prepared;
   }
 
+  /** A preparation read ahead for a reply this process did not claim after all: its quota goes back. */
+  discard(prepared: Promise<Preparation> | undefined): void {
+    this.runner.discard(prepared);
+  }
+
   enqueue(job: ReplyJob): void {
     this.held.add(job.triggerMessageId);
     const previous = this.chains.get(job.conversationId);
     // Read ahead of a reply that has started since (a takeover), it may miss that reply: read again.
-    if (previous && job.prepared) job = { ...job, prepared: undefined };
+    if (previous && job.prepared) {
+      this.runner.discard(job.prepared);
+      job = { ...job, prepared: undefined };
+    }
     const next = (previous ?? Promise.resolve()).then(() => this.execute(job));
     this.chains.set(job.conversationId, next);
     void next.finally(() => {
@@ -111,13 +119,18 @@ export class ReplyDispatcher {
 
   private async executeHeld(job: ReplyJob): Promise<void> {
     if (this.stopping) {
+      this.runner.discard(job.prepared);
       this.released.add(job.triggerMessageId);
       return;
     }
     // A reply that waited for a slot may have waited long enough for its bot or quota to change.
-    if (await this.acquire()) job = { ...job, prepared: undefined };
+    if (await this.acquire()) {
+      this.runner.discard(job.prepared);
+      job = { ...job, prepared: undefined };
+    }
     try {
       if (this.stopping) {
+        this.runner.discard(job.prepared);
         this.released.add(job.triggerMessageId);
         return;
       }

@@ -1,4 +1,5 @@
 import type { ReplyOutcome } from '@parley/contracts';
+import type { QuotaReservation } from '../domain/usage-meter.ts';
 import type { ChatTurn } from '../providers/chat-provider.ts';
 import type { BotProvider } from '../providers/provider-factory.ts';
 import type { BotRow } from '../repositories/bots-repository.ts';
@@ -23,4 +24,14 @@ export type Preparation =
   | { kind: 'notice'; notice: string; outcome?: ReplyOutcome; providerProblem?: string }
   | { kind: 'command'; bot: BotRow; command: ParsedCommand }
   | { kind: 'handoff' }
-  | { kind: 'stream'; bot: BotRow; chosen: BotProvider; messages: ChatTurn[] };
+  /**
+   * A provider call, its tokens reserved against the user's quota (undefined for a provider that is not
+   * metered): whoever ends up not making the call gives them back (ReplyRunner.discard).
+   */
+  | {
+      kind: 'stream';
+      bot: BotRow;
+      chosen: BotProvider;
+      messages: ChatTurn[];
+      reservation: QuotaReservation | undefined;
+    };

@@ -2,7 +2,7 @@ import { BotsEvents, type ReplyCompletedData } from '@parley/contracts';
 import { createEvent, type Logger } from '@parley/kernel';
 import type { Outbox } from '@parley/store';
 import type { KnowledgeIndex } from '../domain/knowledge-index.ts';
-import { QUOTA_NOTICE, type UsageMeter } from '../domain/usage-meter.ts';
+import { QUOTA_NOTICE, tokensToReserve, type UsageMeter } from '../domain/usage-meter.ts';
 import { DEFAULT_CONFIDENCE_THRESHOLD } from '../knowledge/knowledge-base.ts';
 import type { PersonalContext } from '../personalization/personal-context.ts';
 import type { ChatTurn } from '../providers/chat-provider.ts';
@@ -77,8 +77,9 @@ export class ReplyRunner {
   }
 
   /**
-   * Everything answering `job` needs to know, read without writing anything or saying anything, so it may
-   * run before the reply is claimed (and be thrown away if another process claims it).
+   * Everything answering `job` needs to know, read without saying anything, so it may run before the reply
+   * is claimed. The one thing it writes is the quota reservation of the provider call it decides on: a
+   * preparation that is thrown away (another process claimed the reply) must go through {@link discard}.
    */
   async prepare(job: ReplyJob): Promise<Preparation> {
     const [bot, question] = await Promise.all([
@@ -99,21 +100,38 @@ export class ReplyRunner {
       if (!(error instanceof ProviderError)) throw error;
       return { kind: 'notice', notice: NOTICES.failed, providerProblem: error.message };
     }
-    // The quota and the prompt's material are read together: one round of queries before the provider call.
-    const [quotaLeft, messages] = await Promise.all([
-      chosen.metered ? this.deps.usage.hasQuotaLeft(job.userId) : true,
+    const messages =
       bot.kind === 'llm'
-        ? this.llmPrompt(job, bot, question)
-        : [{ role: 'user' as const, content: question }],
-    ]);
-    if (!quotaLeft) return { kind: 'notice', notice: QUOTA_NOTICE, outcome: 'quota' };
-    return { kind: 'stream', bot, chosen, messages };
+        ? await this.llmPrompt(job, bot, question)
+        : [{ role: 'user' as const, content: question }];
+    if (!chosen.metered) return { kind: 'stream', bot, chosen, messages, reservation: undefined };
+    // Reserved last, once the prompt it is estimated from is known: nothing after it can fail.
+    const reservation = await this.deps.usage.reserve(
+      job.userId,
+      tokensToReserve(messages, bot.config.maxTokens),
+    );
+    if (!reservation) return { kind: 'notice', notice: QUOTA_NOTICE, outcome: 'quota' };
+    return { kind: 'stream', bot, chosen, messages, reservation };
+  }
+
+  /** Gives back the quota a preparation reserved, when its provider call is not going to be made. */
+  discard(prepared: Promise<Preparation> | undefined): void {
+    void prepared
+      ?.then(
+        (preparation) => (preparation.kind === 'stream' ? preparation.reservation?.release() : undefined),
+        () => undefined, // a preparation that failed reserved nothing
+      )
+      .catch((error: unknown) =>
+        this.deps.logger.warn({ err: error }, 'could not release a quota reservation; it lapses on its own'),
+      );
   }
 
   private async answer(job: ReplyJob): Promise<ReplyResult> {
     // Queued behind a /human, or asked just before the conversation was closed or handed over.
-    if (this.deps.cancellation.cancelledSince(job.conversationId, job.askedAt))
+    if (this.deps.cancellation.cancelledSince(job.conversationId, job.askedAt)) {
+      this.discard(job.prepared);
       return simpleResult('cancelled', null);
+    }
     const prepared = await (job.prepared ?? this.prepare(job));
     switch (prepared.kind) {
       case 'notice': {
@@ -131,7 +149,14 @@ export class ReplyRunner {
       case 'handoff':
         return this.deps.commands.handOff(job);
       case 'stream':
-        return streamReply(this.deps, job, prepared.bot, prepared.chosen, prepared.messages);
+        return streamReply(
+          this.deps,
+          job,
+          prepared.bot,
+          prepared.chosen,
+          prepared.messages,
+          prepared.reservation,
+        );
     }
   }
 

@@ -1,7 +1,7 @@
 import type { Cache } from '@parley/cache';
 import { replyClientMessageId } from '@parley/contracts';
 import type { Logger } from '@parley/kernel';
-import type { UsageMeter } from '../domain/usage-meter.ts';
+import type { QuotaReservation } from '../domain/usage-meter.ts';
 import { billedUsage, type ChatTurn, type TokenUsage } from '../providers/chat-provider.ts';
 import { ProviderError } from '../providers/provider-error.ts';
 import type { BotProvider } from '../providers/provider-factory.ts';
@@ -25,7 +25,6 @@ export interface StreamReplyDeps {
   cache: Cache;
   cancellation: CancellationRegistry;
   poster: ReplyPoster;
-  usage: UsageMeter;
   coalesce: CoalescePolicy;
   logger: Logger;
 }
@@ -33,7 +32,8 @@ export interface StreamReplyDeps {
 /**
  * Streams one answer from a provider to the conversation as deltas, then posts it as the one persisted
  * reply. A failure ends in a short notice (after whatever text was already shown), a cancellation
- * (conversation closed or handed off) in nothing at all.
+ * (conversation closed or handed off) in nothing at all. However it ends, what the provider billed settles
+ * the quota reservation (undefined for providers that are not metered).
  */
 export async function streamReply(
   deps: StreamReplyDeps,
@@ -41,6 +41,7 @@ export async function streamReply(
   bot: BotRow,
   chosen: BotProvider,
   messages: ChatTurn[],
+  reservation: QuotaReservation | undefined,
 ): Promise<ReplyResult> {
   const tracking = deps.cancellation.track(job.conversationId);
   const draft = new DraftStream(
@@ -74,14 +75,20 @@ export async function streamReply(
   }
   try {
     const reason: unknown = tracking.signal.reason;
-    if (tracking.signal.aborted && reason === SHUTDOWN) throw new ReplyReleased();
+    if (tracking.signal.aborted && reason === SHUTDOWN) {
+      // The process taking the reply over asks (and reserves) again; what this call used was billed.
+      await meter(bot, chosen, reservation, messages, usage, draft.textSoFar).catch((error: unknown) =>
+        deps.logger.warn({ err: error }, 'could not meter a reply stopped at shutdown'),
+      );
+      throw new ReplyReleased();
+    }
     if (tracking.signal.aborted && reason === CANCELLED) {
       // Nothing more goes out: what is still pending in the draft is dropped with it.
-      const metered = await meter(deps, job, bot, chosen, messages, usage, draft.textSoFar);
+      const metered = await meter(bot, chosen, reservation, messages, usage, draft.textSoFar);
       return { outcome: 'cancelled', replyMessageId: null, firstTokenMs, ...metered };
     }
     const text = await draft.finish().catch(() => draft.textSoFar);
-    const metered = await meter(deps, job, bot, chosen, messages, usage, text);
+    const metered = await meter(bot, chosen, reservation, messages, usage, text);
     if (failure === undefined && text.trim() !== '') {
       const posted = await deps.poster.post(job, text);
       return {
@@ -103,19 +110,22 @@ export async function streamReply(
 }
 
 async function meter(
-  deps: StreamReplyDeps,
-  job: ReplyJob,
   bot: BotRow,
   chosen: BotProvider,
+  reservation: QuotaReservation | undefined,
   messages: ChatTurn[],
   usage: TokenUsage | undefined,
   text: string,
 ): Promise<Pick<ReplyResult, 'model' | 'promptTokens' | 'completionTokens' | 'costUsd'>> {
-  if (!chosen.metered) return { model: null, promptTokens: 0, completionTokens: 0, costUsd: 0 };
+  if (!chosen.metered || !reservation) {
+    return { model: null, promptTokens: 0, completionTokens: 0, costUsd: 0 };
+  }
   const billed = billedUsage(messages, usage, text);
-  if (!billed) return { model: chosen.model, promptTokens: 0, completionTokens: 0, costUsd: 0 };
-  const metered = await deps.usage.record({
-    userId: job.userId,
+  if (!billed) {
+    await reservation.release();
+    return { model: chosen.model, promptTokens: 0, completionTokens: 0, costUsd: 0 };
+  }
+  const metered = await reservation.settle({
     botId: bot.id,
     model: chosen.model,
     promptTokens: billed.promptTokens,

@@ -158,6 +158,23 @@ export const usage = botsSchema.table(
   ],
 );
 
+/**
+ * Tokens set aside against a user's daily quota while a provider call is under way, so that calls running
+ * side by side cannot all pass the check (see UsageRepository.reserve). Each is deleted when its call ends
+ * (replaced by the usage it recorded); one whose process died stops counting at `expires_at`.
+ */
+export const quotaReservations = botsSchema.table(
+  'quota_reservations',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id').notNull(),
+    day: date('day', { mode: 'string' }).notNull(),
+    tokens: bigint('tokens', { mode: 'number' }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (table) => [index('quota_reservations_user_day_idx').on(table.userId, table.day)],
+);
+
 /** One-time start-up work already done (the default bot), so deleting its result sticks. */
 export const seeds = botsSchema.table('seeds', {
   name: text('name').primaryKey(),
