@@ -6,7 +6,14 @@ import type { Message } from '@parley/contracts';
 import { skipReason, testBackends } from '@parley/kernel/testing';
 import { openPostgresTestDatabase, type TestDatabase } from '@parley/store/testing';
 import { type ChatClient, connect, nextEvent } from './support/clients.ts';
-import { bearer, type ChatHarness, logger, startChat, type TestUser } from './support/harness.ts';
+import {
+  bearer,
+  type ChatHarness,
+  INTERNAL_TOKEN,
+  logger,
+  startChat,
+  type TestUser,
+} from './support/harness.ts';
 
 const { databaseUrl, redisUrl } = testBackends();
 
@@ -155,7 +162,7 @@ if (databaseUrl) {
     describe('changes racing each other', () => {
       const call = async (
         user: TestUser,
-        method: 'POST' | 'PATCH' | 'DELETE',
+        method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
         url: string,
         payload?: object,
       ) => chat.app.inject({ method, url, headers: bearer(user), ...(payload ? { payload } : {}) });
@@ -168,6 +175,44 @@ if (databaseUrl) {
         ).json().id as string;
       const post = async (user: TestUser, conversationId: string, body: string): Promise<Message> =>
         (await call(user, 'POST', `/api/v1/conversations/${conversationId}/messages`, { body })).json();
+
+      it('judges an expectation under the row lock: a give-back racing a reopen never undoes it', async () => {
+        const [alice] = users as [TestUser];
+        const internal = async (id: string, payload: object) =>
+          chat.app.inject({
+            method: 'PATCH',
+            url: `/internal/v1/chat/conversations/${id}`,
+            headers: { authorization: `Bearer ${INTERNAL_TOKEN}` },
+            payload,
+          });
+        const conversationId = (
+          await call(alice, 'POST', '/api/v1/conversations', { type: 'bot', botId: 'bot_faq' })
+        ).json().id as string;
+        for (let round = 0; round < 40; round++) {
+          assert.equal(
+            (await internal(conversationId, { status: 'pending', handledBy: 'human' })).statusCode,
+            200,
+          );
+          assert.equal((await internal(conversationId, { status: 'resolved' })).statusCode, 200);
+          // Bots giving it back to the bot (an old event's view) while an agent reopens and takes it.
+          const [giveBack, reopen] = await Promise.all([
+            internal(conversationId, {
+              handledBy: 'bot',
+              expect: { status: 'resolved', handledBy: 'human' },
+            }),
+            internal(conversationId, { status: 'open', handledBy: 'human' }),
+          ]);
+          assert.equal(reopen.statusCode, 200, reopen.body);
+          if (giveBack.statusCode === 409) assert.equal(giveBack.json().code, 'precondition_failed');
+          else assert.equal(giveBack.statusCode, 200, giveBack.body);
+          // Whichever came first, the agent's reopening is what stands.
+          const now = (await call(alice, 'GET', `/api/v1/conversations/${conversationId}`)).json();
+          assert.deepEqual(
+            { status: now.status, handledBy: now.handledBy },
+            { status: 'open', handledBy: 'human' },
+          );
+        }
+      });
 
       it('never edits a message that a racing delete tombstoned', async () => {
         const [alice, bob] = users as [TestUser, TestUser];

@@ -569,5 +569,54 @@ describe('chat REST: conversations', () => {
       assert.equal((await internal('PATCH', url, { handledBy: 'bot' })).statusCode, 200);
       assert.equal((await internal('POST', messagesUrl, reply('after-return'))).statusCode, 201);
     });
+
+    it('applies a change only while the conversation is as the caller expects (expect)', async () => {
+      const bot = (await create(alice, { type: 'bot', botId: 'bot_faq' })).json();
+      const url = `/internal/v1/chat/conversations/${bot.id}`;
+      const state = async () => {
+        const { status, handledBy, updatedAt } = (
+          await chat.app.inject({
+            method: 'GET',
+            url: `/api/v1/conversations/${bot.id}`,
+            headers: bearer(alice),
+          })
+        ).json();
+        return { status, handledBy, updatedAt };
+      };
+      // What bots sends when an event says the conversation was resolved by people.
+      const giveBack = { handledBy: 'bot', expect: { status: 'resolved', handledBy: 'human' } };
+      assert.equal((await internal('PATCH', url, { status: 'pending', handledBy: 'human' })).statusCode, 200);
+      assert.equal((await internal('PATCH', url, { status: 'resolved' })).statusCode, 200);
+      // An agent reopens it before the give-back arrives: it is refused, and nothing is written.
+      assert.equal((await internal('PATCH', url, { status: 'open', handledBy: 'human' })).statusCode, 200);
+      const reopened = await state();
+      const stale = await internal('PATCH', url, giveBack);
+      assert.equal(stale.statusCode, 409);
+      assert.equal(stale.json().code, 'precondition_failed');
+      assert.deepEqual(await state(), reopened);
+      // The caller's premise is checked first: this would be an invalid transition as well.
+      assert.equal((await internal('PATCH', url, { status: 'resolved' })).statusCode, 200);
+      const both = await internal('PATCH', url, { status: 'pending', expect: { handledBy: 'bot' } });
+      assert.equal(both.json().code, 'precondition_failed');
+      // As expected: applied, once; a retry finds it changed.
+      const given = await internal('PATCH', url, giveBack);
+      assert.equal(given.statusCode, 200);
+      assert.equal(given.json().handledBy, 'bot');
+      assert.equal(given.json().status, 'resolved');
+      assert.equal((await internal('PATCH', url, giveBack)).json().code, 'precondition_failed');
+      // An expectation is no change, names only status and handledBy, and needs the conversation.
+      for (const payload of [
+        { expect: { status: 'resolved' } },
+        { handledBy: 'human', expect: {} },
+        { handledBy: 'human', expect: { assigneeId: null } },
+        { handledBy: 'human', expect: { status: 'done' } },
+      ]) {
+        const refused = await internal('PATCH', url, payload);
+        assert.equal(refused.statusCode, 400, JSON.stringify(payload));
+        assert.equal(refused.json().code, 'validation_failed');
+      }
+      const missing = await internal('PATCH', '/internal/v1/chat/conversations/cnv_missing', giveBack);
+      assert.equal(missing.statusCode, 404);
+    });
   });
 });

@@ -83,12 +83,27 @@ export const SearchQuery = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * What the conversation must still be for an internal change to apply, checked under its row lock: a
+ * caller acting on an event (which may be redelivered long after) says what the event saw, and learns
+ * with 409 `precondition_failed` that the conversation has moved on instead of undoing what came since.
+ */
+export const ConversationExpectation = Type.Object(
+  {
+    status: Type.Optional(ConversationStatusSchema),
+    handledBy: Type.Optional(HandledBySchema),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type ConversationExpectation = Static<typeof ConversationExpectation>;
+
 /** Internal API (service token): what the console and bots change on a conversation. */
 export const InternalUpdateConversationBody = Type.Object(
   {
     status: Type.Optional(ConversationStatusSchema),
     assigneeId: Type.Optional(Type.Union([Id, Type.Null()])),
     handledBy: Type.Optional(HandledBySchema),
+    expect: Type.Optional(ConversationExpectation),
   },
   { additionalProperties: false, minProperties: 1 },
 );

@@ -1,4 +1,9 @@
-import { ChatEvents, type Conversation, type CreateConversationBody } from '@parley/contracts';
+import {
+  ChatEvents,
+  type Conversation,
+  type ConversationExpectation,
+  type CreateConversationBody,
+} from '@parley/contracts';
 import {
   badRequest,
   conflict,
@@ -32,6 +37,8 @@ export interface InternalChanges {
   status?: ConversationRow['status'] | undefined;
   assigneeId?: string | null | undefined;
   handledBy?: ConversationRow['handledBy'] | undefined;
+  /** Applied only while the conversation is still so (internal-routes: `expect`). */
+  expect?: ConversationExpectation | undefined;
 }
 
 type ConversationEvent = (typeof ChatEvents)['conversationCreated' | 'conversationUpdated'];
@@ -262,19 +269,22 @@ export class ConversationService {
 
   /** Internal API (console, bots): status, assignment and who handles the conversation. */
   async applyInternal(principal: Principal, id: string, changes: InternalChanges): Promise<Conversation> {
-    const current = await this.deps.conversations.findById(id);
-    if (!current) throw notFound('There is no such conversation.');
-    if (changes.status && !canTransition(current.status, changes.status)) {
-      throw conflict(
-        `A ${current.status} conversation cannot become ${changes.status}.`,
-        'invalid_transition',
-      );
-    }
-    const patch: InternalChanges = {};
+    const patch: Pick<InternalChanges, 'status' | 'assigneeId' | 'handledBy'> = {};
     if (changes.status !== undefined) patch.status = changes.status;
     if (changes.assigneeId !== undefined) patch.assigneeId = changes.assigneeId;
     if (changes.handledBy !== undefined) patch.handledBy = changes.handledBy;
-    return this.change(principal, id, patch, changes.assigneeId ?? undefined);
+    // A bare expectation would still touch the row and publish an update that changed nothing.
+    if (Object.keys(patch).length === 0) {
+      throw badRequest('Nothing to change.', [
+        { path: 'expect', message: 'needs a change to go with it: status, assigneeId or handledBy' },
+      ]);
+    }
+    // Refused early without a write transaction when it already shows; the check under the row lock in
+    // change() is the one that counts.
+    const current = await this.deps.conversations.findById(id);
+    if (!current) throw notFound('There is no such conversation.');
+    refuseChange(current, patch, changes.expect);
+    return this.change(principal, id, patch, changes.assigneeId ?? undefined, changes.expect);
   }
 
   private async change(
@@ -282,18 +292,16 @@ export class ConversationService {
     id: string,
     patch: Partial<Pick<ConversationRow, 'title' | 'status' | 'assigneeId' | 'handledBy'>>,
     newAgent?: string,
+    expected?: ConversationExpectation,
   ): Promise<Conversation> {
     const updated = await this.deps.outbox.transaction(async (tx) => {
       // Locked first, as sends and deletes lock it: a conversation deleted meanwhile is gone (404), not a
-      // foreign-key error when the agent joins.
+      // foreign-key error when the agent joins. The checks below see the row as the update will find it:
+      // a change committed since the caller's read (a user's message reopening it, an agent taking it)
+      // is what they are judged against.
       const [locked] = await this.deps.conversations.lockForSend(tx, [id]);
       if (!locked) throw hiddenConversation();
-      if (patch.status && !canTransition(locked.status, patch.status)) {
-        throw conflict(
-          `A ${locked.status} conversation cannot become ${patch.status}.`,
-          'invalid_transition',
-        );
-      }
+      refuseChange(locked, patch, expected);
       // An assigned agent becomes a member, so the conversation's events reach them.
       if (newAgent) await this.deps.conversations.addMember(tx, id, newAgent, 'agent');
       const row = await this.deps.conversations.update(tx, id, patch);
@@ -430,6 +438,30 @@ export class ConversationService {
         unread.get(row.id) ?? 0,
       ),
     );
+  }
+}
+
+/**
+ * Why a change may not be made to the conversation as it is: no longer what the caller expected (first:
+ * the caller's premise is gone, whatever else it asked), or a status the machine does not allow.
+ */
+function refuseChange(
+  current: Pick<ConversationRow, 'status' | 'handledBy'>,
+  patch: Pick<InternalChanges, 'status'>,
+  expected: ConversationExpectation | undefined,
+): void {
+  if (
+    expected &&
+    ((expected.status !== undefined && expected.status !== current.status) ||
+      (expected.handledBy !== undefined && expected.handledBy !== current.handledBy))
+  ) {
+    throw conflict(
+      `The conversation is now ${current.status}, handled by ${current.handledBy ?? 'nobody'}: not as expected.`,
+      'precondition_failed',
+    );
+  }
+  if (patch.status && !canTransition(current.status, patch.status)) {
+    throw conflict(`A ${current.status} conversation cannot become ${patch.status}.`, 'invalid_transition');
   }
 }
 
