@@ -25,11 +25,18 @@ export class ChatRefusedError extends Error {
   }
 }
 
+type Status = 'open' | 'pending' | 'resolved' | 'closed';
+type HandledBy = 'bot' | 'human' | null;
+
+export interface ConversationChanges {
+  status?: Status;
+  handledBy?: HandledBy;
+  /** Only if the conversation is still so; otherwise ChatRefusedError with code `precondition_failed`. */
+  expect?: { status?: Status; handledBy?: HandledBy };
+}
+
 /** What bots asks of chat: post a bot message (idempotent by clientMessageId) and change who handles a conversation. */
 export interface ChatClient {
   postMessage(conversationId: string, message: BotMessage): Promise<PostedMessage>;
-  updateConversation(
-    conversationId: string,
-    changes: { status?: 'open' | 'pending' | 'resolved' | 'closed'; handledBy?: 'bot' | 'human' | null },
-  ): Promise<void>;
+  updateConversation(conversationId: string, changes: ConversationChanges): Promise<void>;
 }

@@ -1,5 +1,11 @@
 import type { Logger } from '@parley/kernel';
-import { type BotMessage, type ChatClient, ChatRefusedError, type PostedMessage } from './chat-client.ts';
+import {
+  type BotMessage,
+  type ChatClient,
+  ChatRefusedError,
+  type ConversationChanges,
+  type PostedMessage,
+} from './chat-client.ts';
 
 export interface HttpChatClientOptions {
   /** Chat's base URL; a function because an in-process chat's address is known only once the process listens. */
@@ -34,10 +40,7 @@ export class HttpChatClient implements ChatClient {
     return { id: posted.id, seq: posted.seq, createdAt: posted.createdAt, created: status === 201 };
   }
 
-  async updateConversation(
-    conversationId: string,
-    changes: { status?: 'open' | 'pending' | 'resolved' | 'closed'; handledBy?: 'bot' | 'human' | null },
-  ): Promise<void> {
+  async updateConversation(conversationId: string, changes: ConversationChanges): Promise<void> {
     await this.request('PATCH', `/conversations/${encodeURIComponent(conversationId)}`, changes);
   }
 

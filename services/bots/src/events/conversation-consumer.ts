@@ -17,7 +17,8 @@ export interface ConversationConsumerDeps {
  * Chat's conversation changes, as far as bots care: a conversation closed, deleted or handed to people
  * stops its streaming replies in every bots process; one resolved after a handoff goes back to its bot,
  * so the bot answers again when the user next writes (API.md: quiet "until the conversation is resolved").
- * Every action is idempotent, so redeliveries need no bookkeeping.
+ * No bookkeeping of handled events: an event may come again long after (a crash before its ack, a relay
+ * republishing it), so the give-back does nothing once the conversation has moved on.
  */
 export function consumeConversations(deps: ConversationConsumerDeps): Promise<Subscription> {
   return deps.bus.subscribe({
@@ -43,14 +44,29 @@ export async function handleConversation(
     await deps.cancellation.cancel(conversation.id);
   }
   if (conversation.status === 'resolved' && conversation.handledBy === 'human' && conversation.botId) {
-    try {
-      await deps.chat.updateConversation(conversation.id, { handledBy: 'bot' });
-    } catch (error) {
-      if (!(error instanceof ChatRefusedError)) throw error;
-      deps.logger.info(
-        { conversationId: conversation.id, code: error.code },
-        'could not give the conversation back to its bot',
-      );
-    }
+    await giveBack(deps, conversation.id);
+  }
+}
+
+/**
+ * Hands a resolved conversation back to its bot, if chat still has it resolved by people: otherwise this
+ * is an old event and the conversation has moved on (an agent reopened it and works it, the user wrote
+ * again), and taking it from the people now handling it would undo their work.
+ */
+async function giveBack(deps: ConversationConsumerDeps, conversationId: string): Promise<void> {
+  try {
+    await deps.chat.updateConversation(conversationId, {
+      handledBy: 'bot',
+      expect: { status: 'resolved', handledBy: 'human' },
+    });
+  } catch (error) {
+    if (!(error instanceof ChatRefusedError)) throw error;
+    // Done either way: a stale event (precondition_failed), or a conversation deleted or closed since.
+    deps.logger.info(
+      { conversationId, code: error.code },
+      error.code === 'precondition_failed'
+        ? 'not giving the conversation back to its bot: it has changed since it was resolved'
+        : 'could not give the conversation back to its bot',
+    );
   }
 }
