@@ -349,6 +349,29 @@ describe('an LLM bot', () => {
     assert.deepEqual(await h.cache.members(draftsKey(conversation.id)), []);
   });
 
+  it('stops streaming, and drops what is queued, when people take the conversation mid-stream', async () => {
+    const tokens = Array.from({ length: 40 }, (_, i) => `t${i} `);
+    peer.respond({ kind: 'reply', tokens, tokenDelayMs: 50 });
+    const { user, conversation, recorder } = await conversationWith(llmBot.id);
+    const question = await h.send(user, conversation.id, 'Explain everything about refunds.');
+    const draftId = replyClientMessageId(question.id);
+    await waitFor(() => recorder.deltas(draftId).length > 0);
+    const queued = await h.send(user, conversation.id, 'And exchanges?');
+    const service = { id: 'service', role: 'admin' as const, token: INTERNAL_TOKEN };
+    const taken = await h.request(service, 'PATCH', `/internal/v1/chat/conversations/${conversation.id}`, {
+      status: 'pending',
+      handledBy: 'human',
+    });
+    assert.equal(taken.status, 200);
+    // Both replies answer messages the handoff event saw, so it stops both.
+    const outcome = (id: string) => completed.find((data) => data.triggerMessageId === id)?.outcome;
+    await waitFor(() => outcome(question.id) !== undefined && outcome(queued.id) !== undefined);
+    assert.equal(outcome(question.id), 'cancelled');
+    assert.equal(outcome(queued.id), 'cancelled');
+    const replies = (await h.messages(user, conversation.id)).filter((m) => m.senderType === 'bot');
+    assert.deepEqual(replies, []);
+  });
+
   it('answers politely, without calling the provider, once the daily quota is spent', async () => {
     const { user, conversation } = await conversationWith(llmBot.id);
     await new UsageRepository(h.database.database.db).add({

@@ -1,11 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Subscription } from '@parley/bus';
-import { ChatEvents, type Conversation, type ConversationEventData } from '@parley/contracts';
+import {
+  type Bot,
+  BotsEvents,
+  ChatEvents,
+  type Conversation,
+  type ConversationEventData,
+  type ReplyCompletedData,
+} from '@parley/contracts';
 import type { EventEnvelope } from '@parley/kernel';
 import { skipReason, testBackends } from '@parley/kernel/testing';
 import { openPgliteTestDatabase, openPostgresTestDatabase, type TestDatabase } from '@parley/store/testing';
 import { DEFAULT_BOT_ID } from '../src/domain/default-bot.ts';
+import { OpenAiTestServer } from '../src/testing/openai-test-server.ts';
 import { type Harness, INTERNAL_TOKEN, startParley, type TestUser, waitFor } from './support/harness.ts';
 
 // chat.conversation.updated may come to bots again long after it was handled: bots crashed after acting
@@ -29,17 +37,34 @@ for (const backend of backends) {
   describe(`stale conversation events (${backend.name})`, () => {
     let database: TestDatabase;
     let h: Harness;
+    let peer: OpenAiTestServer;
+    let llmBot: Bot;
     const updates: EventEnvelope[] = [];
+    const completed: { data: ReplyCompletedData; at: number }[] = [];
     let spy: Subscription;
 
     before(async () => {
       database = await backend.open();
-      h = await startParley({ database });
+      peer = await OpenAiTestServer.start();
+      h = await startParley({
+        database,
+        config: { botsFirstTokenTimeoutMs: 2000, botsTotalTimeoutMs: 10_000 },
+      });
+      const admin = await h.user('admin');
+      const created = await h.request<Bot>(admin, 'POST', '/api/v1/bots', {
+        name: 'Slow Helper',
+        kind: 'llm',
+        config: { baseUrl: peer.baseUrl, model: 'test-model', apiKey: 'sk-stale-events-test' },
+      });
+      assert.equal(created.status, 201);
+      llmBot = created.body;
       spy = await h.bus.subscribe({
         group: 'test-spy',
-        subjects: [ChatEvents.conversationUpdated],
+        subjects: [ChatEvents.conversationUpdated, BotsEvents.replyCompleted],
         handler: async (event) => {
-          updates.push(event);
+          if (event.type === BotsEvents.replyCompleted)
+            completed.push({ data: event.data as ReplyCompletedData, at: Date.now() });
+          else updates.push(event);
         },
       });
     });
@@ -47,6 +72,7 @@ for (const backend of backends) {
     after(async () => {
       await spy.close();
       await h.close();
+      await peer.close();
       await database.dispose();
     });
 
@@ -109,6 +135,32 @@ for (const backend of backends) {
       // Resolved again, for real this time: the bot gets it back as before.
       assert.equal((await patch(conversation.id, { status: 'resolved' })).status, 200);
       await waitFor(async () => (await get(user, conversation.id)).handledBy === 'bot');
+    });
+
+    it('a redelivered handoff does not stop what the bot answers after getting the conversation back', async () => {
+      const user = await h.user();
+      const { conversation, handoff, resolved } = await resolvedAndGivenBack(user, llmBot.id);
+      const tokens = Array.from({ length: 30 }, (_, i) => `w${i} `);
+      peer.respond({ kind: 'reply', tokens, tokenDelayMs: 50 });
+      const asked = peer.requests.length;
+      const first = await h.send(user, conversation.id, 'Tell me everything about refunds.');
+      await waitFor(() => peer.requests.length > asked); // streaming (tracked) now
+      const second = await h.send(user, conversation.id, 'And about exchanges?'); // queued behind it
+
+      await h.bus.publish(handoff);
+      await h.bus.publish(resolved);
+      const outcomeOf = (message: { id: string }) =>
+        completed.find((entry) => entry.data.triggerMessageId === message.id);
+      await waitFor(() => outcomeOf(first) !== undefined && outcomeOf(second) !== undefined, 15_000);
+      assert.equal(outcomeOf(first)?.data.outcome, 'answered', 'the streaming reply was not stopped');
+      assert.equal(outcomeOf(second)?.data.outcome, 'answered', 'the queued reply was not dropped');
+      assert.equal((await h.replyTo(user, first)).body, tokens.join(''));
+      assert.equal((await h.replyTo(user, second)).body, tokens.join(''));
+      // The stale events were handled while the first reply was still streaming.
+      const refusal = refusedGiveBack(conversation.id);
+      assert.ok(refusal, 'bots handled the stale "resolved" event');
+      assert.ok((JSON.parse(refusal) as { time: number }).time < outcomeOf(first)!.at);
+      assert.equal((await get(user, conversation.id)).handledBy, 'bot');
     });
   });
 }

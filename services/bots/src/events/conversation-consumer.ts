@@ -18,7 +18,8 @@ export interface ConversationConsumerDeps {
  * stops its streaming replies in every bots process; one resolved after a handoff goes back to its bot,
  * so the bot answers again when the user next writes (API.md: quiet "until the conversation is resolved").
  * No bookkeeping of handled events: an event may come again long after (a crash before its ack, a relay
- * republishing it), so the give-back does nothing once the conversation has moved on.
+ * republishing it), so each action is bounded by what the event saw and does nothing once the
+ * conversation has moved on.
  */
 export function consumeConversations(deps: ConversationConsumerDeps): Promise<Subscription> {
   return deps.bus.subscribe({
@@ -40,8 +41,13 @@ export async function handleConversation(
   const conversation = (event.data as Partial<ConversationEventData> | null)?.conversation;
   if (!conversation || typeof conversation.id !== 'string') return;
   if (conversation.type !== 'bot' && conversation.type !== 'support') return;
-  if (conversation.status === 'closed' || conversation.handledBy === 'human') {
-    await deps.cancellation.cancel(conversation.id);
+  // Closed is for good: nothing in it is answered again.
+  if (conversation.status === 'closed') await deps.cancellation.cancel(conversation.id);
+  else if (conversation.handledBy === 'human') {
+    // Only the replies to what was written before this snapshot: if the conversation has come back to
+    // its bot since, the replies to the user's newer messages are not this event's to stop.
+    const upToSeq = typeof conversation.lastSeq === 'number' ? conversation.lastSeq : undefined;
+    await deps.cancellation.cancel(conversation.id, upToSeq);
   }
   if (conversation.status === 'resolved' && conversation.handledBy === 'human' && conversation.botId) {
     await giveBack(deps, conversation.id);

@@ -1,7 +1,11 @@
 import type { Cache, Unsubscribe } from '@parley/cache';
 import type { Logger } from '@parley/kernel';
+import type { ReplyJob } from './reply-job.ts';
 
-/** Every bots process listens here; a conversation id published on it stops that conversation's streams everywhere. */
+/**
+ * Every bots process listens here. A conversation id published on it stops all of that conversation's
+ * streams everywhere; `{"conversationId","upToSeq"}` (JSON) only those answering messages up to that seq.
+ */
 export const CANCEL_CHANNEL = 'bots:cancel';
 
 /** The abort reason when this process stops: the reply is handed to another process, not given up. */
@@ -9,14 +13,27 @@ export const SHUTDOWN = 'shutdown';
 /** The abort reason when the conversation was closed, deleted or handed to a person. */
 export const CANCELLED = 'cancelled';
 
+/** The reply a cancellation is judged for: the user's message it answers, and when that was asked. */
+export type CancellableReply = Pick<ReplyJob, 'conversationId' | 'triggerSeq' | 'askedAt'>;
+
+/** What each conversation's cancellations so far cover, for replies still queued. */
+interface Cancelled {
+  /** Replies to questions asked up to this time (a cancellation of everything: closed, deleted, /human). */
+  askedUpTo: number;
+  /** Replies to messages up to this seq (what an event saw handed to people). */
+  upToSeq: number;
+  /** When this entry last changed, to forget it. */
+  touchedAt: number;
+}
+
 /**
  * The replies running in this process, by conversation, and the cross-process "stop them" signal: chat's
  * status events reach one bots process (a consumer group), the streams may run in any of them.
  */
 export class CancellationRegistry {
-  private readonly running = new Map<string, Set<AbortController>>();
-  /** When each conversation was last cancelled (closed, deleted, handed to people), for queued replies. */
-  private readonly cancelledAt = new Map<string, number>();
+  /** Each running reply's abort switch, with the seq of the message it answers. */
+  private readonly running = new Map<string, Map<AbortController, number>>();
+  private readonly cancelled = new Map<string, Cancelled>();
   private unsubscribe: Unsubscribe | undefined;
 
   constructor(
@@ -25,42 +42,61 @@ export class CancellationRegistry {
   ) {}
 
   async start(): Promise<void> {
-    this.unsubscribe = await this.cache.subscribe(CANCEL_CHANNEL, (conversationId) =>
-      this.cancelLocal(conversationId),
-    );
+    this.unsubscribe = await this.cache.subscribe(CANCEL_CHANNEL, (payload) => {
+      const signal = parseSignal(payload);
+      if (signal) this.cancelLocal(signal.conversationId, CANCELLED, signal.upToSeq);
+    });
   }
 
-  /** Registers a reply; the returned signal aborts when the conversation is cancelled anywhere. */
-  track(conversationId: string): { signal: AbortSignal; done: () => void } {
+  /** Registers a reply; the returned signal aborts when a cancellation anywhere covers it. */
+  track(reply: Pick<CancellableReply, 'conversationId' | 'triggerSeq'>): {
+    signal: AbortSignal;
+    done: () => void;
+  } {
+    const { conversationId } = reply;
     const controller = new AbortController();
-    let set = this.running.get(conversationId);
-    if (!set) {
-      set = new Set();
-      this.running.set(conversationId, set);
+    let replies = this.running.get(conversationId);
+    if (!replies) {
+      replies = new Map();
+      this.running.set(conversationId, replies);
     }
-    set.add(controller);
+    replies.set(controller, reply.triggerSeq);
     return {
       signal: controller.signal,
       done: () => {
-        set.delete(controller);
-        if (set.size === 0 && this.running.get(conversationId) === set) this.running.delete(conversationId);
+        replies.delete(controller);
+        if (replies.size === 0 && this.running.get(conversationId) === replies)
+          this.running.delete(conversationId);
       },
     };
   }
 
-  /** Stops the conversation's streams in every bots process. */
-  async cancel(conversationId: string): Promise<void> {
-    this.cancelLocal(conversationId);
-    await this.cache.publish(CANCEL_CHANNEL, conversationId);
+  /**
+   * Stops the conversation's streams in every bots process: all of them, or with `upToSeq` only the
+   * replies to messages up to that seq. A cancellation read off an event passes the seq the event saw,
+   * so the same event redelivered after the conversation came back to its bot stops none of the replies
+   * to what the user wrote since (seqs come from chat, under the row lock: no clocks to compare).
+   */
+  async cancel(conversationId: string, upToSeq?: number): Promise<void> {
+    this.cancelLocal(conversationId, CANCELLED, upToSeq);
+    // Stopping everything goes out as the bare id, as it always has. Processes older than the bounded
+    // form take it for an unknown conversation during a rolling upgrade and let such a reply run on; chat
+    // still refuses to store it once people handle the conversation.
+    await this.cache.publish(
+      CANCEL_CHANNEL,
+      upToSeq === undefined ? conversationId : JSON.stringify({ conversationId, upToSeq }),
+    );
   }
 
   /**
-   * Whether the conversation was cancelled after the user asked: a reply still queued behind the
-   * handoff (or asked just before it) must not be given. A question asked later comes with a fresh
-   * snapshot of the conversation, so it is judged by that instead.
+   * Whether a cancellation has covered a reply still queued: one behind a handoff (or asked just before
+   * it) must not be given. A question asked later comes with a fresh snapshot of the conversation, so it
+   * is judged by that instead.
    */
-  cancelledSince(conversationId: string, askedAt: number): boolean {
-    return (this.cancelledAt.get(conversationId) ?? Number.NEGATIVE_INFINITY) >= askedAt;
+  isCancelled(reply: CancellableReply): boolean {
+    const cancelled = this.cancelled.get(reply.conversationId);
+    if (!cancelled) return false;
+    return cancelled.askedUpTo >= reply.askedAt || cancelled.upToSeq >= reply.triggerSeq;
   }
 
   /** Graceful shutdown: stop everything still streaming here. */
@@ -72,23 +108,49 @@ export class CancellationRegistry {
     await this.unsubscribe?.();
   }
 
-  private cancelLocal(conversationId: string, reason: string = CANCELLED): void {
-    if (reason === CANCELLED) this.remember(conversationId);
-    const set = this.running.get(conversationId);
-    if (!set) return;
-    this.logger.debug({ conversationId, streams: set.size, reason }, 'cancelling bot replies');
-    for (const controller of set) controller.abort(reason);
+  private cancelLocal(conversationId: string, reason: string, upToSeq?: number): void {
+    if (reason === CANCELLED) this.remember(conversationId, upToSeq);
+    const replies = this.running.get(conversationId);
+    if (!replies) return;
+    let stopped = 0;
+    for (const [controller, triggerSeq] of replies) {
+      if (upToSeq !== undefined && triggerSeq > upToSeq) continue;
+      controller.abort(reason);
+      stopped++;
+    }
+    this.logger.debug({ conversationId, streams: stopped, reason }, 'cancelling bot replies');
   }
 
-  private remember(conversationId: string): void {
+  private remember(conversationId: string, upToSeq: number | undefined): void {
     const now = Date.now();
-    this.cancelledAt.delete(conversationId);
-    this.cancelledAt.set(conversationId, now);
+    const before = this.cancelled.get(conversationId);
+    this.cancelled.delete(conversationId);
+    // Either bound only grows: an old event arriving late narrows nothing a newer one covered.
+    this.cancelled.set(conversationId, {
+      askedUpTo: Math.max(
+        before?.askedUpTo ?? Number.NEGATIVE_INFINITY,
+        upToSeq === undefined ? now : Number.NEGATIVE_INFINITY,
+      ),
+      upToSeq: Math.max(before?.upToSeq ?? 0, upToSeq ?? 0),
+      touchedAt: now,
+    });
     // Oldest first (re-inserted on every cancel): what no queued reply can still be waiting on goes.
-    for (const [id, at] of this.cancelledAt) {
-      if (now - at < FORGET_AFTER_MS) break;
-      this.cancelledAt.delete(id);
+    for (const [id, entry] of this.cancelled) {
+      if (now - entry.touchedAt < FORGET_AFTER_MS) break;
+      this.cancelled.delete(id);
     }
+  }
+}
+
+/** A bare conversation id (cancel everything), or the bounded form; anything else is ignored. */
+function parseSignal(payload: string): { conversationId: string; upToSeq?: number } | undefined {
+  if (!payload.startsWith('{')) return payload === '' ? undefined : { conversationId: payload };
+  try {
+    const parsed = JSON.parse(payload) as { conversationId?: unknown; upToSeq?: unknown };
+    if (typeof parsed.conversationId !== 'string' || typeof parsed.upToSeq !== 'number') return undefined;
+    return { conversationId: parsed.conversationId, upToSeq: parsed.upToSeq };
+  } catch {
+    return undefined;
   }
 }
 

@@ -128,7 +128,7 @@ export class ReplyRunner {
 
   private async answer(job: ReplyJob): Promise<ReplyResult> {
     // Queued behind a /human, or asked just before the conversation was closed or handed over.
-    if (this.deps.cancellation.cancelledSince(job.conversationId, job.askedAt)) {
+    if (this.deps.cancellation.isCancelled(job)) {
       this.discard(job.prepared);
       return simpleResult('cancelled', null);
     }

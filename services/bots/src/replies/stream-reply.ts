@@ -43,7 +43,7 @@ export async function streamReply(
   messages: ChatTurn[],
   reservation: QuotaReservation | undefined,
 ): Promise<ReplyResult> {
-  const tracking = deps.cancellation.track(job.conversationId);
+  const tracking = deps.cancellation.track(job);
   const draft = new DraftStream(
     deps.cache,
     job.conversationId,
