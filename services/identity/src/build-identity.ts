@@ -36,6 +36,7 @@ import { type HashParameters, PasswordHasher } from './passwords/password-hasher
 import { PasswordPolicy } from './passwords/password-policy.ts';
 import { ApiKeyRepository } from './repositories/api-key-repository.ts';
 import { BlockRepository } from './repositories/block-repository.ts';
+import { ChangeRevisionRepository } from './repositories/change-revision-repository.ts';
 import { EmailTokenRepository } from './repositories/email-token-repository.ts';
 import { MailOutboxRepository } from './repositories/mail-outbox-repository.ts';
 import { RefreshTokenRepository } from './repositories/refresh-token-repository.ts';
@@ -139,6 +140,7 @@ export async function buildIdentity(deps: IdentityDeps): Promise<Identity> {
     apiKeys: new ApiKeyRepository(),
     emailTokens: new EmailTokenRepository(),
     blocks: new BlockRepository(),
+    revisions: new ChangeRevisionRepository(),
     mailOutbox,
     hasher: new PasswordHasher(deps.hashParameters),
     policy: new PasswordPolicy(await loadCommonPasswords()),

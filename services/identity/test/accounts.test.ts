@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { IdentityEvents } from '@parley/contracts';
+import { type BlockData, IdentityEvents } from '@parley/contracts';
 import { lastSeenKey, presenceKey } from '@parley/kernel';
 import {
   type Account,
@@ -335,10 +335,10 @@ describe('identity: API keys, profiles, directory, blocks, admin', () => {
         async () => h.events.find((e) => e.type === IdentityEvents.blockDeleted),
         'block.deleted',
       );
-      assert.deepEqual(h.events.find((e) => e.type === IdentityEvents.blockDeleted)?.data, {
-        blockerId: blocker.id,
-        blockedId: blocked.id,
-      });
+      const created = h.events.find((e) => e.type === IdentityEvents.blockCreated)?.data as BlockData;
+      const deleted = h.events.find((e) => e.type === IdentityEvents.blockDeleted)?.data as BlockData;
+      assert.deepEqual(deleted, { blockerId: blocker.id, blockedId: blocked.id, revision: deleted.revision });
+      assert.ok(deleted.revision! > created.revision!, 'a later change to the pair has a larger revision');
     });
 
     it('refuses blocking yourself (400) and unknown users (404)', async () => {

@@ -3,12 +3,20 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import {
+  type BlockData,
+  IdentityEvents,
+  type UserDeactivatedData,
+  type UserRegisteredData,
+  type UserUpdatedData,
+} from '@parley/contracts';
+import type { EventEnvelope } from '@parley/kernel';
 import { skipReason, testBackends } from '@parley/kernel/testing';
 import { migrate, openDatabase } from '@parley/store';
 import { openPostgresTestDatabase } from '@parley/store/testing';
 import { KeyRing } from '../src/keys/key-ring.ts';
 import { SigningKeyRepository } from '../src/repositories/signing-key-repository.ts';
-import { ADMIN, bearer, type Harness, login, me, register, startIdentity } from './harness.ts';
+import { ADMIN, bearer, type Harness, login, me, register, startIdentity, waitFor } from './harness.ts';
 
 const { databaseUrl } = testBackends();
 const migrationsFolder = fileURLToPath(new URL('../migrations', import.meta.url));
@@ -125,6 +133,95 @@ if (databaseUrl) {
       });
       assert.equal(admins.statusCode, 200);
       assert.equal(admins.json().items.filter((u: { active: boolean }) => u.active).length, 1);
+    });
+
+    it('numbers racing changes to one block and one account in the order they took effect (real row locks)', async () => {
+      const admin = await login(h.app, ADMIN.email, ADMIN.password);
+      const [blocker, blocked, target] = await Promise.all([
+        register(h.app),
+        register(h.app),
+        register(h.app),
+      ]);
+      // Rounds of changes racing each other, so that some of them really take effect concurrently.
+      for (let round = 0; round < 10; round++) {
+        await Promise.all(
+          ['POST', 'DELETE', 'POST', 'DELETE'].map((method) =>
+            h.app.inject({
+              method: method as 'POST' | 'DELETE',
+              url: `/api/v1/users/${blocked.id}/block`,
+              headers: bearer(blocker.accessToken),
+            }),
+          ),
+        );
+        await Promise.all(
+          [false, true, false, true].map((active) =>
+            h.app.inject({
+              method: 'PATCH',
+              url: `/api/v1/admin/users/${target.id}`,
+              headers: bearer(admin.accessToken),
+              payload: { active },
+            }),
+          ),
+        );
+      }
+      // The bus delivers in publish order: once this account's registration is here, so is all the above.
+      const marker = await register(h.app);
+      await h.identity.flush();
+      await waitFor(
+        async () =>
+          h.events.find(
+            (e) =>
+              e.type === IdentityEvents.userRegistered &&
+              (e.data as UserRegisteredData).user.id === marker.id,
+          ),
+        'the marker registration',
+      );
+
+      // Every change that took effect flips the state, so ordered by revision the states must alternate,
+      // the last being the state identity ended in: what a consumer applying only newer events ends with.
+      const statesByRevision = (events: EventEnvelope[], stateOf: (event: EventEnvelope) => boolean) => {
+        const revisions = events.map((e) => (e.data as { revision: number }).revision);
+        assert.equal(new Set(revisions).size, revisions.length, 'every change its own revision');
+        return [...events]
+          .sort(
+            (a, b) => (a.data as { revision: number }).revision - (b.data as { revision: number }).revision,
+          )
+          .map(stateOf);
+      };
+      const alternating = (count: number) => Array.from({ length: count }, (_, i) => i % 2 === 0);
+
+      const blockStates = statesByRevision(
+        h.events.filter(
+          (e) =>
+            (e.type === IdentityEvents.blockCreated || e.type === IdentityEvents.blockDeleted) &&
+            (e.data as BlockData).blockerId === blocker.id,
+        ),
+        (e) => e.type === IdentityEvents.blockCreated,
+      );
+      assert.ok(blockStates.length > 2, 'some blocks and unblocks took effect');
+      assert.deepEqual(blockStates, alternating(blockStates.length));
+      assert.equal(blockStates.at(-1), await h.identity.blocks.hasBlocked(blocker.id, blocked.id));
+
+      const activeStates = statesByRevision(
+        h.events.filter(
+          (e) =>
+            (e.type === IdentityEvents.userDeactivated &&
+              (e.data as UserDeactivatedData).userId === target.id) ||
+            ((e.type === IdentityEvents.userUpdated || e.type === IdentityEvents.userRegistered) &&
+              (e.data as UserUpdatedData).user.id === target.id),
+        ),
+        (e) => e.type !== IdentityEvents.userDeactivated && (e.data as UserUpdatedData).user.active,
+      );
+      assert.ok(activeStates.length > 2, 'some deactivations and reactivations took effect');
+      assert.deepEqual(activeStates, alternating(activeStates.length));
+      const listed = await h.app.inject({
+        method: 'GET',
+        url: `/api/v1/admin/users?q=${encodeURIComponent(target.email)}`,
+        headers: bearer(admin.accessToken),
+      });
+      const [account] = listed.json().items as { id: string; active: boolean }[];
+      assert.equal(account?.id, target.id);
+      assert.equal(activeStates.at(-1), account.active);
     });
 
     it('holds the per-user API key cap when keys are created in parallel', async () => {

@@ -26,13 +26,24 @@ export const IdentityEvents = {
   blockDeleted: 'identity.block.deleted',
 } as const;
 
-export const UserRegisteredData = Type.Object({ user: UserSnapshot });
+/**
+ * Orders identity's changes to one account, and to one block: a later change to the same account (or the
+ * same blocker and blocked pair) always carries a larger revision, whatever the clocks of identity's
+ * processes say and in whatever order the bus delivers. A read model applies an event only when its
+ * revision is at least the one it already reflects. The envelope's `occurredAt` cannot serve: it is the
+ * publishing process's clock in milliseconds, and identity's processes do not share a clock. Absent from
+ * events published before revisions existed.
+ */
+const ChangeRevision = Type.Optional(Type.Integer({ minimum: 1 }));
+
+export const UserRegisteredData = Type.Object({ user: UserSnapshot, revision: ChangeRevision });
 export type UserRegisteredData = Static<typeof UserRegisteredData>;
-export const UserUpdatedData = Type.Object({ user: UserSnapshot });
+export const UserUpdatedData = Type.Object({ user: UserSnapshot, revision: ChangeRevision });
 export type UserUpdatedData = Static<typeof UserUpdatedData>;
-export const UserDeactivatedData = Type.Object({ userId: Type.String() });
+export const UserDeactivatedData = Type.Object({ userId: Type.String(), revision: ChangeRevision });
 export type UserDeactivatedData = Static<typeof UserDeactivatedData>;
-export const UserDeletedData = Type.Object({ userId: Type.String() });
+/** The account is gone for good: identity never uses its id again. */
+export const UserDeletedData = Type.Object({ userId: Type.String(), revision: ChangeRevision });
 export type UserDeletedData = Static<typeof UserDeletedData>;
 
 export const SessionRevokedData = Type.Object({
@@ -53,5 +64,9 @@ export const SessionRevokedData = Type.Object({
 });
 export type SessionRevokedData = Static<typeof SessionRevokedData>;
 
-export const BlockData = Type.Object({ blockerId: Type.String(), blockedId: Type.String() });
+export const BlockData = Type.Object({
+  blockerId: Type.String(),
+  blockedId: Type.String(),
+  revision: ChangeRevision,
+});
 export type BlockData = Static<typeof BlockData>;

@@ -38,7 +38,11 @@ export class AccountService {
           displayName,
           passwordHash,
         });
-        await this.context.outbox.add(tx, identityEvents.userRegistered(created, userActor(created.id)));
+        const revision = await this.context.revisions.next(tx);
+        await this.context.outbox.add(
+          tx,
+          identityEvents.userRegistered(created, revision, userActor(created.id)),
+        );
         await queueEmailLink(this.context, tx, created, 'verify_email');
         const started = await this.sessions.start(tx, created, client);
         const user =

@@ -61,7 +61,8 @@ export class AdminService {
       const actor = userActor(admin.userId);
       if (deactivated) {
         const ended = await this.context.sessions.revokeAllForUser(tx, userId, 'deactivated', now);
-        await this.context.outbox.add(tx, identityEvents.userDeactivated(userId, actor));
+        const revision = await this.context.revisions.next(tx);
+        await this.context.outbox.add(tx, identityEvents.userDeactivated(userId, revision, actor));
         await revoke(this.context, tx, {
           userId,
           sessionIds: ended,
@@ -73,8 +74,10 @@ export class AdminService {
       } else if (roleChanged) {
         await this.context.denyList.denyUserBefore(userId, cutoffSecondsFor(cutoffAt.getTime()));
       }
-      if (roleChanged || reactivated)
-        await this.context.outbox.add(tx, identityEvents.userUpdated(after, actor));
+      if (roleChanged || reactivated) {
+        const revision = await this.context.revisions.next(tx);
+        await this.context.outbox.add(tx, identityEvents.userUpdated(after, revision, actor));
+      }
       return toAdminUserView(after);
     });
   }
@@ -87,7 +90,8 @@ export class AdminService {
       const sessionIds = await this.context.sessions.listIdsForUser(tx, userId);
       await this.context.users.delete(tx, userId);
       const actor = userActor(admin.userId);
-      await this.context.outbox.add(tx, identityEvents.userDeleted(userId, actor));
+      const revision = await this.context.revisions.next(tx);
+      await this.context.outbox.add(tx, identityEvents.userDeleted(userId, revision, actor));
       await revoke(this.context, tx, {
         userId,
         sessionIds,

@@ -85,7 +85,10 @@ async function createAdmin(
       role: 'admin',
       emailVerified: true,
     });
-    if (created) await context.outbox.add(tx, identityEvents.userRegistered(created, systemActor));
+    if (created) {
+      const revision = await context.revisions.next(tx);
+      await context.outbox.add(tx, identityEvents.userRegistered(created, revision, systemActor));
+    }
     return created !== null;
   });
 }

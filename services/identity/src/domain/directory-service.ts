@@ -42,7 +42,8 @@ export class DirectoryService {
       });
       if (!after) throw notFound('The account does not exist.');
       if (after.displayName !== before.displayName || after.avatarUrl !== before.avatarUrl) {
-        await this.context.outbox.add(tx, identityEvents.userUpdated(after, userActor(userId)));
+        const revision = await this.context.revisions.next(tx);
+        await this.context.outbox.add(tx, identityEvents.userUpdated(after, revision, userActor(userId)));
       }
       return toUserView(after);
     });
@@ -75,7 +76,8 @@ export class DirectoryService {
     await this.activeUser(blockedId);
     await this.context.outbox.transaction(async (tx) => {
       if (await this.context.blocks.insert(tx, blockerId, blockedId)) {
-        await this.context.outbox.add(tx, identityEvents.blockCreated({ blockerId, blockedId }));
+        const revision = await this.context.revisions.next(tx);
+        await this.context.outbox.add(tx, identityEvents.blockCreated({ blockerId, blockedId }, revision));
       }
     });
   }
@@ -83,7 +85,8 @@ export class DirectoryService {
   async unblock(blockerId: string, blockedId: string): Promise<void> {
     await this.context.outbox.transaction(async (tx) => {
       if (await this.context.blocks.delete(tx, blockerId, blockedId)) {
-        await this.context.outbox.add(tx, identityEvents.blockDeleted({ blockerId, blockedId }));
+        const revision = await this.context.revisions.next(tx);
+        await this.context.outbox.add(tx, identityEvents.blockDeleted({ blockerId, blockedId }, revision));
       }
     });
   }

@@ -6,6 +6,7 @@ import type { PasswordHasher } from '../passwords/password-hasher.ts';
 import type { PasswordPolicy } from '../passwords/password-policy.ts';
 import type { ApiKeyRepository } from '../repositories/api-key-repository.ts';
 import type { BlockRepository } from '../repositories/block-repository.ts';
+import type { ChangeRevisionRepository } from '../repositories/change-revision-repository.ts';
 import type { EmailTokenRepository } from '../repositories/email-token-repository.ts';
 import type { MailOutboxRepository } from '../repositories/mail-outbox-repository.ts';
 import type { RefreshTokenRepository } from '../repositories/refresh-token-repository.ts';
@@ -37,6 +38,8 @@ export interface IdentityContext {
   apiKeys: ApiKeyRepository;
   emailTokens: EmailTokenRepository;
   blocks: BlockRepository;
+  /** The revisions identity's account and block events carry. */
+  revisions: ChangeRevisionRepository;
   mailOutbox: MailOutboxRepository;
   hasher: PasswordHasher;
   policy: PasswordPolicy;

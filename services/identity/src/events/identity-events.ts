@@ -24,22 +24,36 @@ export function snapshotOf(user: UserRow): UserSnapshot {
 }
 
 type Actor = EventActor | null;
+type BlockPair = Pick<BlockData, 'blockerId' | 'blockedId'>;
 
+/**
+ * Every event that changes what other services know of an account or a block carries the change's
+ * revision (ChangeRevisionRepository.next, drawn in the change's transaction), so they can tell a late
+ * event from a newer one.
+ */
 export const identityEvents = {
-  userRegistered: (user: UserRow, actor: Actor): EventEnvelope<UserRegisteredData> =>
-    createEvent(IdentityEvents.userRegistered, { user: snapshotOf(user) }, { actor }),
-  userUpdated: (user: UserRow, actor: Actor): EventEnvelope<UserUpdatedData> =>
-    createEvent(IdentityEvents.userUpdated, { user: snapshotOf(user) }, { actor }),
-  userDeactivated: (userId: string, actor: Actor): EventEnvelope<UserDeactivatedData> =>
-    createEvent(IdentityEvents.userDeactivated, { userId }, { actor }),
-  userDeleted: (userId: string, actor: Actor): EventEnvelope<UserDeletedData> =>
-    createEvent(IdentityEvents.userDeleted, { userId }, { actor }),
+  userRegistered: (user: UserRow, revision: number, actor: Actor): EventEnvelope<UserRegisteredData> =>
+    createEvent(IdentityEvents.userRegistered, { user: snapshotOf(user), revision }, { actor }),
+  userUpdated: (user: UserRow, revision: number, actor: Actor): EventEnvelope<UserUpdatedData> =>
+    createEvent(IdentityEvents.userUpdated, { user: snapshotOf(user), revision }, { actor }),
+  userDeactivated: (userId: string, revision: number, actor: Actor): EventEnvelope<UserDeactivatedData> =>
+    createEvent(IdentityEvents.userDeactivated, { userId, revision }, { actor }),
+  userDeleted: (userId: string, revision: number, actor: Actor): EventEnvelope<UserDeletedData> =>
+    createEvent(IdentityEvents.userDeleted, { userId, revision }, { actor }),
   sessionRevoked: (data: SessionRevokedData, actor: Actor): EventEnvelope<SessionRevokedData> =>
     createEvent(IdentityEvents.sessionRevoked, data, { actor }),
-  blockCreated: (data: BlockData): EventEnvelope<BlockData> =>
-    createEvent(IdentityEvents.blockCreated, data, { actor: { type: 'user', id: data.blockerId } }),
-  blockDeleted: (data: BlockData): EventEnvelope<BlockData> =>
-    createEvent(IdentityEvents.blockDeleted, data, { actor: { type: 'user', id: data.blockerId } }),
+  blockCreated: (pair: BlockPair, revision: number): EventEnvelope<BlockData> =>
+    createEvent(
+      IdentityEvents.blockCreated,
+      { ...pair, revision },
+      { actor: { type: 'user', id: pair.blockerId } },
+    ),
+  blockDeleted: (pair: BlockPair, revision: number): EventEnvelope<BlockData> =>
+    createEvent(
+      IdentityEvents.blockDeleted,
+      { ...pair, revision },
+      { actor: { type: 'user', id: pair.blockerId } },
+    ),
 };
 
 export const userActor = (id: string): EventActor => ({ type: 'user', id });

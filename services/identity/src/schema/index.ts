@@ -1,5 +1,6 @@
 export * from './api-keys.ts';
 export * from './blocks.ts';
+export * from './change-revisions.ts';
 export * from './email-tokens.ts';
 export * from './identity-schema.ts';
 export * from './mail-outbox.ts';
