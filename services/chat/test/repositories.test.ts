@@ -48,6 +48,15 @@ describe('chat repositories', () => {
       );
     });
 
+    it('counts a block in a send batch only while it is not a removed one, with no join more', () => {
+      const text = compact(SEND_BATCH_SQL.replace(/--[^\n]*/g, ''));
+      assert.match(
+        text,
+        /join chat\.blocks b on \(\(b\.blocker_id = i\.sender_id and b\.blocked_id = other\.user_id\) or \(b\.blocker_id = other\.user_id and b\.blocked_id = i\.sender_id\)\) and not b\.removed where/,
+      );
+      assert.equal(text.match(/chat\.blocks/g)?.length, 1);
+    });
+
     it('lists a user’s conversations by (activity, id) keyset, newest first', () => {
       const { sql: text } = conversations
         .listQuery({ userId: 'u', before: { at: new Date(0), id: 'cnv_x' }, limit: 21 })

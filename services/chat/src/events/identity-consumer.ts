@@ -24,8 +24,20 @@ export interface SessionTerminator {
 export const IDENTITY_CONSUMER_GROUP = 'chat.identity';
 
 /**
+ * What an event says of the order of identity's changes. Events from before identity numbered its changes
+ * carry none and count as 0: among themselves they apply in arrival order, as they always did, and they
+ * never override a numbered change.
+ */
+function revisionOf(event: EventEnvelope): number {
+  const { revision } = event.data as { revision?: unknown };
+  return typeof revision === 'number' && Number.isSafeInteger(revision) && revision > 0 ? revision : 0;
+}
+
+/**
  * Keeps chat's users/blocks read model in step with identity (exactly once per event: the event id is
  * recorded in the same transaction) and cuts off the sockets of revoked sessions and deactivated users.
+ * Events may arrive in any order (redeliveries after a backoff, several chat processes in the group,
+ * several identity relays): each is applied only if it is newer than what the read model reflects.
  */
 export function consumeIdentityEvents(options: {
   bus: Bus;
@@ -43,23 +55,30 @@ export function consumeIdentityEvents(options: {
     subjects: ['identity.>'],
     logger: options.logger,
     handle: async (tx: Tx, event: EventEnvelope) => {
+      const revision = revisionOf(event);
       switch (event.type) {
         case IdentityEvents.userRegistered:
         case IdentityEvents.userUpdated: {
           const { user } = event.data as UserRegisteredData;
-          await users.upsert(tx, {
-            id: user.id,
-            displayName: user.displayName,
-            role: user.role,
-            active: user.active,
-          });
-          if (!user.active) sessions.endSessions(user.id, 'all', 'deactivated');
+          const applied = await users.applyProfile(
+            tx,
+            { id: user.id, displayName: user.displayName, role: user.role, active: user.active },
+            revision,
+          );
+          // A late snapshot of an account that is active again must not cut off its sockets.
+          if (applied && !user.active) sessions.endSessions(user.id, 'all', 'deactivated');
           return;
         }
-        case IdentityEvents.userDeactivated:
+        case IdentityEvents.userDeactivated: {
+          const { userId } = event.data as UserDeactivatedData;
+          if (await users.applyDeactivation(tx, userId, revision)) {
+            sessions.endSessions(userId, 'all', 'deactivated');
+          }
+          return;
+        }
         case IdentityEvents.userDeleted: {
-          const { userId } = event.data as UserDeactivatedData | UserDeletedData;
-          await users.setActive(tx, userId, false);
+          const { userId } = event.data as UserDeletedData;
+          await users.applyDeletion(tx, userId, revision);
           sessions.endSessions(userId, 'all', 'deactivated');
           return;
         }
@@ -68,14 +87,11 @@ export function consumeIdentityEvents(options: {
           sessions.endSessions(data.userId, data.allSessions ? 'all' : data.sessionIds, 'session_revoked');
           return;
         }
-        case IdentityEvents.blockCreated: {
-          const { blockerId, blockedId } = event.data as BlockData;
-          await users.addBlock(tx, blockerId, blockedId);
-          return;
-        }
+        case IdentityEvents.blockCreated:
         case IdentityEvents.blockDeleted: {
           const { blockerId, blockedId } = event.data as BlockData;
-          await users.removeBlock(tx, blockerId, blockedId);
+          const blocked = event.type === IdentityEvents.blockCreated;
+          await users.applyBlock(tx, { blockerId, blockedId }, blocked, revision);
           return;
         }
         default:

@@ -59,8 +59,10 @@ export const SEND_BATCH_SQL = `
       exists (
         select 1 from chat.members other
         join chat.blocks b
-          on (b.blocker_id = i.sender_id and b.blocked_id = other.user_id)
-          or (b.blocker_id = other.user_id and b.blocked_id = i.sender_id)
+          on ((b.blocker_id = i.sender_id and b.blocked_id = other.user_id)
+            or (b.blocker_id = other.user_id and b.blocked_id = i.sender_id))
+          -- An unblock is kept as a tombstone (schema.ts blocks): it is no block.
+          and not b.removed
         where l.type = 'direct' and other.conversation_id = i.conversation_id and other.user_id <> i.sender_id
       ) as blocked
     from items i

@@ -2,29 +2,90 @@ import type { Executor } from '@parley/store';
 import { and, eq, inArray, ne, or, sql } from 'drizzle-orm';
 import { blocks, conversations, members, users } from '../schema/schema.ts';
 
-export interface UserRecord {
+type Role = 'user' | 'agent' | 'manager' | 'admin';
+
+/** What identity's snapshot of an account tells chat. */
+export interface UserProfile {
   id: string;
   displayName: string;
-  role: 'user' | 'agent' | 'manager' | 'admin';
+  role: Role;
   active: boolean;
 }
 
-/** The users/blocks read model, written only by identity event consumers (and what blocks silence). */
+/** What chat holds of an account: no profile while it has only heard that the account is gone. */
+export interface UserRecord {
+  id: string;
+  displayName: string | null;
+  role: Role | null;
+  active: boolean;
+}
+
+export interface BlockPair {
+  blockerId: string;
+  blockedId: string;
+}
+
+/**
+ * The users/blocks read model, written only by identity event consumers (and what blocks silence). Every
+ * write takes identity's revision of the change and leaves alone a row that already reflects a later one,
+ * so events may arrive in any order (retries, several consumers, several identity relays) and the read
+ * model still ends where identity is.
+ */
 export class UsersRepository {
   constructor(private readonly db: Executor) {}
 
-  async upsert(executor: Executor, user: UserRecord): Promise<void> {
-    await executor
+  /** Records a snapshot of the account unless chat knows of a later change or of its deletion. True when it did. */
+  async applyProfile(executor: Executor, user: UserProfile, revision: number): Promise<boolean> {
+    const rows = await executor
       .insert(users)
-      .values({ ...user, updatedAt: new Date() })
+      .values({ ...user, revision, updatedAt: new Date() })
       .onConflictDoUpdate({
         target: users.id,
-        set: { displayName: user.displayName, role: user.role, active: user.active, updatedAt: new Date() },
-      });
+        set: {
+          displayName: sql`excluded.display_name`,
+          role: sql`excluded.role`,
+          active: sql`excluded.active`,
+          revision: sql`excluded.revision`,
+          updatedAt: sql`excluded.updated_at`,
+        },
+        setWhere: sql`not ${users.deleted} and ${users.revision} <= excluded.revision`,
+      })
+      .returning({ id: users.id });
+    return rows.length > 0;
   }
 
-  async setActive(executor: Executor, userId: string, active: boolean): Promise<void> {
-    await executor.update(users).set({ active, updatedAt: new Date() }).where(eq(users.id, userId));
+  /**
+   * Records that the account was deactivated, unless chat knows of a later change (a reactivation). An
+   * account chat has not heard of yet gets a row without a profile, so its late registration changes
+   * nothing. True when it did.
+   */
+  async applyDeactivation(executor: Executor, userId: string, revision: number): Promise<boolean> {
+    const rows = await executor
+      .insert(users)
+      .values({ id: userId, active: false, revision, updatedAt: new Date() })
+      .onConflictDoUpdate({
+        target: users.id,
+        set: { active: false, revision: sql`excluded.revision`, updatedAt: sql`excluded.updated_at` },
+        setWhere: sql`not ${users.deleted} and ${users.revision} <= excluded.revision`,
+      })
+      .returning({ id: users.id });
+    return rows.length > 0;
+  }
+
+  /** Records that the account is gone for good: nothing that arrives later makes it active again. */
+  async applyDeletion(executor: Executor, userId: string, revision: number): Promise<void> {
+    await executor
+      .insert(users)
+      .values({ id: userId, active: false, deleted: true, revision, updatedAt: new Date() })
+      .onConflictDoUpdate({
+        target: users.id,
+        set: {
+          active: false,
+          deleted: true,
+          revision: sql`greatest(${users.revision}, excluded.revision)`,
+          updatedAt: sql`excluded.updated_at`,
+        },
+      });
   }
 
   async findMany(ids: readonly string[]): Promise<UserRecord[]> {
@@ -35,14 +96,19 @@ export class UsersRepository {
       .where(inArray(users.id, [...ids]));
   }
 
-  async addBlock(executor: Executor, blockerId: string, blockedId: string): Promise<void> {
-    await executor.insert(blocks).values({ blockerId, blockedId }).onConflictDoNothing();
-  }
-
-  async removeBlock(executor: Executor, blockerId: string, blockedId: string): Promise<void> {
+  /**
+   * Records that `blockerId` blocked (`blocked`) or unblocked the other, unless chat knows of a later change
+   * to the pair. An unblock keeps the row as a tombstone, so a late, older block cannot come back.
+   */
+  async applyBlock(executor: Executor, pair: BlockPair, blocked: boolean, revision: number): Promise<void> {
     await executor
-      .delete(blocks)
-      .where(and(eq(blocks.blockerId, blockerId), eq(blocks.blockedId, blockedId)));
+      .insert(blocks)
+      .values({ ...pair, removed: !blocked, revision })
+      .onConflictDoUpdate({
+        target: [blocks.blockerId, blocks.blockedId],
+        set: { removed: sql`excluded.removed`, revision: sql`excluded.revision` },
+        setWhere: sql`${blocks.revision} <= excluded.revision`,
+      });
   }
 
   /** Which of `others` have blocked `userId` or are blocked by them. */
@@ -52,9 +118,12 @@ export class UsersRepository {
       .select({ blockerId: blocks.blockerId, blockedId: blocks.blockedId })
       .from(blocks)
       .where(
-        or(
-          and(eq(blocks.blockerId, userId), inArray(blocks.blockedId, [...others])),
-          and(inArray(blocks.blockerId, [...others]), eq(blocks.blockedId, userId)),
+        and(
+          eq(blocks.removed, false),
+          or(
+            and(eq(blocks.blockerId, userId), inArray(blocks.blockedId, [...others])),
+            and(inArray(blocks.blockerId, [...others]), eq(blocks.blockedId, userId)),
+          ),
         ),
       );
     return [...new Set(rows.map((row) => (row.blockerId === userId ? row.blockedId : row.blockerId)))];
@@ -71,9 +140,12 @@ export class UsersRepository {
       .innerJoin(members, and(eq(members.conversationId, conversations.id), ne(members.userId, userId)))
       .innerJoin(
         blocks,
-        or(
-          and(eq(blocks.blockerId, userId), eq(blocks.blockedId, members.userId)),
-          and(eq(blocks.blockerId, members.userId), eq(blocks.blockedId, userId)),
+        and(
+          eq(blocks.removed, false),
+          or(
+            and(eq(blocks.blockerId, userId), eq(blocks.blockedId, members.userId)),
+            and(eq(blocks.blockerId, members.userId), eq(blocks.blockedId, userId)),
+          ),
         ),
       )
       .where(and(eq(conversations.id, conversationId), eq(conversations.type, 'direct')))
@@ -87,9 +159,12 @@ export class UsersRepository {
       .select({ blockerId: blocks.blockerId })
       .from(blocks)
       .where(
-        or(
-          and(eq(blocks.blockerId, a), eq(blocks.blockedId, b)),
-          and(eq(blocks.blockerId, b), eq(blocks.blockedId, a)),
+        and(
+          eq(blocks.removed, false),
+          or(
+            and(eq(blocks.blockerId, a), eq(blocks.blockedId, b)),
+            and(eq(blocks.blockerId, b), eq(blocks.blockedId, a)),
+          ),
         ),
       )
       .limit(1);

@@ -32,19 +32,36 @@ export const bots = chatSchema.table('bots', {
   changedAt: timestamp('changed_at', { withTimezone: true, precision: 3 }).notNull(),
 });
 
-/** Read model of identity's accounts, fed by `identity.user.*` events: chat never reads identity's tables. */
+/**
+ * Read model of identity's accounts, fed by `identity.user.*` events: chat never reads identity's tables.
+ * `revision` is the identity change the row reflects (0: only events from before identity numbered its
+ * changes): an event with a smaller one arrived late and changes nothing. A deactivation or deletion that
+ * arrives before the account's registration leaves a row with no profile (display name and role null) so
+ * the older registration cannot make the account active; `deleted` is final, whatever arrives after it.
+ */
 export const users = chatSchema.table('users', {
   id: text('id').primaryKey(),
-  displayName: text('display_name').notNull(),
-  role: text('role').$type<'user' | 'agent' | 'manager' | 'admin'>().notNull(),
+  displayName: text('display_name'),
+  role: text('role').$type<'user' | 'agent' | 'manager' | 'admin'>(),
   active: boolean('active').notNull().default(true),
+  deleted: boolean('deleted').notNull().default(false),
+  revision: bigint('revision', { mode: 'number' }).notNull().default(0),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
-/** Read model of `identity.block.*`: the blocker does not want messages from the blocked. */
+/**
+ * Read model of `identity.block.*`: the blocker does not want messages from the blocked. An unblock keeps
+ * the row as a tombstone (`removed`) with its `revision`, so a late, older `block.created` cannot bring the
+ * block back: every reader of blocks counts only rows that are not removed.
+ */
 export const blocks = chatSchema.table(
   'blocks',
-  { blockerId: text('blocker_id').notNull(), blockedId: text('blocked_id').notNull() },
+  {
+    blockerId: text('blocker_id').notNull(),
+    blockedId: text('blocked_id').notNull(),
+    removed: boolean('removed').notNull().default(false),
+    revision: bigint('revision', { mode: 'number' }).notNull().default(0),
+  },
   (table) => [
     primaryKey({ columns: [table.blockerId, table.blockedId] }),
     index('blocks_blocked_idx').on(table.blockedId),

@@ -37,10 +37,23 @@ export class Accounts {
 
   /** Registers a user; other roles are granted by the admin, then a new login carries the role. */
   async user(role: Role = 'user', name?: string): Promise<TestUser> {
+    const registered = await this.register(name);
+    let user = registered;
+    if (role !== 'user') {
+      const admin = await this.adminUser();
+      await this.call('PATCH', `/api/v1/admin/users/${registered.id}`, admin, 200, { role });
+      user = await this.login({ email: registered.email, role });
+    }
+    await this.untilChatKnows(user.id, (known) => known.role === role);
+    return user;
+  }
+
+  /** Registers a user with identity, without waiting for chat to hear of it. */
+  async register(name?: string): Promise<TestUser> {
     const handle = newId('u');
     const email = `${handle}@example.com`;
-    const registered = authResult(
-      role,
+    return authResult(
+      'user',
       email,
       await this.call('POST', '/api/v1/auth/register', undefined, 201, {
         email,
@@ -48,14 +61,6 @@ export class Accounts {
         displayName: name ?? `User ${handle.slice(-4)}`,
       }),
     );
-    let user = registered;
-    if (role !== 'user') {
-      const admin = await this.adminUser();
-      await this.call('PATCH', `/api/v1/admin/users/${registered.id}`, admin, 200, { role });
-      user = await this.login(registered);
-    }
-    await this.untilChatKnows(user.id, (known) => known.role === role);
-    return user;
   }
 
   /** A new session of the same user (another device): its own tokens. */
@@ -84,6 +89,18 @@ export class Accounts {
     });
   }
 
+  /** The admin reactivates the user (their old sessions stay ended). */
+  async reactivate(user: TestUser): Promise<void> {
+    await this.call('PATCH', `/api/v1/admin/users/${user.id}`, await this.adminUser(), 200, {
+      active: true,
+    });
+  }
+
+  /** The admin deletes the account. */
+  async remove(user: TestUser): Promise<void> {
+    await this.call('DELETE', `/api/v1/admin/users/${user.id}`, await this.adminUser(), 204);
+  }
+
   /** Blocks through identity and waits until chat's read model has it. */
   async block(blocker: TestUser, blocked: TestUser): Promise<void> {
     await this.call('POST', `/api/v1/users/${blocked.id}/block`, blocker, 204);
@@ -102,7 +119,7 @@ export class Accounts {
 
   private async untilChatKnows(
     userId: string,
-    matches: (user: { role: Role; active: boolean }) => boolean,
+    matches: (user: { role: Role | null; active: boolean }) => boolean,
   ): Promise<void> {
     await until(async () => {
       const [known] = await this.readModel.findMany([userId]);
