@@ -23,6 +23,22 @@ export interface SubscriptionOptions {
   onDeadLetter?: (event: EventEnvelope, error: unknown, attempts: number) => Promise<void>;
 }
 
+/**
+ * What a bus that holds published events in this process's memory (the in-process bus) tells their
+ * publisher. Such a bus loses what it holds when the process dies or stops, so the publisher keeps its own
+ * durable copy of each event (its outbox row) until the event has settled.
+ */
+export interface VolatileEvents {
+  /**
+   * Calls `listener` with an event's id once every consumer group that was subscribed when it was
+   * published has acknowledged it or dead-lettered it: synchronously within `publish` when no group wanted
+   * it. An id published several times settles once all its copies have. Returns the remover.
+   */
+  onSettled(listener: (eventId: string) => void): () => void;
+  /** True from an event's publish until it settles: it is still waiting, retrying or being handled here. */
+  holds(eventId: string): boolean;
+}
+
 export interface Subscription {
   /** Stops receiving; waits for the handler in progress. The durable position is kept. */
   close(): Promise<void>;
@@ -40,6 +56,12 @@ export interface Bus {
   ping(): Promise<void>;
   /** Stops every subscription (waiting for handlers in progress) and closes connections. */
   close(): Promise<void>;
+  /**
+   * Absent: `publish` resolves once the event is persisted beyond this process (JetStream), so its
+   * publisher may forget it then. Present: the bus keeps published events only in this process's memory
+   * until they settle, and says when they have (the in-process bus).
+   */
+  readonly volatileEvents?: VolatileEvents;
 }
 
 export const DEFAULT_MAX_DELIVER = 5;

@@ -2,6 +2,8 @@
 export interface QueuedEvent {
   /** Publish order, to put parked events back in sequence. */
   seq: number;
+  /** The event's id, to report it settled (VolatileEvents) once the group is done with it. */
+  id: string;
   payload: string;
   attempt: number;
 }
@@ -22,7 +24,11 @@ export class MemoryDurable {
   private readonly retries = new Map<NodeJS.Timeout, QueuedEvent>();
   private turn = 0;
 
-  constructor(readonly pattern: string) {}
+  constructor(
+    readonly pattern: string,
+    /** The group has acknowledged or dead-lettered the event: it no longer needs it. */
+    private readonly onSettled: (item: QueuedEvent) => void,
+  ) {}
 
   offer(item: QueuedEvent): void {
     const worker = this.nextWorker();
@@ -63,6 +69,11 @@ export class MemoryDurable {
       this.offer(item);
     }, delayMs);
     this.retries.set(timer, item);
+  }
+
+  /** The group is done with the event (handled, or given up on): nothing of it is kept here. */
+  settle(item: QueuedEvent): void {
+    this.onSettled(item);
   }
 
   dispose(): void {

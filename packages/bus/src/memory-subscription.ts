@@ -64,10 +64,13 @@ export class MemorySubscription implements Subscription, MemoryWorker {
     } catch (error) {
       if (item.attempt >= maxDeliver) {
         await deadLetter(decode(item), error, item.attempt);
+        durable.settle(item);
         return;
       }
       durable.retryLater({ ...item, attempt: item.attempt + 1 }, backoffMs(item.attempt));
+      return;
     }
+    durable.settle(item);
   }
 
   private async shutdown(): Promise<void> {

@@ -86,6 +86,37 @@ describe('MemoryBus', () => {
     await bus.close();
   });
 
+  it('holds an event parked for a group with no subscription until its next subscription handles it', async () => {
+    const bus = new MemoryBus({ logger });
+    const type = `${uniqueToken('held')}.created`;
+    const group = uniqueGroup('held');
+    const settled: string[] = [];
+    bus.volatileEvents.onSettled((eventId) => void settled.push(eventId));
+    let failures = 0;
+    const first = await bus.subscribe({
+      group,
+      subjects: [type],
+      backoffMs: () => 60_000,
+      handler: async () => {
+        failures += 1;
+        throw new Error('not yet');
+      },
+    });
+    const event = sampleEvent(type);
+    await bus.publish(event);
+    await waitFor(() => failures === 1, 'the first attempt');
+    await first.close();
+    assert.equal(bus.volatileEvents.holds(event.id), true, 'parked for the group, not given up on');
+
+    const later = new Recorder();
+    await bus.subscribe({ group, subjects: [type], handler: later.handler });
+    await waitFor(() => settled.length === 1, 'the settlement once handled');
+    assert.deepEqual(settled, [event.id]);
+    assert.deepEqual(later.ids(), [event.id]);
+    assert.equal(bus.volatileEvents.holds(event.id), false);
+    await bus.close();
+  });
+
   it('cancels pending redelivery timers on close', async () => {
     const bus = new MemoryBus({ logger });
     const type = `${uniqueToken('timers')}.created`;

@@ -4,6 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { EventEnvelope } from '@parley/kernel';
 import type { Bus, Delivery, Subscription } from '../bus.ts';
 import { Recorder, sampleEvent, uniqueGroup, uniqueToken } from './fixtures.ts';
+import { runVolatileEventsContract } from './volatile-events-contract.ts';
 import { settle, waitFor } from './wait.ts';
 
 export interface BusContractOptions {
@@ -429,5 +430,7 @@ export function runBusContract(
       const bus = await open();
       await bus.ping();
     });
+
+    runVolatileEventsContract(open);
   });
 }
