@@ -14,6 +14,11 @@ export interface OutboxPublishingOptions {
   logger: Logger;
   /** How often the relay looks for events committed by other processes (or left by dead ones). */
   pollMs?: number;
+  /**
+   * How long a row stays with the process that took it (default 30 s): the direct path's lease after a
+   * commit, and on the in-process bus the relay's while its event settles. A crash delays events by this.
+   */
+  leaseMs?: number;
 }
 
 /**
@@ -26,9 +31,9 @@ export class OutboxPublishing {
   private readonly direct: DirectPublisher;
 
   constructor(private readonly options: OutboxPublishingOptions) {
-    const { outbox, database, tables, bus, logger, pollMs } = options;
-    this.relay = new OutboxRelay({ database, tables, bus, logger, pollMs });
-    this.direct = new DirectPublisher({ database, tables, bus, logger, outbox });
+    const { outbox, database, tables, bus, logger, pollMs, leaseMs } = options;
+    this.relay = new OutboxRelay({ database, tables, bus, logger, pollMs, leaseMs });
+    this.direct = new DirectPublisher({ database, tables, bus, logger, outbox, leaseMs });
   }
 
   /** Rows without a lease have committed: the relay looks at once. */

@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { MemoryBus } from '@parley/bus';
+import { createLogger } from '@parley/kernel';
+import { skipReason, testBackends } from '@parley/kernel/testing';
+import { eq, inArray } from 'drizzle-orm';
+import { type Database, openDatabase } from '../src/database.ts';
+import { subscribeIdempotent } from '../src/idempotent-consumer.ts';
+import { migrate } from '../src/migrate.ts';
+import { Outbox } from '../src/outbox.ts';
+import { OutboxPublishing } from '../src/outbox-publishing.ts';
+import { openPostgresTestDatabase } from '../src/testing/test-database.ts';
+import { stored, waitFor } from './fixture/helpers.ts';
+import type { OutboxProcessConfig, OutboxProcessReport } from './fixture/outbox-process.ts';
+import { deadLetters, effects, outbox, processedEvents } from './fixture/schema.ts';
+
+const { databaseUrl } = testBackends();
+const migrationsFolder = fileURLToPath(new URL('./fixture/migrations', import.meta.url));
+const child = fileURLToPath(new URL('./fixture/outbox-process.ts', import.meta.url));
+const logger = createLogger({ level: 'silent' });
+const tables = { outbox, processedEvents, deadLetters };
+/** Short, so the test is quick; the mechanism is the same as with the default 30 s. */
+const LEASE_MS = 1500;
+
+/** Where a second process finds the same database: PostgreSQL by URL, PGlite by its data directory. */
+interface Backend {
+  config: Pick<OutboxProcessConfig, 'databaseUrl' | 'dataDir'>;
+  open(): Promise<Database>;
+  dispose(): Promise<void>;
+}
+
+async function pgliteBackend(): Promise<Backend> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'parley-outbox-crash-'));
+  return {
+    config: { dataDir },
+    open: () => openDatabase({ dataDir }),
+    dispose: () => rm(dataDir, { recursive: true, force: true }),
+  };
+}
+
+async function postgresBackend(baseUrl: string): Promise<Backend> {
+  const test = await openPostgresTestDatabase(baseUrl, 2);
+  return {
+    config: { databaseUrl: test.url },
+    open: () => openDatabase({ databaseUrl: test.url, poolSize: 4 }),
+    dispose: () => test.dispose(),
+  };
+}
+
+/** Starts the embedded service process and resolves with its report once its bus holds both events. */
+function startService(config: OutboxProcessConfig): {
+  process: ChildProcess;
+  next: () => Promise<OutboxProcessReport>;
+  exited: Promise<number | null>;
+} {
+  const service = spawn(process.execPath, ['--import', 'tsx', child, JSON.stringify(config)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => service.once('exit', (code) => resolve(code)));
+  const lines = createInterface({ input: service.stdout! })[Symbol.asyncIterator]();
+  return {
+    process: service,
+    exited,
+    next: async () => {
+      const line = await lines.next();
+      if (line.done) throw new Error('the service process ended without reporting');
+      return JSON.parse(line.value) as OutboxProcessReport;
+    },
+  };
+}
+
+/** The next start of the service: a healthy consumer, its publishing, over the same database. */
+async function restart(database: Database) {
+  const bus = new MemoryBus({ logger });
+  await subscribeIdempotent({
+    bus,
+    database,
+    tables,
+    group: 'crash',
+    subjects: ['fixture.crash.>'],
+    logger,
+    handle: async (tx, event) => {
+      await tx.insert(effects).values({ eventId: event.id, consumer: 'crash' });
+    },
+  });
+  const box = new Outbox(database, tables, logger);
+  const publishing = new OutboxPublishing({
+    outbox: box,
+    database,
+    tables,
+    bus,
+    logger,
+    pollMs: 20,
+    leaseMs: LEASE_MS,
+  });
+  box.onCommitted(() => publishing.wakeRelay());
+  publishing.start();
+  return async () => {
+    await publishing.stop();
+    await bus.close();
+  };
+}
+
+async function handledBoth(database: Database, ids: string[]): Promise<boolean> {
+  const rows = await database.db.select().from(effects).where(inArray(effects.eventId, ids));
+  return rows.length === ids.length;
+}
+
+function runCrashCases(name: string, backend: () => Promise<Backend>): void {
+  describe(`outbox over the in-process bus, across processes: ${name}`, () => {
+    for (const mode of ['hang', 'retry-then-stop'] as const) {
+      const what =
+        mode === 'hang'
+          ? 'is SIGKILLed while its handler holds the events'
+          : 'stops cleanly while its events wait for a retry';
+      it(`loses no event when the process ${what}: the next process publishes them`, async () => {
+        const where = await backend();
+        let running: ChildProcess | undefined;
+        try {
+          const setup = await where.open();
+          await migrate(setup, { schema: 'store_fixture', migrationsFolder });
+          // PGlite's data directory is one process's at a time.
+          if (where.config.dataDir) await setup.close();
+
+          const service = startService({ ...where.config, mode, leaseMs: LEASE_MS });
+          running = service.process;
+          const report = await service.next();
+          assert.ok('held' in report, 'the service reports the events it holds');
+          const ids = report.held;
+          if (mode === 'hang') {
+            service.process.kill('SIGKILL');
+            assert.equal(await service.exited, null, 'killed, not exited');
+          } else {
+            assert.deepEqual(await service.next(), { stopped: true });
+            assert.equal(await service.exited, 0);
+          }
+
+          const database = where.config.dataDir ? await where.open() : setup;
+          try {
+            assert.equal(await stored(database, ids), 2, 'both rows outlived the bus that held their events');
+            const restartedAt = Date.now();
+            const stop = await restart(database);
+            try {
+              await waitFor(() => handledBoth(database, ids), LEASE_MS + 10_000);
+              assert.ok(Date.now() - restartedAt < LEASE_MS + 5000, 'within about a lease of the restart');
+              await waitFor(async () => (await stored(database, ids)) === 0);
+            } finally {
+              await stop();
+            }
+            const effectRows = await database.db.select().from(effects).where(eq(effects.consumer, 'crash'));
+            assert.deepEqual(effectRows.map((row) => row.eventId).sort(), [...ids].sort());
+          } finally {
+            await database.close();
+          }
+        } finally {
+          // A test failing early must not leave its service process behind.
+          if (running?.exitCode === null && running.signalCode === null) running.kill('SIGKILL');
+          await where.dispose();
+        }
+      });
+    }
+  });
+}
+
+runCrashCases('PGlite (data directory)', pgliteBackend);
+if (databaseUrl) {
+  runCrashCases('PostgreSQL', () => postgresBackend(databaseUrl));
+} else {
+  describe('outbox over the in-process bus, across processes: PostgreSQL', {
+    skip: skipReason('DATABASE_URL', 'outbox crash cases on PostgreSQL'),
+  }, () => {});
+}
