@@ -33,7 +33,7 @@ export class OutboxPublishing {
   constructor(private readonly options: OutboxPublishingOptions) {
     const { outbox, database, tables, bus, logger, pollMs, leaseMs } = options;
     this.relay = new OutboxRelay({ database, tables, bus, logger, pollMs, leaseMs });
-    this.direct = new DirectPublisher({ database, tables, bus, logger, outbox, leaseMs });
+    this.direct = new DirectPublisher({ database, tables, bus, logger, outbox, relay: this.relay, leaseMs });
   }
 
   /** Rows without a lease have committed: the relay looks at once. */

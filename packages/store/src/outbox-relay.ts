@@ -24,6 +24,19 @@ export interface RelayOptions {
   afterPublish?: (events: EventEnvelope[]) => Promise<void>;
 }
 
+/** What one successful relay round did, for the direct path that hands rows back to the relay. */
+export interface RelayRound {
+  /** Positions of the rows whose events this round put on the bus (or found the bus still holding). */
+  published: number[];
+  /** It claimed less than a batch: nothing claimable was left in the outbox when it began. */
+  caughtUp: boolean;
+}
+
+export interface RelayProgress {
+  /** Calls `listener` after every successful round; returns the remover. */
+  onRound(listener: (round: RelayRound) => void): () => void;
+}
+
 type ClaimedRow = { position: string | number; envelope: EventEnvelope };
 
 /**
@@ -40,7 +53,7 @@ type ClaimedRow = { position: string | number; envelope: EventEnvelope };
  * their leases lapse, at most `leaseMs` on: by then that process's consumer groups have subscribed, which
  * the in-process bus needs (it offers an event only to the groups that exist when it is published).
  */
-export class OutboxRelay {
+export class OutboxRelay implements RelayProgress {
   private readonly pollMs: number;
   private readonly batchSize: number;
   private running = false;
@@ -49,6 +62,7 @@ export class OutboxRelay {
   /** A wake that came while a batch was being published: the next idle must not sleep through it. */
   private wakePending = false;
   private failures = 0;
+  private readonly listeners = new Set<(round: RelayRound) => void>();
   /** Set on the in-process bus only: what deletes rows once their events have settled. */
   private readonly settling: PublishedRows | undefined;
   private readonly leaseInterval: string;
@@ -100,6 +114,11 @@ export class OutboxRelay {
   wake(): void {
     this.wakePending = true;
     this.wakeUp?.();
+  }
+
+  onRound(listener: (round: RelayRound) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Publishes everything pending now that no writer holds a lease on; returns how many rows it took. */
@@ -163,6 +182,7 @@ export class OutboxRelay {
 
   private async publishBatch(): Promise<number> {
     const published = this.settling ? await this.publishLeased(this.settling) : await this.publishDeleted();
+    this.reported({ published, caughtUp: published.length < this.batchSize });
     return published.length;
   }
 
@@ -220,6 +240,16 @@ export class OutboxRelay {
     }
     await this.options.afterPublish?.(rows.map((row) => row.envelope));
     return published;
+  }
+
+  private reported(round: RelayRound): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(round);
+      } catch (error) {
+        this.options.logger.error({ err: error }, 'relay round listener failed');
+      }
+    }
   }
 }
 

@@ -49,7 +49,8 @@ export function runOutboxSettlementCases(handle: () => TestDatabase): void {
       },
     });
     const box = new Outbox(database, tables, logger);
-    const direct = new DirectPublisher({ database, tables, bus, logger, outbox: box });
+    const relay = new OutboxRelay({ database, tables, bus, logger });
+    const direct = new DirectPublisher({ database, tables, bus, logger, outbox: box, relay });
     box.publishOnCommit(direct);
     stopLater(() => direct.stop());
     const event = createEvent(type, { n: 1 });

@@ -15,6 +15,7 @@ import { queryPreparedDocument } from '../src/prepared-document.ts';
 import type { TestDatabase } from '../src/testing/test-database.ts';
 import { persistentView, sleep, waitFor } from './fixture/helpers.ts';
 import { deadLetters, effects, notes, outbox, processedEvents } from './fixture/schema.ts';
+import { runHandBackCases } from './outbox-hand-back.ts';
 import { runOutboxSettlementCases } from './outbox-settlement.ts';
 
 const migrationsFolder = fileURLToPath(new URL('./fixture/migrations', import.meta.url));
@@ -145,7 +146,16 @@ export function runStoreContract(name: string, open: () => Promise<TestDatabase>
       const bus = new MemoryBus();
       const received = await recorder(bus, 'fixture.direct');
       const box = new Outbox(handle.database, tables, logger);
-      const direct = new DirectPublisher({ database: handle.database, tables, bus, logger, outbox: box });
+      // Never started: nothing is handed back to it.
+      const relay = new OutboxRelay({ database: handle.database, tables, bus, logger });
+      const direct = new DirectPublisher({
+        database: handle.database,
+        tables,
+        bus,
+        logger,
+        outbox: box,
+        relay,
+      });
       box.publishOnCommit(direct);
       let relayWakes = 0;
       box.onCommitted(() => relayWakes++);
@@ -190,17 +200,18 @@ export function runStoreContract(name: string, open: () => Promise<TestDatabase>
       const closedBus = new MemoryBus();
       await closedBus.close();
       const box = new Outbox(handle.database, tables, logger);
+      // Polling alone would take a minute: only the hand-back's wake can bring the event out in time.
+      const relay = new OutboxRelay({ database: handle.database, tables, bus, logger, pollMs: 60_000 });
       const direct = new DirectPublisher({
         database: handle.database,
         tables,
         bus: closedBus,
         logger,
         outbox: box,
+        relay,
         leaseMs: 60_000,
       });
       box.publishOnCommit(direct);
-      // Polling alone would take a minute: only the hand-back's wake can bring the event out in time.
-      const relay = new OutboxRelay({ database: handle.database, tables, bus, logger, pollMs: 60_000 });
       box.onCommitted(() => relay.wake());
       relay.start();
       const event = createEvent('fixture.handback.sent', { n: 1 });
@@ -353,6 +364,7 @@ export function runStoreContract(name: string, open: () => Promise<TestDatabase>
     });
 
     runOutboxSettlementCases(() => handle);
+    runHandBackCases(() => handle);
 
     it('retries a transaction on serialization failure only', async () => {
       let calls = 0;
