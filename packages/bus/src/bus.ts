@@ -15,11 +15,18 @@ export interface SubscriptionOptions {
   subjects: string[];
   /** Resolving acknowledges the event; throwing asks for a redelivery after a backoff. */
   handler: (event: EventEnvelope, delivery: Delivery) => Promise<void>;
-  /** Deliveries before the event is given up (default 5). */
+  /**
+   * Deliveries before the event is given up (default 5). The subscription enforces it, not the server: a
+   * delivery that arrives past it (its last attempt ended with its process, or the limit was lowered) goes
+   * to `onDeadLetter` without running the handler, so an event is never dropped unseen.
+   */
   maxDeliver?: number;
   /** Delay before redelivery number `attempt + 1` (default: exponential from 100 ms, capped at 30 s). */
   backoffMs?: (attempt: number) => number;
-  /** Called once when an event failed `maxDeliver` times; it is then acknowledged and never redelivered. */
+  /**
+   * Called once when an event failed `maxDeliver` times, or arrives past `maxDeliver` (`attempts` is then the
+   * deliveries before this one); it is then acknowledged and never redelivered.
+   */
   onDeadLetter?: (event: EventEnvelope, error: unknown, attempts: number) => Promise<void>;
 }
 

@@ -1,7 +1,7 @@
 import type { EventEnvelope } from '@parley/kernel';
 import type { Subscription } from './bus.ts';
 import type { MemoryDurable, MemoryWorker, QueuedEvent } from './memory-durable.ts';
-import type { SubscriptionSettings } from './subscription-settings.ts';
+import { pastMaxDeliverError, type SubscriptionSettings } from './subscription-settings.ts';
 
 interface InboxEntry {
   durable: MemoryDurable;
@@ -59,6 +59,11 @@ export class MemorySubscription implements Subscription, MemoryWorker {
 
   private async deliver({ durable, item }: InboxEntry): Promise<void> {
     const { handler, maxDeliver, backoffMs, deadLetter } = this.settings;
+    if (item.attempt > maxDeliver) {
+      // Parked by a subscription of the group that allowed more attempts: this one's limit applies, as on NATS.
+      await deadLetter(decode(item), pastMaxDeliverError(item.attempt, maxDeliver), item.attempt - 1);
+      return;
+    }
     try {
       await handler(decode(item), { attempt: item.attempt });
     } catch (error) {

@@ -2,7 +2,7 @@ import { createLogger, type EventEnvelope, type Logger } from '@parley/kernel';
 import { connect, Events, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import type { Bus, Subscription, SubscriptionOptions } from './bus.ts';
 import { assertStreamName, assertSubjectPrefix, durableName, natsSubject, redactUrl } from './nats-names.ts';
-import { ensureConsumer, ensureStream } from './nats-setup.ts';
+import { DEFAULT_ACK_WAIT_MS, ensureConsumer, ensureStream } from './nats-setup.ts';
 import { NatsSubscription } from './nats-subscription.ts';
 import { assertEventType } from './subjects.ts';
 import { resolveSubscription } from './subscription-settings.ts';
@@ -16,11 +16,17 @@ export interface NatsBusOptions {
   logger?: Logger;
   /** Bound on connecting and on each JetStream API call, so a missing server fails start-up (default 5 s). */
   timeoutMs?: number;
+  /**
+   * How long a delivery may go without an ack or a sign of life before the server redelivers it (default
+   * 30 s): what a crashed subscriber delays its events by. Every process of a deployment should agree.
+   */
+  ackWaitMs?: number;
 }
 
 /**
- * Event messages are small; a small pull batch keeps few messages waiting in this process (their ack wait
- * ticks while they wait) and lets the other subscribers of a group take the rest.
+ * Event messages are small; a small pull batch keeps few messages waiting in this process (each is kept
+ * alive while it waits, but is one more to hand back on close) and lets the other subscribers of a group
+ * take the rest.
  */
 const PULL_BATCH = 10;
 
@@ -36,6 +42,7 @@ export class NatsBus implements Bus {
     private readonly js: JetStreamClient,
     private readonly stream: string,
     private readonly subjectPrefix: string,
+    private readonly ackWaitMs: number,
     private readonly logger: Logger,
   ) {}
 
@@ -44,6 +51,10 @@ export class NatsBus implements Bus {
     const subjectPrefix = options.subjectPrefix ?? 'parley';
     const timeout = options.timeoutMs ?? 5_000;
     const logger = options.logger ?? createLogger({ level: 'info', name: 'bus' });
+    const ackWaitMs = options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
+    if (!Number.isInteger(ackWaitMs) || ackWaitMs < 1000) {
+      throw new Error(`ackWaitMs must be an integer of at least 1000, got ${ackWaitMs}`);
+    }
     assertStreamName(stream);
     assertSubjectPrefix(subjectPrefix);
     const where = redactUrl(options.url);
@@ -58,7 +69,7 @@ export class NatsBus implements Bus {
     try {
       const jsm = await nc.jetstreamManager({ timeout });
       await ensureStream(jsm, stream, subjectPrefix);
-      const bus = new NatsBus(nc, jsm, nc.jetstream({ timeout }), stream, subjectPrefix, logger);
+      const bus = new NatsBus(nc, jsm, nc.jetstream({ timeout }), stream, subjectPrefix, ackWaitMs, logger);
       bus.watchConnection(where);
       return bus;
     } catch (error) {
@@ -81,7 +92,10 @@ export class NatsBus implements Bus {
   async subscribe(options: SubscriptionOptions): Promise<Subscription> {
     this.assertOpen();
     const settings = resolveSubscription(options, this.logger);
-    const subscription = new NatsSubscription(settings, this.logger);
+    const subscription = new NatsSubscription(settings, this.logger, {
+      ackWaitMs: this.ackWaitMs,
+      readAhead: PULL_BATCH,
+    });
     this.subscriptions.add(subscription);
     try {
       for (const pattern of settings.subjects) {
@@ -89,7 +103,7 @@ export class NatsBus implements Bus {
         await ensureConsumer(this.jsm, this.stream, {
           durable,
           filterSubject: natsSubject(this.subjectPrefix, pattern),
-          maxDeliver: settings.maxDeliver,
+          ackWaitMs: this.ackWaitMs,
         });
         const consumer = await this.js.consumers.get(this.stream, durable);
         subscription.run(await consumer.consume({ max_messages: PULL_BATCH }));

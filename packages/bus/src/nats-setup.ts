@@ -11,7 +11,7 @@ import {
 /** Long enough to cover an outbox relay re-publishing after a crash and restart. */
 const DUPLICATE_WINDOW_MS = 2 * 60_000;
 /** Handlers running longer keep the message with `working()`; a crashed process frees it after this. */
-export const ACK_WAIT_MS = 30_000;
+export const DEFAULT_ACK_WAIT_MS = 30_000;
 
 export function isNotFound(error: unknown): boolean {
   return error instanceof NatsError && error.api_error?.code === 404;
@@ -56,19 +56,28 @@ export async function ensureStream(
 export interface ConsumerSpec {
   durable: string;
   filterSubject: string;
-  maxDeliver: number;
+  ackWaitMs: number;
 }
 
 /**
+ * The server redelivers without limit; each subscription enforces its own maxDeliver. A server-side limit
+ * drops an event silently when its last delivery ends without a reply (a crash, or a close handing it
+ * back): nobody is left to dead-letter it. Client-side, that delivery comes back once more, past the limit,
+ * and is dead-lettered without running the handler.
+ */
+export const SERVER_MAX_DELIVER = -1;
+
+/**
  * Deliver policy "new" applies only when the durable is first created: afterwards the group resumes from
- * its stored position, which is what makes the group survive restarts.
+ * its stored position, which is what makes the group survive restarts. A durable made by an older version
+ * (with a server-side max_deliver) is updated in place: the position is kept.
  */
 export async function ensureConsumer(
   jsm: JetStreamManager,
   stream: string,
   spec: ConsumerSpec,
 ): Promise<void> {
-  const ackWait = nanos(ACK_WAIT_MS);
+  const ackWait = nanos(spec.ackWaitMs);
   try {
     const { config } = await jsm.consumers.info(stream, spec.durable);
     if (config.filter_subject !== spec.filterSubject) {
@@ -76,8 +85,11 @@ export async function ensureConsumer(
         `Consumer ${spec.durable} on ${stream} filters ${config.filter_subject}, expected ${spec.filterSubject}`,
       );
     }
-    if (config.max_deliver !== spec.maxDeliver || config.ack_wait !== ackWait) {
-      await jsm.consumers.update(stream, spec.durable, { max_deliver: spec.maxDeliver, ack_wait: ackWait });
+    if (config.max_deliver !== SERVER_MAX_DELIVER || config.ack_wait !== ackWait) {
+      await jsm.consumers.update(stream, spec.durable, {
+        max_deliver: SERVER_MAX_DELIVER,
+        ack_wait: ackWait,
+      });
     }
     return;
   } catch (error) {
@@ -90,7 +102,7 @@ export async function ensureConsumer(
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.New,
       ack_wait: ackWait,
-      max_deliver: spec.maxDeliver,
+      max_deliver: SERVER_MAX_DELIVER,
     });
   } catch (error) {
     await jsm.consumers.info(stream, spec.durable).catch(() => Promise.reject(error));

@@ -44,6 +44,16 @@ export function resolveSubscription(options: SubscriptionOptions, logger: Logger
   };
 }
 
+/**
+ * A delivery past `maxDeliver` has no handler error to report: the deliveries before it failed, or ended with
+ * no result at all (a subscriber that stopped or died while the event was its own, or a lowered limit).
+ */
+export function pastMaxDeliverError(attempt: number, maxDeliver: number): Error {
+  return new Error(
+    `delivery ${attempt} is past maxDeliver ${maxDeliver}: earlier deliveries failed or ended without a result`,
+  );
+}
+
 /** A broken backoff function must not kill the consumer loop that called it on a handler failure. */
 function guardBackoff(backoffMs: (attempt: number) => number): (attempt: number) => number {
   return (attempt) => {

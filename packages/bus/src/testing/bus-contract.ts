@@ -302,6 +302,95 @@ export function runBusContract(
       assert.deepEqual(deadLetterAttempts, [4]);
     });
 
+    it('dead-letters, without running the handler, a delivery past maxDeliver (a lowered limit)', async () => {
+      const bus = await open();
+      const type = `${uniqueToken('past')}.created`;
+      const group = uniqueGroup('past');
+      const firstAttempts: number[] = [];
+      const first = await bus.subscribe({
+        group,
+        subjects: [type],
+        maxDeliver: 5,
+        // Long enough that the third delivery is still ahead when this subscription has closed.
+        backoffMs: () => 300,
+        handler: async (_event, { attempt }) => {
+          firstAttempts.push(attempt);
+          throw new Error(`failure ${attempt}`);
+        },
+      });
+      const event = sampleEvent(type);
+      await bus.publish(event);
+      await waitFor(() => firstAttempts.length === 2, 'two failed attempts');
+      await first.close();
+
+      const laterAttempts: number[] = [];
+      const deadLetters: { event: EventEnvelope; attempts: number }[] = [];
+      await bus.subscribe({
+        group,
+        subjects: [type],
+        maxDeliver: 2,
+        backoffMs: QUICK_RETRY,
+        handler: async (_event, { attempt }) => void laterAttempts.push(attempt),
+        onDeadLetter: async (dead, _error, attempts) => void deadLetters.push({ event: dead, attempts }),
+      });
+      await waitFor(() => deadLetters.length > 0, 'the dead letter of the third delivery');
+      await settle();
+
+      assert.deepEqual(firstAttempts, [1, 2]);
+      assert.deepEqual(laterAttempts, [], 'the handler never ran past the limit');
+      assert.equal(deadLetters.length, 1);
+      assert.deepEqual(deadLetters[0]?.event, event);
+      assert.ok((deadLetters[0]?.attempts ?? 0) >= 2, 'reports the deliveries before this one');
+    });
+
+    it('hands an event whose last delivery waited in a closing subscriber to the rest of its group', async () => {
+      const bus = await open();
+      const peer = await openPeer(bus);
+      const p = uniqueToken('lastclose');
+      const group = uniqueGroup('lastclose');
+      const flaky = sampleEvent(`${p}.flaky`);
+      const slow = sampleEvent(`${p}.slow`);
+      let slowStarted = false;
+      const leaving = await bus.subscribe({
+        group,
+        subjects: [`${p}.>`],
+        maxDeliver: 2,
+        backoffMs: () => 0,
+        handler: async (event, { attempt }) => {
+          if (event.id === flaky.id && attempt === 1) throw new Error('transient failure');
+          if (event.id === slow.id) {
+            slowStarted = true;
+            // Meanwhile the flaky event's second and last delivery waits behind this one.
+            await delay(800);
+          }
+        },
+      });
+      await bus.publish(flaky);
+      await bus.publish(slow);
+      await waitFor(() => slowStarted, 'the slow handler to start');
+      await delay(300);
+
+      // A rolling restart: the new subscriber is up, then the old one closes with that delivery not started.
+      const outcomes: string[] = [];
+      await peer.subscribe({
+        group,
+        subjects: [`${p}.>`],
+        maxDeliver: 2,
+        handler: async (event) => void outcomes.push(`handled ${event.id}`),
+        onDeadLetter: async (event) => void outcomes.push(`dead ${event.id}`),
+      });
+      await leaving.close();
+      // Well under the NATS ack wait: the event is handed back at close, not left to time out.
+      await waitFor(
+        () => outcomes.some((outcome) => outcome.endsWith(flaky.id)),
+        'the flaky event to be handled or dead-lettered',
+        5_000,
+      );
+      await settle();
+
+      assert.equal(outcomes.filter((outcome) => outcome.endsWith(flaky.id)).length, 1, outcomes.join(', '));
+    });
+
     it('keeps delivering when the dead-letter handler itself throws', async () => {
       const bus = await open();
       const type = `${uniqueToken('sink')}.created`;
