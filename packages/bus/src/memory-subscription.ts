@@ -42,10 +42,14 @@ export class MemorySubscription implements Subscription, MemoryWorker {
     // transaction on a single-connection database) must get its promise back before any handler runs.
     this.scheduled = setImmediate(() => {
       this.scheduled = undefined;
-      this.draining = this.drain().finally(() => {
-        this.draining = undefined;
-        if (this.inbox.length > 0) this.wake();
-      });
+      // `draining` is set before the first handler starts: one that publishes to its own group before its
+      // first await wakes this subscription, and must not start a second drain beside this one.
+      this.draining = Promise.resolve()
+        .then(() => this.drain())
+        .finally(() => {
+          this.draining = undefined;
+          if (this.inbox.length > 0) this.wake();
+        });
     });
   }
 

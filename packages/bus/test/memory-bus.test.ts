@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createLogger } from '@parley/kernel';
 import { MemoryBus } from '../src/memory-bus.ts';
 import { Recorder, sampleEvent, uniqueGroup, uniqueToken } from '../src/testing/fixtures.ts';
@@ -37,6 +38,34 @@ describe('MemoryBus', () => {
 
     release();
     await waitFor(() => calls === 2, 'the second event');
+    await bus.close();
+  });
+
+  it('runs one handler at a time even when a handler publishes to its own group', async () => {
+    const bus = new MemoryBus({ logger });
+    const type = `${uniqueToken('reentrant')}.created`;
+    const second = sampleEvent(type);
+    let running = 0;
+    let most = 0;
+    const handled: string[] = [];
+    await bus.subscribe({
+      group: uniqueGroup('reentrant'),
+      subjects: [type],
+      handler: async (event) => {
+        running += 1;
+        most = Math.max(most, running);
+        if (event.id !== second.id) await bus.publish(second);
+        await delay(20);
+        handled.push(event.id);
+        running -= 1;
+      },
+    });
+    const first = sampleEvent(type);
+    await bus.publish(first);
+    await waitFor(() => handled.length === 2, 'both events');
+
+    assert.equal(most, 1, 'never two handlers at once');
+    assert.deepEqual(handled, [first.id, second.id]);
     await bus.close();
   });
 

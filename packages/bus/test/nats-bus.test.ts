@@ -111,7 +111,12 @@ describe('NatsBus against JetStream', { skip }, () => {
         maxDeliver: 2,
         backoffMs: () => 0,
         handler: async (event, { attempt }) => {
-          if (event.id === flaky.id && attempt === 1) throw new Error('transient failure');
+          if (event.id === flaky.id && attempt === 1) {
+            // The slow event arrives first, so the flaky event's redelivery queues up behind it.
+            await bus.publish(slow);
+            await delay(100);
+            throw new Error('transient failure');
+          }
           if (event.id === slow.id) {
             slowStarted = true;
             await delay(800);
@@ -119,7 +124,6 @@ describe('NatsBus against JetStream', { skip }, () => {
         },
       });
       await bus.publish(flaky);
-      await bus.publish(slow);
       await waitFor(() => slowStarted, 'the slow handler to start');
       await delay(300);
       // A restart with nobody else in the group: the hand-back at close meets no live pull request. (A

@@ -357,7 +357,12 @@ export function runBusContract(
         maxDeliver: 2,
         backoffMs: () => 0,
         handler: async (event, { attempt }) => {
-          if (event.id === flaky.id && attempt === 1) throw new Error('transient failure');
+          if (event.id === flaky.id && attempt === 1) {
+            // The slow event arrives first, so the flaky event's redelivery queues up behind it.
+            await bus.publish(slow);
+            await delay(100);
+            throw new Error('transient failure');
+          }
           if (event.id === slow.id) {
             slowStarted = true;
             // Meanwhile the flaky event's second and last delivery waits behind this one.
@@ -366,7 +371,6 @@ export function runBusContract(
         },
       });
       await bus.publish(flaky);
-      await bus.publish(slow);
       await waitFor(() => slowStarted, 'the slow handler to start');
       await delay(300);
 
