@@ -32,6 +32,7 @@ export async function openInfrastructure(
     natsUrl: config.natsUrl,
     stream: config.natsStream,
     subjectPrefix: config.natsSubjectPrefix,
+    retentionMs: config.eventRetentionDays * 24 * 3600 * 1000,
     logger,
   });
   lifecycle.onStop('bus', () => bus.close());

@@ -58,6 +58,12 @@ export interface Subscription {
  * committed). Delivery is at least once; consumers make handling idempotent.
  */
 export interface Bus {
+  /**
+   * How long after publishing an event this bus may still deliver it (a redelivery, a group catching up);
+   * older events are gone. A consumer remembering handled event ids longer than this never meets one it has
+   * forgotten. Unset: DEFAULT_EVENT_RETENTION_MS.
+   */
+  readonly retentionMs?: number;
   publish(event: EventEnvelope): Promise<void>;
   subscribe(options: SubscriptionOptions): Promise<Subscription>;
   ping(): Promise<void>;
@@ -72,6 +78,9 @@ export interface Bus {
 }
 
 export const DEFAULT_MAX_DELIVER = 5;
+
+/** Longer than any redelivery backoff or outage a consumer should catch up from; bounds what a bus stores. */
+export const DEFAULT_EVENT_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
 export function defaultBackoffMs(attempt: number): number {
   return Math.min(30_000, 100 * 2 ** (attempt - 1));

@@ -8,16 +8,20 @@ export interface CreateBusOptions {
   natsUrl?: string;
   stream?: string;
   subjectPrefix?: string;
+  /** How long the bus keeps events for groups that are new, behind or retrying (default 7 days). */
+  retentionMs?: number;
   logger: Logger;
 }
 
 export async function createBus(options: CreateBusOptions): Promise<Bus> {
   const logger = options.logger.child({ component: 'bus' });
+  const { retentionMs } = options;
   if (!options.natsUrl) return new MemoryBus({ logger });
   return NatsBus.connect({
     url: options.natsUrl,
     stream: options.stream,
     subjectPrefix: options.subjectPrefix,
+    retentionMs,
     logger,
   });
 }

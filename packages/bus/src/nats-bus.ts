@@ -1,6 +1,6 @@
 import { createLogger, type EventEnvelope, type Logger } from '@parley/kernel';
 import { connect, Events, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
-import type { Bus, Subscription, SubscriptionOptions } from './bus.ts';
+import { type Bus, DEFAULT_EVENT_RETENTION_MS, type Subscription, type SubscriptionOptions } from './bus.ts';
 import { assertStreamName, assertSubjectPrefix, durableName, natsSubject, redactUrl } from './nats-names.ts';
 import { DEFAULT_ACK_WAIT_MS, ensureConsumer, ensureStream } from './nats-setup.ts';
 import { NatsSubscription } from './nats-subscription.ts';
@@ -21,6 +21,8 @@ export interface NatsBusOptions {
    * 30 s): what a crashed subscriber delays its events by. Every process of a deployment should agree.
    */
   ackWaitMs?: number;
+  /** The stream's max_age: how long events are kept for groups that are new, behind or retrying (7 days). */
+  retentionMs?: number;
 }
 
 /**
@@ -32,6 +34,7 @@ const PULL_BATCH = 10;
 
 /** The Bus over NATS JetStream: durable, shared by every process of a deployment. */
 export class NatsBus implements Bus {
+  readonly retentionMs: number;
   private readonly subscriptions = new Set<NatsSubscription>();
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -43,8 +46,11 @@ export class NatsBus implements Bus {
     private readonly stream: string,
     private readonly subjectPrefix: string,
     private readonly ackWaitMs: number,
+    retentionMs: number,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.retentionMs = retentionMs;
+  }
 
   static async connect(options: NatsBusOptions): Promise<NatsBus> {
     const stream = options.stream ?? 'PARLEY';
@@ -54,6 +60,10 @@ export class NatsBus implements Bus {
     const ackWaitMs = options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
     if (!Number.isInteger(ackWaitMs) || ackWaitMs < 1000) {
       throw new Error(`ackWaitMs must be an integer of at least 1000, got ${ackWaitMs}`);
+    }
+    const retentionMs = options.retentionMs ?? DEFAULT_EVENT_RETENTION_MS;
+    if (!Number.isInteger(retentionMs) || retentionMs < 1000) {
+      throw new Error(`retentionMs must be an integer of at least 1000, got ${retentionMs}`);
     }
     assertStreamName(stream);
     assertSubjectPrefix(subjectPrefix);
@@ -68,8 +78,9 @@ export class NatsBus implements Bus {
     }
     try {
       const jsm = await nc.jetstreamManager({ timeout });
-      await ensureStream(jsm, stream, subjectPrefix);
-      const bus = new NatsBus(nc, jsm, nc.jetstream({ timeout }), stream, subjectPrefix, ackWaitMs, logger);
+      await ensureStream(jsm, stream, subjectPrefix, retentionMs);
+      const js = nc.jetstream({ timeout });
+      const bus = new NatsBus(nc, jsm, js, stream, subjectPrefix, ackWaitMs, retentionMs, logger);
       bus.watchConnection(where);
       return bus;
     } catch (error) {

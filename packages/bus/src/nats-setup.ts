@@ -18,16 +18,21 @@ export function isNotFound(error: unknown): boolean {
 }
 
 /**
- * Creates the stream, or widens an existing one to our subjects and duplicate window. Several processes
- * start at once, so losing the race to create it is expected and resolved by updating.
+ * Creates the stream, or brings an existing one to our subjects, duplicate window and age limit. Several
+ * processes start at once, so losing the race to create it is expected and resolved by updating.
+ * `retentionMs` becomes max_age: events older than it are gone, for every group. It is what bounds the
+ * stream's storage (limits retention alone keeps every event forever).
  */
 export async function ensureStream(
   jsm: JetStreamManager,
   stream: string,
   subjectPrefix: string,
+  retentionMs: number,
 ): Promise<void> {
   const subject = `${subjectPrefix}.>`;
-  const duplicateWindow = nanos(DUPLICATE_WINDOW_MS);
+  // JetStream refuses a duplicate window longer than max_age.
+  const duplicateWindow = nanos(Math.min(DUPLICATE_WINDOW_MS, retentionMs));
+  const maxAge = nanos(retentionMs);
   let info: StreamInfo;
   try {
     info = await jsm.streams.info(stream);
@@ -39,17 +44,27 @@ export async function ensureStream(
         subjects: [subject],
         storage: StorageType.File,
         duplicate_window: duplicateWindow,
+        max_age: maxAge,
       });
       return;
     } catch (addError) {
       info = await jsm.streams.info(stream).catch(() => Promise.reject(addError));
     }
   }
-  const subjects = info.config.subjects ?? [];
-  if (subjects.includes(subject) && info.config.duplicate_window === duplicateWindow) return;
+  const { config } = info;
+  const subjects = config.subjects ?? [];
+  if (
+    subjects.includes(subject) &&
+    config.duplicate_window === duplicateWindow &&
+    config.max_age === maxAge
+  ) {
+    return;
+  }
+  // A stream made by an older version has no max_age: the update drops what is older at once.
   await jsm.streams.update(stream, {
     subjects: subjects.includes(subject) ? subjects : [...subjects, subject],
     duplicate_window: duplicateWindow,
+    max_age: maxAge,
   });
 }
 

@@ -196,6 +196,39 @@ describe('NatsBus against JetStream', { skip }, () => {
       }
     });
 
+    it('bounds the stream by max_age, on a new stream and on one an older version created without', async () => {
+      // A stream and subjects of this test's own (two streams may not share subjects).
+      const own = `${stream}_AGE`;
+      const ownPrefix = `${subjectPrefix}age`;
+      const nc = await connect({ servers: url });
+      try {
+        const jsm = await nc.jetstreamManager();
+        const day = 24 * 3600 * 1000;
+        await (
+          await NatsBus.connect({ url, stream: own, subjectPrefix: ownPrefix, logger, retentionMs: 3 * day })
+        ).close();
+        assert.equal((await jsm.streams.info(own)).config.max_age, nanos(3 * day));
+        await jsm.streams.delete(own);
+
+        // As an older version created it: no age limit.
+        await jsm.streams.add({
+          name: own,
+          subjects: [`${ownPrefix}.>`],
+          duplicate_window: nanos(120_000),
+        });
+        const bus = await NatsBus.connect({ url, stream: own, subjectPrefix: ownPrefix, logger });
+        await bus.close();
+        assert.equal(bus.retentionMs, 7 * day);
+        const { config } = await jsm.streams.info(own);
+        assert.equal(config.max_age, nanos(7 * day));
+        assert.equal(config.duplicate_window, nanos(120_000));
+      } finally {
+        const jsm = await nc.jetstreamManager();
+        await jsm.streams.delete(own).catch(() => false);
+        await nc.close();
+      }
+    });
+
     it('keeps an event waiting behind a slow handler alive: handled once, on its first delivery', async () => {
       const bus = await open();
       const p = uniqueToken('waiting');

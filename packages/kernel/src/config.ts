@@ -22,6 +22,11 @@ export interface Config {
   natsStream: string;
   /** Event type `a.b` travels on NATS subject `<natsSubjectPrefix>.a.b`; distinct prefixes keep deployments apart. */
   natsSubjectPrefix: string;
+  /**
+   * How long the bus keeps a published event for groups that are new, behind or retrying (JetStream's
+   * max_age).
+   */
+  eventRetentionDays: number;
   /** Redis only: prepended to every cache key and channel, so deployments (or test runs) can share one Redis. */
   cacheKeyPrefix: string | undefined;
   /** Proxies whose X-Forwarded-For is believed (a gateway, a load balancer): false, true, or addresses/CIDRs. */
@@ -157,6 +162,7 @@ export function parseConfig(env: Env, cwd: string = process.cwd()): Config {
     natsUrl,
     natsStream: reader.string('PARLEY_NATS_STREAM', 'PARLEY'),
     natsSubjectPrefix: reader.string('PARLEY_NATS_SUBJECT_PREFIX', 'parley'),
+    eventRetentionDays: reader.integer('PARLEY_EVENT_RETENTION_DAYS', 7, { min: 1, max: 3650 }),
     cacheKeyPrefix: reader.optional('PARLEY_CACHE_PREFIX'),
     trustProxy: reader.trustProxy('PARLEY_TRUST_PROXY'),
     gateway: {

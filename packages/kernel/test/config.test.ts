@@ -32,6 +32,7 @@ describe('configuration', () => {
     assert.equal(config.mailTransport, 'file');
     assert.deepEqual(config.egressAllowlist, []);
     assert.equal(config.logLevel, 'info');
+    assert.equal(config.eventRetentionDays, 7);
   });
 
   it('reads every documented variable', () => {
@@ -54,6 +55,7 @@ describe('configuration', () => {
       OPENAI_API_KEY: 'sk-test',
       OPENAI_BASE_URL: 'http://localhost:11434/v1',
       LOG_LEVEL: 'debug',
+      PARLEY_EVENT_RETENTION_DAYS: '30',
     });
     assert.equal(config.port, 9000);
     assert.equal(config.dataDir, '/var/lib/parley');
@@ -67,6 +69,7 @@ describe('configuration', () => {
     assert.deepEqual(config.egressAllowlist, ['ollama.local', '10.0.0.0/8']);
     assert.equal(config.openaiBaseUrl, 'http://localhost:11434/v1');
     assert.equal(config.logLevel, 'debug');
+    assert.equal(config.eventRetentionDays, 30);
   });
 
   it('names the variable and what it expects when a value is wrong', () => {
@@ -82,6 +85,7 @@ describe('configuration', () => {
       LOG_LEVEL: 'loud',
       PARLEY_MAIL_TRANSPORT: 'pigeon',
       PARLEY_RATE_LIMIT: '1.5',
+      PARLEY_EVENT_RETENTION_DAYS: '0',
     });
     for (const name of [
       'PORT',
@@ -90,6 +94,7 @@ describe('configuration', () => {
       'LOG_LEVEL',
       'PARLEY_MAIL_TRANSPORT',
       'PARLEY_RATE_LIMIT',
+      'PARLEY_EVENT_RETENTION_DAYS',
     ]) {
       assert.ok(
         problems.some((problem) => problem.startsWith(name)),
