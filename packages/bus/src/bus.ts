@@ -8,7 +8,10 @@ export interface Delivery {
 export interface SubscriptionOptions {
   /**
    * Durable consumer group: every event is handled by exactly one subscriber of the group across all
-   * processes, and the group's position survives restarts (NATS) or the process's life (in-process).
+   * processes, and the group's position survives restarts (NATS) or the process's life (in-process). A
+   * group's first subscription starts with the oldest event the bus still keeps (`Bus.retentionMs`), not
+   * with the next one: what was published before a group existed (a service deployed, or started, after
+   * another) is not lost to it. Handlers are idempotent, so that replay is safe.
    */
   group: string;
   /** Event types or NATS-style patterns over them: `chat.message.created`, `chat.*.created`, `identity.>`. */
@@ -59,7 +62,7 @@ export interface Subscription {
  */
 export interface Bus {
   /**
-   * How long after publishing an event this bus may still deliver it (a redelivery, a group catching up);
+   * How long after publishing an event this bus may still deliver it (to a new group, a redelivery);
    * older events are gone. A consumer remembering handled event ids longer than this never meets one it has
    * forgotten. Unset: DEFAULT_EVENT_RETENTION_MS.
    */

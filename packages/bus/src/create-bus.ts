@@ -16,7 +16,7 @@ export interface CreateBusOptions {
 export async function createBus(options: CreateBusOptions): Promise<Bus> {
   const logger = options.logger.child({ component: 'bus' });
   const { retentionMs } = options;
-  if (!options.natsUrl) return new MemoryBus({ logger });
+  if (!options.natsUrl) return new MemoryBus({ logger, retentionMs });
   return NatsBus.connect({
     url: options.natsUrl,
     stream: options.stream,

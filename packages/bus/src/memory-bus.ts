@@ -1,5 +1,11 @@
 import { createLogger, type EventEnvelope, type Logger, subjectMatches } from '@parley/kernel';
-import type { Bus, Subscription, SubscriptionOptions, VolatileEvents } from './bus.ts';
+import {
+  type Bus,
+  DEFAULT_EVENT_RETENTION_MS,
+  type Subscription,
+  type SubscriptionOptions,
+  type VolatileEvents,
+} from './bus.ts';
 import { MemoryDurable, type QueuedEvent } from './memory-durable.ts';
 import { MemorySubscription } from './memory-subscription.ts';
 import { assertEventType } from './subjects.ts';
@@ -7,12 +13,27 @@ import { resolveSubscription } from './subscription-settings.ts';
 
 export interface MemoryBusOptions {
   logger?: Logger;
+  /** Events older than this are not replayed to a new group (default 7 days, like the NATS stream). */
+  retentionMs?: number;
+  /** At most this many of the latest events are kept for groups yet to subscribe (default 10,000). */
+  historyLimit?: number;
+}
+
+interface PublishedEvent {
+  seq: number;
+  id: string;
+  type: string;
+  payload: string;
+  publishedAt: number;
 }
 
 /**
- * The Bus for a single process (laptop, tests). Groups behave like JetStream durables created with deliver
- * policy "new" and live as long as the bus. Re-publishing an event id delivers it again: de-duplication is
- * left to idempotent consumers, as the port's at-least-once contract allows.
+ * The Bus for a single process (laptop, tests). Groups behave like JetStream durables and live as long as
+ * the bus. Like a new durable on a stream with max_age, a group's first subscription is first handed the
+ * events published on this bus before it (within `retentionMs`, and the last `historyLimit` of them: in one
+ * process, that covers a service whose consumers start after another service has published). Re-publishing
+ * an event id delivers it again: de-duplication is left to idempotent consumers, as the port's
+ * at-least-once contract allows.
  *
  * Published events live only in this process's memory, so the bus reports when each has settled
  * (`volatileEvents`): until then its publisher keeps the outbox row, the copy a crash or a stop leaves.
@@ -25,7 +46,12 @@ export class MemoryBus implements Bus {
     },
     holds: (eventId) => this.held.has(eventId),
   };
+  readonly retentionMs: number;
+  private readonly historyLimit: number;
   private readonly logger: Logger;
+  /** Oldest first, from `historyStart` on (the entries before it are dropped, and compacted away in bulk). */
+  private history: PublishedEvent[] = [];
+  private historyStart = 0;
   private readonly durables = new Map<string, MemoryDurable>();
   private readonly subscriptions = new Set<MemorySubscription>();
   /** Event id → how many group copies of it are not settled yet (one per matching durable per publish). */
@@ -37,6 +63,12 @@ export class MemoryBus implements Bus {
 
   constructor(options: MemoryBusOptions = {}) {
     this.logger = options.logger ?? createLogger({ level: 'info', name: 'bus' });
+    this.retentionMs = options.retentionMs ?? DEFAULT_EVENT_RETENTION_MS;
+    this.historyLimit = options.historyLimit ?? 10_000;
+    if (!(this.retentionMs > 0)) throw new Error(`retentionMs must be positive, got ${this.retentionMs}`);
+    if (!Number.isInteger(this.historyLimit) || this.historyLimit < 0) {
+      throw new Error(`historyLimit must be a non-negative integer, got ${this.historyLimit}`);
+    }
   }
 
   async publish(event: EventEnvelope): Promise<void> {
@@ -44,6 +76,7 @@ export class MemoryBus implements Bus {
     assertEventType(event.type);
     const payload = JSON.stringify(event);
     this.sequence += 1;
+    this.remember({ seq: this.sequence, id: event.id, type: event.type, payload, publishedAt: Date.now() });
     const targets: MemoryDurable[] = [];
     for (const durable of this.durables.values()) {
       if (subjectMatches(durable.pattern, event.type)) targets.push(durable);
@@ -87,12 +120,45 @@ export class MemoryBus implements Bus {
     if (!durable) {
       durable = new MemoryDurable(pattern, (item) => this.settle(item));
       this.durables.set(key, durable);
+      // A new group: what was published before it, parked in order until its subscription attaches. An
+      // event still held elsewhere waits for this group too before its outbox row goes; one already
+      // settled has no row left to keep, so its copy here settles nothing.
+      this.forget(Date.now());
+      for (let at = this.historyStart; at < this.history.length; at++) {
+        const { seq, id, type, payload } = this.history[at]!;
+        if (!subjectMatches(pattern, type)) continue;
+        const held = this.held.get(id);
+        if (held !== undefined) this.held.set(id, held + 1);
+        durable.offer({ seq, id, payload, attempt: 1, ...(held === undefined ? { replayed: true } : {}) });
+      }
     }
     return durable;
   }
 
+  private remember(published: PublishedEvent): void {
+    this.history.push(published);
+    this.forget(published.publishedAt);
+  }
+
+  /** Drops what is past the age or count limit; the array is compacted once half of it is dropped. */
+  private forget(now: number): void {
+    const { history } = this;
+    while (
+      this.historyStart < history.length &&
+      (history.length - this.historyStart > this.historyLimit ||
+        now - history[this.historyStart]!.publishedAt > this.retentionMs)
+    ) {
+      this.historyStart += 1;
+    }
+    if (this.historyStart > 1024 && this.historyStart * 2 > history.length) {
+      this.history = history.slice(this.historyStart);
+      this.historyStart = 0;
+    }
+  }
+
   /** One group is done with one copy of an event; the event has settled when every copy is. */
   private settle(item: QueuedEvent): void {
+    if (item.replayed) return;
     const left = (this.held.get(item.id) ?? 1) - 1;
     if (left > 0) {
       this.held.set(item.id, left);
@@ -128,5 +194,7 @@ export class MemoryBus implements Bus {
     }
     this.held.clear();
     this.settledListeners.clear();
+    this.history = [];
+    this.historyStart = 0;
   }
 }

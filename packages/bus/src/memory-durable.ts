@@ -6,6 +6,8 @@ export interface QueuedEvent {
   id: string;
   payload: string;
   attempt: number;
+  /** A copy handed to a group created after the event had settled: no outbox row waits on it. */
+  replayed?: boolean;
 }
 
 export interface MemoryWorker {
@@ -91,6 +93,12 @@ export class MemoryDurable {
   }
 
   private park(item: QueuedEvent): void {
+    // Usually in order (a new group's replay, events published while the group is away): append.
+    const last = this.parked.at(-1);
+    if (!last || last.seq < item.seq) {
+      this.parked.push(item);
+      return;
+    }
     const at = this.parked.findIndex((other) => other.seq > item.seq);
     if (at < 0) this.parked.push(item);
     else this.parked.splice(at, 0, item);

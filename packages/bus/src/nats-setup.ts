@@ -21,7 +21,8 @@ export function isNotFound(error: unknown): boolean {
  * Creates the stream, or brings an existing one to our subjects, duplicate window and age limit. Several
  * processes start at once, so losing the race to create it is expected and resolved by updating.
  * `retentionMs` becomes max_age: events older than it are gone, for every group. It is what bounds the
- * stream's storage (limits retention alone keeps every event forever).
+ * stream's storage (limits retention alone keeps every event forever), and the replay a new group starts
+ * with (its durable delivers from the oldest event kept).
  */
 export async function ensureStream(
   jsm: JetStreamManager,
@@ -83,9 +84,11 @@ export interface ConsumerSpec {
 export const SERVER_MAX_DELIVER = -1;
 
 /**
- * Deliver policy "new" applies only when the durable is first created: afterwards the group resumes from
- * its stored position, which is what makes the group survive restarts. A durable made by an older version
- * (with a server-side max_deliver) is updated in place: the position is kept.
+ * A new durable delivers everything the stream still holds (deliver policy "all", bounded by max_age), so
+ * a group that first subscribes after events were published gets them; "new" lost them for good. The
+ * policy applies only when the durable is created: afterwards the group resumes from its stored position,
+ * which is what makes the group survive restarts. A durable made by an older version (deliver policy
+ * "new", a server-side max_deliver) is updated in place, its position kept.
  */
 export async function ensureConsumer(
   jsm: JetStreamManager,
@@ -115,7 +118,7 @@ export async function ensureConsumer(
       durable_name: spec.durable,
       filter_subject: spec.filterSubject,
       ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.New,
+      deliver_policy: DeliverPolicy.All,
       ack_wait: ackWait,
       max_deliver: SERVER_MAX_DELIVER,
     });

@@ -167,6 +167,87 @@ describe('MemoryBus', () => {
     assert.equal(countTimers(), timersBefore);
   });
 
+  it('replays to a new group only the latest historyLimit events, none older than retentionMs', async () => {
+    const bus = new MemoryBus({ logger, historyLimit: 2, retentionMs: 200 });
+    const type = `${uniqueToken('history')}.created`;
+    const events = Array.from({ length: 4 }, (_, n) => sampleEvent(type, { n }));
+    for (const event of events.slice(0, 3)) await bus.publish(event);
+    const countCut = new Recorder();
+    await bus.subscribe({ group: uniqueGroup('count'), subjects: [type], handler: countCut.handler });
+    await waitFor(() => countCut.received.length === 2, 'the two latest events');
+
+    await delay(300);
+    await bus.publish(events[3]!);
+    const ageCut = new Recorder();
+    await bus.subscribe({ group: uniqueGroup('age'), subjects: [type], handler: ageCut.handler });
+    await waitFor(() => ageCut.has(events[3]!.id), 'the recent event');
+    await delay(50);
+
+    assert.deepEqual(countCut.ids(), [events[1]!.id, events[2]!.id, events[3]!.id]);
+    assert.deepEqual(ageCut.ids(), [events[3]!.id], 'older than retentionMs: not replayed');
+    assert.equal(bus.retentionMs, 200);
+    await bus.close();
+  });
+
+  it('settles an event replayed to a late group only once that group has it too, if it was still held', async () => {
+    const bus = new MemoryBus({ logger });
+    const type = `${uniqueToken('late')}.created`;
+    const settled: string[] = [];
+    bus.volatileEvents.onSettled((eventId) => settled.push(eventId));
+    let release: () => void = () => {};
+    const blocked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const early: string[] = [];
+    await bus.subscribe({
+      group: uniqueGroup('early'),
+      subjects: [type],
+      handler: async (event) => {
+        early.push(event.id);
+        await blocked;
+      },
+    });
+    const held = sampleEvent(type);
+    await bus.publish(held);
+    await waitFor(() => early.length === 1, 'the early group to start on the event');
+    let releaseLate: () => void = () => {};
+    const lateBlocked = new Promise<void>((resolve) => {
+      releaseLate = resolve;
+    });
+    const late: string[] = [];
+    await bus.subscribe({
+      group: uniqueGroup('late'),
+      subjects: [type],
+      handler: async (event) => {
+        late.push(event.id);
+        await lateBlocked;
+      },
+    });
+    await waitFor(() => late.length === 1, 'the late group to be handed the event');
+    release();
+    await delay(20);
+    assert.deepEqual(settled, [], 'the late group still works on it: its outbox row must stay');
+    assert.ok(bus.volatileEvents.holds(held.id));
+    releaseLate();
+    await waitFor(() => settled.length === 1, 'the event to settle');
+    assert.deepEqual(settled, [held.id]);
+
+    // Settled before a third group exists: that group's copy is no publisher's concern.
+    const third: string[] = [];
+    await bus.subscribe({
+      group: uniqueGroup('third'),
+      subjects: [type],
+      handler: async (event) => {
+        third.push(event.id);
+      },
+    });
+    await waitFor(() => third.length === 1, 'the third group to get the event');
+    await delay(20);
+    assert.deepEqual(settled, [held.id]);
+    assert.equal(bus.volatileEvents.holds(held.id), false);
+    await bus.close();
+  });
+
   it('refuses to publish, subscribe or answer ping once closed', async () => {
     const bus = new MemoryBus({ logger });
     await bus.close();

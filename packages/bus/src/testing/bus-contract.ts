@@ -66,19 +66,26 @@ export function runBusContract(
       assert.deepEqual(recorder.received[0], { event, attempt: 1 });
     });
 
-    it('does not deliver events published before the group existed', async () => {
+    it('gives a new group the events published before it first subscribed, in order, then the new ones', async () => {
       const bus = await open();
-      const type = `${uniqueToken('new')}.created`;
-      const before = sampleEvent(type);
-      await bus.publish(before);
+      const type = `${uniqueToken('late')}.created`;
+      const before = [sampleEvent(type, { n: 1 }), sampleEvent(type, { n: 2 })];
+      for (const event of before) await bus.publish(event);
+      await bus.publish(sampleEvent(`${uniqueToken('other')}.created`));
 
+      // A service that starts (or is deployed) after another has published: nothing is lost to it.
       const recorder = new Recorder();
-      await bus.subscribe({ group: uniqueGroup('new'), subjects: [type], handler: recorder.handler });
-      const after = sampleEvent(type);
+      await bus.subscribe({ group: uniqueGroup('late'), subjects: [type], handler: recorder.handler });
+      const after = sampleEvent(type, { n: 3 });
       await bus.publish(after);
       await waitFor(() => recorder.has(after.id), 'the event published after subscribe');
+      await settle();
 
-      assert.deepEqual(recorder.ids(), [after.id]);
+      assert.deepEqual(
+        recorder.ids(),
+        [...before, after].map((event) => event.id),
+      );
+      assert.ok(recorder.received.every(({ attempt }) => attempt === 1));
     });
 
     it('matches subject patterns as NATS does: * one token, > one or more', async () => {
