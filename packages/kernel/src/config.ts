@@ -24,7 +24,7 @@ export interface Config {
   natsSubjectPrefix: string;
   /**
    * How long the bus keeps a published event for groups that are new, behind or retrying (JetStream's
-   * max_age; the in-process bus's history).
+   * max_age; the in-process bus's history). Consumers forget handled event ids a day after that.
    */
   eventRetentionDays: number;
   /** Redis only: prepended to every cache key and channel, so deployments (or test runs) can share one Redis. */

@@ -42,7 +42,12 @@ export function eventTables(schema: PgSchema) {
       eventId: text('event_id').notNull(),
       processedAt: timestamp('processed_at', { withTimezone: true }).notNull().defaultNow(),
     },
-    (table) => [primaryKey({ columns: [table.consumer, table.eventId] })],
+    (table) => [
+      primaryKey({ columns: [table.consumer, table.eventId] }),
+      // For the periodic delete of ids no longer needed (subscribeIdempotent), which walks one consumer's
+      // oldest rows; without it every prune would scan the consumer's whole history.
+      index('processed_events_processed_at_idx').on(table.consumer, table.processedAt),
+    ],
   );
 
   const deadLetters = schema.table('dead_letters', {

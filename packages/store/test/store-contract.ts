@@ -7,7 +7,7 @@ import { createEvent, createLogger, type EventEnvelope } from '@parley/kernel';
 import { count, eq, inArray, sql } from 'drizzle-orm';
 import { queryRows, withSerializationRetry } from '../src/database.ts';
 import { DirectPublisher } from '../src/direct-publisher.ts';
-import { subscribeIdempotent } from '../src/idempotent-consumer.ts';
+import { pruneProcessedEvents, subscribeIdempotent } from '../src/idempotent-consumer.ts';
 import { migrate } from '../src/migrate.ts';
 import { Outbox } from '../src/outbox.ts';
 import { OutboxRelay } from '../src/outbox-relay.ts';
@@ -383,6 +383,73 @@ export function runStoreContract(name: string, open: () => Promise<TestDatabase>
         }),
       );
       assert.equal(other, 1);
+    });
+
+    const DAY = 24 * 3600 * 1000;
+    const handledAt = (group: string, prefix: string, count: number, ageMs: number) =>
+      Array.from({ length: count }, (_, n) => ({
+        consumer: group,
+        eventId: `${prefix}-${n}`,
+        processedAt: new Date(Date.now() - ageMs),
+      }));
+    const handledIds = async (group: string): Promise<string[]> =>
+      (
+        await handle.database.db
+          .select({ id: processedEvents.eventId })
+          .from(processedEvents)
+          .where(eq(processedEvents.consumer, group))
+      )
+        .map((row) => row.id)
+        .sort();
+
+    it("deletes one consumer's handled event ids older than a date, in batches, and no other rows", async () => {
+      await handle.database.db
+        .insert(processedEvents)
+        .values([
+          ...handledAt('prune-a', 'old', 5, 10 * DAY),
+          ...handledAt('prune-a', 'new', 2, DAY),
+          ...handledAt('prune-b', 'old', 2, 10 * DAY),
+        ]);
+
+      const deleted = await pruneProcessedEvents({
+        database: handle.database,
+        table: processedEvents,
+        consumer: 'prune-a',
+        olderThan: new Date(Date.now() - 5 * DAY),
+        batchSize: 2,
+      });
+
+      assert.equal(deleted, 5);
+      assert.deepEqual(await handledIds('prune-a'), ['new-0', 'new-1']);
+      assert.deepEqual(await handledIds('prune-b'), ['old-0', 'old-1'], "another consumer's ids are its own");
+    });
+
+    it('forgets handled event ids once the bus cannot deliver their event (its retention plus a day)', async () => {
+      const bus = new MemoryBus({ logger, retentionMs: DAY });
+      const group = 'prune-consumer';
+      await handle.database.db
+        .insert(processedEvents)
+        .values([
+          ...handledAt(group, 'gone', 3, 2 * DAY + 3_600_000),
+          ...handledAt(group, 'kept', 2, 2 * DAY - 3_600_000),
+        ]);
+      const subscription = await subscribeIdempotent({
+        bus,
+        database: handle.database,
+        tables,
+        group,
+        subjects: ['fixture.prune.*'],
+        logger,
+        pruneEveryMs: 20,
+        handle: async () => {},
+      });
+      const event = createEvent('fixture.prune.handled', {});
+      await bus.publish(event);
+      await waitFor(async () => (await handledIds(group)).length === 3);
+      await subscription.close();
+      await bus.close();
+
+      assert.deepEqual(await handledIds(group), [event.id, 'kept-0', 'kept-1'].sort());
     });
   });
 }
