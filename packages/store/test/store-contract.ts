@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { MemoryBus } from '@parley/bus';
@@ -450,6 +452,47 @@ export function runStoreContract(name: string, open: () => Promise<TestDatabase>
       await bus.close();
 
       assert.deepEqual(await handledIds(group), [event.id, 'kept-0', 'kept-1'].sort());
+    });
+
+    it('deletes, migrating, the published rows an older relay left in the outbox', async () => {
+      // A database migrated before this change: every migration but the last.
+      const older = await mkdtemp(join(tmpdir(), 'parley-migrations-'));
+      const fresh = await open();
+      try {
+        const journal = JSON.parse(
+          await readFile(join(migrationsFolder, 'meta', '_journal.json'), 'utf8'),
+        ) as {
+          entries: { tag: string }[];
+        };
+        const last = journal.entries.at(-1)!;
+        assert.equal(last.tag, '0003_legacy_outbox_rows');
+        await mkdir(join(older, 'meta'));
+        await writeFile(
+          join(older, 'meta', '_journal.json'),
+          JSON.stringify({ ...journal, entries: journal.entries.slice(0, -1) }),
+        );
+        for (const { tag } of journal.entries.slice(0, -1)) {
+          await copyFile(join(migrationsFolder, `${tag}.sql`), join(older, `${tag}.sql`));
+        }
+        await migrate(fresh.database, { schema: 'store_fixture', migrationsFolder: older });
+        const published = createEvent('fixture.legacy.sent', {});
+        const pending = createEvent('fixture.legacy.pending', {});
+        await fresh.database.db.insert(outbox).values([
+          { eventId: published.id, type: published.type, envelope: published, publishedAt: new Date() },
+          { eventId: pending.id, type: pending.type, envelope: pending },
+        ]);
+
+        await migrate(fresh.database, { schema: 'store_fixture', migrationsFolder });
+
+        const left = await fresh.database.db.select({ id: outbox.eventId }).from(outbox);
+        assert.deepEqual(
+          left.map((row) => row.id),
+          [pending.id],
+        );
+      } finally {
+        await fresh.dispose();
+        await rm(older, { recursive: true, force: true });
+      }
     });
   });
 }
