@@ -39,6 +39,7 @@ export function createUpstreams(options: UpstreamOptions): Upstreams | undefined
   const groups = upstreamGroups(config, options.local, {
     ...config.gateway,
     connections: options.connectionsPerUpstream,
+    nodeKeySecret: config.internalToken,
   });
   if (groups.size === 0) return undefined;
   const identity = groups.get('identity');

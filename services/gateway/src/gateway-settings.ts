@@ -11,4 +11,5 @@ export type GatewaySettings = Pick<
   | 'jwtAudience'
   | 'accessTokenTtlSeconds'
   | 'gateway'
+  | 'internalToken'
 >;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Server } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
@@ -286,6 +287,37 @@ describe('Socket.IO through the gateway', () => {
     const revived = await startChatNode(first.node, port);
     if (victim === a) a = revived;
     else b = revived;
+  });
+});
+
+describe('the sticky cookie', () => {
+  it('names a node alike on every gateway replica sharing the internal token, without revealing its address', async () => {
+    const node = await startChatNode('a');
+    const env = {
+      PARLEY_UPSTREAM_CHAT: node.stub.url,
+      PARLEY_INTERNAL_TOKEN: 'sticky-test-internal-token-0123456789abcdef',
+    };
+    const first = await startGateway({ env });
+    const second = await startGateway({ env });
+    const other = await startGateway({
+      env: { ...env, PARLEY_INTERNAL_TOKEN: 'another-deployment-token-0123456789abcdef' },
+    });
+    try {
+      const nameFrom = async (gateway: GatewayUnderTest) => {
+        const handshake = await rawRequest(`${gateway.url}/socket.io/?EIO=4&transport=polling`);
+        const cookie = (handshake.headers['set-cookie'] ?? []).find((c) => c.startsWith('parley_upstream='));
+        return /^parley_upstream=([\w-]+);/.exec(cookie ?? '')?.[1];
+      };
+      const name = await nameFrom(first);
+      assert.match(name ?? '', /^[\w-]{12}$/);
+      assert.equal(await nameFrom(second), name, 'a session opened on one replica continues on another');
+      const unkeyed = createHash('sha256').update(new URL(node.stub.url).origin).digest('base64url');
+      assert.notEqual(name, unkeyed.slice(0, 12), 'hashing a guessed address must not give the name away');
+      assert.notEqual(await nameFrom(other), name);
+    } finally {
+      await Promise.all([first.close(), second.close(), other.close()]);
+      await stopChatNode(node);
+    }
   });
 });
 

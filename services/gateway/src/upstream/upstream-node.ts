@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { Client, Pool } from 'undici';
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.ts';
 import type { FailureKind } from './upstream-errors.ts';
@@ -11,6 +11,11 @@ export interface UpstreamTuning {
   breakerOpenMs: number;
   /** Keep-alive connections per node. */
   connections: number;
+  /**
+   * The secret the gateway replicas share (PARLEY_INTERNAL_TOKEN), keying each node's cookie name so that
+   * nobody can tell which internal address a name stands for by hashing candidates.
+   */
+  nodeKeySecret?: string | undefined;
 }
 
 export interface NodeStatus {
@@ -45,7 +50,8 @@ export class UpstreamNode {
     const parsed = new URL(url);
     this.origin = parsed.origin;
     this.label = parsed.host;
-    this.key = createHash('sha256').update(this.origin).digest('base64url').slice(0, 12);
+    const digest = tuning.nodeKeySecret ? createHmac('sha256', tuning.nodeKeySecret) : createHash('sha256');
+    this.key = digest.update(this.origin).digest('base64url').slice(0, 12);
     this.breaker = new CircuitBreaker({
       failureThreshold: tuning.failureThreshold,
       openMs: tuning.breakerOpenMs,
