@@ -66,6 +66,7 @@ export class MemorySubscription implements Subscription, MemoryWorker {
     if (item.attempt > maxDeliver) {
       // Parked by a subscription of the group that allowed more attempts: this one's limit applies, as on NATS.
       await deadLetter(decode(item), pastMaxDeliverError(item.attempt, maxDeliver), item.attempt - 1);
+      durable.settle(item);
       return;
     }
     try {

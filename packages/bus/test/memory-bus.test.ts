@@ -248,6 +248,47 @@ describe('MemoryBus', () => {
     await bus.close();
   });
 
+  it('settles an event a subscription with a lower maxDeliver dead-letters unhandled', async () => {
+    const bus = new MemoryBus({ logger });
+    const type = `${uniqueToken('lowered')}.created`;
+    const group = uniqueGroup('lowered');
+    const settled: string[] = [];
+    bus.volatileEvents.onSettled((eventId) => settled.push(eventId));
+    let failures = 0;
+    const generous = await bus.subscribe({
+      group,
+      subjects: [type],
+      maxDeliver: 5,
+      backoffMs: () => 60_000,
+      handler: async () => {
+        failures += 1;
+        throw new Error('not yet');
+      },
+    });
+    const event = sampleEvent(type);
+    await bus.publish(event);
+    await waitFor(() => failures === 1, 'the first attempt to fail');
+    // Its retry waits for the backoff; closing parks it for the group's next subscription.
+    await generous.close();
+    const dead: string[] = [];
+    await bus.subscribe({
+      group,
+      subjects: [type],
+      maxDeliver: 1,
+      handler: async () => {
+        throw new Error('must not run past maxDeliver');
+      },
+      onDeadLetter: async (dropped) => {
+        dead.push(dropped.id);
+      },
+    });
+    await waitFor(() => dead.length === 1, 'the event to be dead-lettered');
+    await waitFor(() => settled.length === 1, 'the dead-lettered event to settle, so its outbox row goes');
+    assert.deepEqual(settled, [event.id]);
+    assert.equal(bus.volatileEvents.holds(event.id), false);
+    await bus.close();
+  });
+
   it('refuses to publish, subscribe or answer ping once closed', async () => {
     const bus = new MemoryBus({ logger });
     await bus.close();
