@@ -13,10 +13,8 @@ import { eq, inArray } from 'drizzle-orm';
 import { type Database, openDatabase } from '../src/database.ts';
 import { subscribeIdempotent } from '../src/idempotent-consumer.ts';
 import { migrate } from '../src/migrate.ts';
-import { Outbox } from '../src/outbox.ts';
-import { OutboxPublishing } from '../src/outbox-publishing.ts';
 import { openPostgresTestDatabase } from '../src/testing/test-database.ts';
-import { stored, waitFor } from './fixture/helpers.ts';
+import { startOutboxPublishing, stored, waitFor } from './fixture/helpers.ts';
 import type { OutboxProcessConfig, OutboxProcessReport } from './fixture/outbox-process.ts';
 import { deadLetters, effects, outbox, processedEvents } from './fixture/schema.ts';
 
@@ -89,18 +87,7 @@ async function restart(database: Database) {
       await tx.insert(effects).values({ eventId: event.id, consumer: 'crash' });
     },
   });
-  const box = new Outbox(database, tables, logger);
-  const publishing = new OutboxPublishing({
-    outbox: box,
-    database,
-    tables,
-    bus,
-    logger,
-    pollMs: 20,
-    leaseMs: LEASE_MS,
-  });
-  box.onCommitted(() => publishing.wakeRelay());
-  publishing.start();
+  const { publishing } = startOutboxPublishing(database, bus, logger, { leaseMs: LEASE_MS });
   return async () => {
     await publishing.stop();
     await bus.close();

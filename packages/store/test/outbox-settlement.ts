@@ -6,10 +6,9 @@ import { eq } from 'drizzle-orm';
 import { DirectPublisher } from '../src/direct-publisher.ts';
 import { subscribeIdempotent } from '../src/idempotent-consumer.ts';
 import { Outbox } from '../src/outbox.ts';
-import { OutboxPublishing } from '../src/outbox-publishing.ts';
 import { OutboxRelay } from '../src/outbox-relay.ts';
 import type { TestDatabase } from '../src/testing/test-database.ts';
-import { sleep, stopAfterEach, stored, waitFor } from './fixture/helpers.ts';
+import { sleep, startOutboxPublishing, stopAfterEach, stored, waitFor } from './fixture/helpers.ts';
 import { deadLetters, effects, outbox, processedEvents } from './fixture/schema.ts';
 
 const logger = createLogger({ level: 'silent' });
@@ -122,19 +121,8 @@ export function runOutboxSettlementCases(handle: () => TestDatabase): void {
         if (attempt < 5) throw new Error('not yet');
       },
     });
-    const box = new Outbox(database, tables, logger);
     // Four failures a quarter of a second apart: the 300 ms lease lapses three times meanwhile.
-    const publishing = new OutboxPublishing({
-      outbox: box,
-      database,
-      tables,
-      bus,
-      logger,
-      pollMs: 20,
-      leaseMs: 300,
-    });
-    box.onCommitted(() => publishing.wakeRelay());
-    publishing.start();
+    const { box, publishing } = startOutboxPublishing(database, bus, logger, { leaseMs: 300 });
     stopLater(() => publishing.stop());
     const event = createEvent(type, { n: 1 });
     await box.transaction((tx) => box.add(tx, event));
@@ -169,18 +157,7 @@ export function runOutboxSettlementCases(handle: () => TestDatabase): void {
           await tx.insert(effects).values({ eventId: event.id, consumer: group });
         },
       });
-      const box = new Outbox(database, tables, logger);
-      const publishing = new OutboxPublishing({
-        outbox: box,
-        database,
-        tables,
-        bus,
-        logger,
-        pollMs: 20,
-        leaseMs,
-      });
-      box.onCommitted(() => publishing.wakeRelay());
-      publishing.start();
+      const { box, publishing } = startOutboxPublishing(database, bus, logger, { leaseMs });
       stopLater(() => publishing.stop());
       return {
         box,
