@@ -25,6 +25,9 @@ export interface BlockPair {
   blockedId: string;
 }
 
+/** An account row a change may overwrite: not deleted, and reflecting no later change than it. */
+const NOT_DELETED_AND_NOT_NEWER = sql`not ${users.deleted} and ${users.revision} <= excluded.revision`;
+
 /**
  * The users/blocks read model, written only by identity event consumers (and what blocks silence). Every
  * write takes identity's revision of the change and leaves alone a row that already reflects a later one,
@@ -48,7 +51,7 @@ export class UsersRepository {
           revision: sql`excluded.revision`,
           updatedAt: sql`excluded.updated_at`,
         },
-        setWhere: sql`not ${users.deleted} and ${users.revision} <= excluded.revision`,
+        setWhere: NOT_DELETED_AND_NOT_NEWER,
       })
       .returning({ id: users.id });
     return rows.length > 0;
@@ -66,7 +69,7 @@ export class UsersRepository {
       .onConflictDoUpdate({
         target: users.id,
         set: { active: false, revision: sql`excluded.revision`, updatedAt: sql`excluded.updated_at` },
-        setWhere: sql`not ${users.deleted} and ${users.revision} <= excluded.revision`,
+        setWhere: NOT_DELETED_AND_NOT_NEWER,
       })
       .returning({ id: users.id });
     return rows.length > 0;
