@@ -12,6 +12,7 @@ import { NatsBus } from '../src/nats-bus.ts';
 import { durableName, natsSubject } from '../src/nats-names.ts';
 import { sampleEvent, uniqueGroup, uniqueToken } from '../src/testing/fixtures.ts';
 import { runBusContract, settle, waitFor } from '../src/testing/index.ts';
+import { queueLastDelivery } from '../src/testing/last-delivery.ts';
 
 const logger = createLogger({ level: 'silent' });
 const { natsUrl } = testBackends();
@@ -100,32 +101,7 @@ describe('NatsBus against JetStream', { skip }, () => {
 
     it("dead-letters an event whose last delivery waited in a group's only subscriber when it closed", async () => {
       const bus = await open();
-      const p = uniqueToken('restart');
-      const group = uniqueGroup('restart');
-      const flaky = sampleEvent(`${p}.flaky`);
-      const slow = sampleEvent(`${p}.slow`);
-      let slowStarted = false;
-      const first = await bus.subscribe({
-        group,
-        subjects: [`${p}.>`],
-        maxDeliver: 2,
-        backoffMs: () => 0,
-        handler: async (event, { attempt }) => {
-          if (event.id === flaky.id && attempt === 1) {
-            // The slow event arrives first, so the flaky event's redelivery queues up behind it.
-            await bus.publish(slow);
-            await delay(100);
-            throw new Error('transient failure');
-          }
-          if (event.id === slow.id) {
-            slowStarted = true;
-            await delay(800);
-          }
-        },
-      });
-      await bus.publish(flaky);
-      await waitFor(() => slowStarted, 'the slow handler to start');
-      await delay(300);
+      const { group, subjects, flaky, subscriber: first } = await queueLastDelivery(bus, 'restart');
       // A restart with nobody else in the group: the hand-back at close meets no live pull request. (A
       // 2.9 server then mislays it until the ack wait, and redelivers the event before it once more.)
       await first.close();
@@ -133,7 +109,7 @@ describe('NatsBus against JetStream', { skip }, () => {
       const outcomes: string[] = [];
       await (await open()).subscribe({
         group,
-        subjects: [`${p}.>`],
+        subjects,
         maxDeliver: 2,
         handler: async (event) => void outcomes.push(`handled ${event.id}`),
         onDeadLetter: async (event) => void outcomes.push(`dead ${event.id}`),

@@ -4,6 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { EventEnvelope } from '@parley/kernel';
 import type { Bus, Delivery, Subscription } from '../bus.ts';
 import { Recorder, sampleEvent, uniqueGroup, uniqueToken } from './fixtures.ts';
+import { queueLastDelivery } from './last-delivery.ts';
 import { runVolatileEventsContract } from './volatile-events-contract.ts';
 import { settle, waitFor } from './wait.ts';
 
@@ -353,39 +354,13 @@ export function runBusContract(
     it('hands an event whose last delivery waited in a closing subscriber to the rest of its group', async () => {
       const bus = await open();
       const peer = await openPeer(bus);
-      const p = uniqueToken('lastclose');
-      const group = uniqueGroup('lastclose');
-      const flaky = sampleEvent(`${p}.flaky`);
-      const slow = sampleEvent(`${p}.slow`);
-      let slowStarted = false;
-      const leaving = await bus.subscribe({
-        group,
-        subjects: [`${p}.>`],
-        maxDeliver: 2,
-        backoffMs: () => 0,
-        handler: async (event, { attempt }) => {
-          if (event.id === flaky.id && attempt === 1) {
-            // The slow event arrives first, so the flaky event's redelivery queues up behind it.
-            await bus.publish(slow);
-            await delay(100);
-            throw new Error('transient failure');
-          }
-          if (event.id === slow.id) {
-            slowStarted = true;
-            // Meanwhile the flaky event's second and last delivery waits behind this one.
-            await delay(800);
-          }
-        },
-      });
-      await bus.publish(flaky);
-      await waitFor(() => slowStarted, 'the slow handler to start');
-      await delay(300);
+      const { group, subjects, flaky, subscriber: leaving } = await queueLastDelivery(bus, 'lastclose');
 
       // A rolling restart: the new subscriber is up, then the old one closes with that delivery not started.
       const outcomes: string[] = [];
       await peer.subscribe({
         group,
-        subjects: [`${p}.>`],
+        subjects,
         maxDeliver: 2,
         handler: async (event) => void outcomes.push(`handled ${event.id}`),
         onDeadLetter: async (event) => void outcomes.push(`dead ${event.id}`),
