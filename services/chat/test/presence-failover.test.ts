@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { MemoryBus } from '@parley/bus';
 import type { PresenceEvent } from '@parley/contracts';
 import { skipReason, testBackends } from '@parley/kernel/testing';
@@ -68,6 +68,36 @@ function assertLastSeenJustBefore(lastSeenAt: string | null, diedAt: number): vo
   );
 }
 
+/**
+ * Waits for the dead process's user to be announced offline, in time and with its last heartbeat as
+ * lastSeenAt, and checks it was said once and never of the user who also has a socket on a survivor.
+ */
+async function assertAnnouncedOfflineOnce(
+  t: TestContext,
+  seen: PresenceEvent[],
+  users: { lost: TestUser; kept: TestUser },
+  diedAt: number,
+): Promise<PresenceEvent> {
+  const { event, afterMs } = await offlineArrival(seen, users.lost, diedAt);
+  assert.ok(afterMs <= ANNOUNCED_WITHIN_MS, `announced ${afterMs} ms after the death`);
+  t.diagnostic(
+    `offline ${afterMs} ms after the death, lastSeenAt ${diedAt - Date.parse(event.lastSeenAt ?? '')} ms before it`,
+  );
+  assertLastSeenJustBefore(event.lastSeenAt, diedAt);
+  await sleep(SETTLE_MS);
+  assert.equal(
+    about(seen, users.lost, 'offline').length,
+    1,
+    'one offline announcement, not one per survivor',
+  );
+  assert.equal(
+    about(seen, users.kept, 'offline').length,
+    0,
+    'a user with a socket on a survivor stays online',
+  );
+  return event;
+}
+
 describe('presence when a chat process dies (one process, MemoryCache)', () => {
   // Two chat apps in this process share one MemoryCache, as processes share Redis. A process cannot be
   // SIGKILLed from inside itself, so the "dead" app is cut off from the shared cache instead: from that
@@ -110,15 +140,7 @@ describe('presence when a chat process dies (one process, MemoryCache)', () => {
     const diedAt = Date.now();
     doomedCache.sever();
 
-    const { event, afterMs } = await offlineArrival(seen, lost, diedAt);
-    assert.ok(afterMs <= ANNOUNCED_WITHIN_MS, `announced ${afterMs} ms after the death`);
-    t.diagnostic(
-      `offline ${afterMs} ms after the death, lastSeenAt ${diedAt - Date.parse(event.lastSeenAt ?? '')} ms before it`,
-    );
-    assertLastSeenJustBefore(event.lastSeenAt, diedAt);
-    await sleep(SETTLE_MS);
-    assert.equal(about(seen, lost, 'offline').length, 1, 'one offline announcement');
-    assert.equal(about(seen, kept, 'offline').length, 0, 'a user with a socket on the survivor stays online');
+    const event = await assertAnnouncedOfflineOnce(t, seen, { lost, kept }, diedAt);
     assert.deepEqual(await presenceOf(survivor, watcher, lost), {
       status: 'offline',
       lastSeenAt: event.lastSeenAt,
@@ -202,15 +224,7 @@ if (databaseUrl && redisUrl) {
       child.child.kill('SIGKILL');
       await child.exited;
 
-      const { event, afterMs } = await offlineArrival(seen, lost, diedAt);
-      assert.ok(afterMs <= ANNOUNCED_WITHIN_MS, `announced ${afterMs} ms after the death`);
-      t.diagnostic(
-        `offline ${afterMs} ms after the death, lastSeenAt ${diedAt - Date.parse(event.lastSeenAt ?? '')} ms before it`,
-      );
-      assertLastSeenJustBefore(event.lastSeenAt, diedAt);
-      await sleep(SETTLE_MS);
-      assert.equal(about(seen, lost, 'offline').length, 1, 'one announcement, not one per survivor');
-      assert.equal(about(seen, kept, 'offline').length, 0, 'a user with a socket on a survivor stays online');
+      const event = await assertAnnouncedOfflineOnce(t, seen, { lost, kept }, diedAt);
       for (const harness of [first, second]) {
         assert.deepEqual(await presenceOf(harness, watcher, lost), {
           status: 'offline',
