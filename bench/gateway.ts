@@ -1,7 +1,12 @@
 // `npm run bench gateway`: an authenticated GET /api/v1/auth/me (a) straight to an identity process, (b)
 // through the Parley gateway in distributed mode, (c) through nginx as a plain reverse proxy, all on
-// loopback. Targets: the gateway keeps at least 80% of the direct throughput and adds under 1 ms at p50.
+// loopback, and (d) through the barest Node proxy (bench/gateway/bare-node-proxy.ts): what any Node gateway
+// pays on this machine before its own work. Targets: the gateway keeps at least 80% of the direct throughput
+// and adds under 1 ms at p50.
 // Uses DATABASE_URL (a throwaway database) and REDIS_URL when set; otherwise PGlite and in-memory caches.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
@@ -35,7 +40,12 @@ const dataDir = await mkdtemp(join(tmpdir(), 'parley-bench-'));
 const database: TestDatabase | undefined = config.databaseUrl
   ? await openPostgresTestDatabase(config.databaseUrl, 1)
   : undefined;
-const [identityPort, gatewayPort, nginxPort] = [await freePort(), await freePort(), await freePort()];
+const [identityPort, gatewayPort, nginxPort, bareProxyPort] = [
+  await freePort(),
+  await freePort(),
+  await freePort(),
+  await freePort(),
+];
 const publicUrl = `http://localhost:${gatewayPort}`;
 const shared: Record<string, string> = {
   PARLEY_DATA_DIR: dataDir,
@@ -49,6 +59,7 @@ const shared: Record<string, string> = {
 
 const processes: ParleyProcess[] = [];
 let stopNginx: (() => Promise<void>) | undefined;
+let bareProxy: ChildProcess | undefined;
 try {
   const identity = startParleyProcess({
     name: 'identity',
@@ -74,6 +85,18 @@ try {
   await gateway.waitFor('/ready', 60_000);
   const nginx = await startNginx(nginxPort, identityPort);
   stopNginx = nginx?.stop;
+  bareProxy = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      new URL('./gateway/bare-node-proxy.ts', import.meta.url).pathname,
+      String(bareProxyPort),
+      identity.spec.url,
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
+  await once(bareProxy, 'message');
 
   const registered = await fetch(`${identity.spec.url}/api/v1/auth/register`, {
     method: 'POST',
@@ -101,6 +124,11 @@ try {
   ];
   if (nginx) targets.push({ name: '(c) nginx', url: nginx.url, proxyPid: nginx.pid });
   else console.log('nginx not found: install it (apt-get install -y nginx) for the (c) comparison');
+  targets.push({
+    name: '(d) bare Node proxy',
+    url: `http://127.0.0.1:${bareProxyPort}`,
+    proxyPid: bareProxy.pid,
+  });
 
   // wrk when installed: a Node load generator would take the core the gateway needs (identity, single-
   // threaded, uses one; the gateway runs on the other).
@@ -177,7 +205,9 @@ try {
     );
   }
   const rounds = (shares: number[]) => shares.map((share) => `${(share * 100).toFixed(0)}%`).join(' / ');
-  const [direct, viaGateway, viaNginx] = summary;
+  const [direct, viaGateway] = summary;
+  const viaNginx = summary.find((row) => row.name === '(c) nginx');
+  const viaBareProxy = summary.find((row) => row.name === '(d) bare Node proxy');
   if (direct && viaGateway) {
     const share = median(viaGateway.shares);
     const added = viaGateway.idleP50 - direct.idleP50;
@@ -191,8 +221,16 @@ try {
           `+${(viaNginx.idleP50 - direct.idleP50).toFixed(3)} ms at p50 unloaded`,
       );
     }
+    if (viaBareProxy) {
+      console.log(
+        `bare Node proxy: ${(median(viaBareProxy.shares) * 100).toFixed(1)}% of direct throughput [rounds ${rounds(viaBareProxy.shares)}], ` +
+          `+${(viaBareProxy.idleP50 - direct.idleP50).toFixed(3)} ms at p50 unloaded; the gateway's edge work costs ` +
+          `${(viaGateway.proxyUs - viaBareProxy.proxyUs).toFixed(0)} µs of CPU per request on top of it`,
+      );
+    }
   }
 } finally {
+  bareProxy?.kill('SIGTERM');
   await stopNginx?.();
   await Promise.all(processes.map((child) => child.stop(10_000)));
   await database?.dispose();
