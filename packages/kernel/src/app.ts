@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -16,6 +17,12 @@ import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { bearerFrom } from './auth/guard.ts';
 import { installErrorHandler, sendProblem, toAppError } from './error-handler.ts';
 import { AppError, badRequest } from './errors.ts';
+import {
+  compileProxyTrust,
+  type ForwardedClient,
+  forwardedClient,
+  type TrustProxySetting,
+} from './forwarded-client.ts';
 import { requestIdFrom } from './ids.ts';
 import type { Logger } from './logger.ts';
 import { createProcessMetrics, type ProcessMetrics } from './metrics.ts';
@@ -30,6 +37,11 @@ declare module 'fastify' {
     metrics: ProcessMetrics;
     /** What /openapi.json and /docs show: this process's routes, or a gateway's document merged from its upstreams. */
     openapiDocument: () => Record<string, unknown>;
+    /**
+     * Who sent a raw request, by the trust Fastify applies to request.ip/protocol/host: for what reaches
+     * the server outside the routes (WebSocket upgrades) and for what is passed on as X-Forwarded-*.
+     */
+    clientOf: (request: IncomingMessage) => ForwardedClient;
   }
 }
 
@@ -52,7 +64,7 @@ export interface ProcessAppOptions {
   /** Serve the interactive API reference at /docs (the edge does); every process serves /openapi.json. */
   serveDocs?: boolean;
   /** Proxies whose X-Forwarded-For names the client (Fastify's trustProxy); default none. */
-  trustProxy?: boolean | string[];
+  trustProxy?: TrustProxySetting;
   /**
    * The deployment's internal token (PARLEY_INTERNAL_TOKEN): a caller presenting it as a bearer on /ready
    * is an operator and sees internal addresses; without it nobody does.
@@ -69,6 +81,7 @@ const METHODS: HTTPMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS
 export async function createProcessApp(options: ProcessAppOptions): Promise<App> {
   const loggerInstance: FastifyBaseLogger = options.logger;
   const security = securityHeaders();
+  const trust = compileProxyTrust(options.trustProxy ?? false);
   const app: App = Fastify({
     loggerInstance,
     bodyLimit: options.bodyLimitBytes,
@@ -77,7 +90,8 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
     genReqId: (request) => requestIdFrom(request.headers['x-request-id']),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    trustProxy: options.trustProxy ?? false,
+    // The compiled function itself, not the setting: what Fastify believes is what clientOf believes.
+    trustProxy: options.trustProxy ? trust : false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // A URL the router refuses (bad percent-encoding, an over-long path part) never reaches the hooks:
     // answered here in the same problem+json, with the same request id and security headers.
@@ -93,6 +107,7 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
   app.removeContentTypeParser('text/plain');
   app.decorate('readiness', new Readiness());
   app.decorate('metrics', createProcessMetrics());
+  app.decorate('clientOf', (request: IncomingMessage) => forwardedClient(request, trust));
   installErrorHandler(app);
   installMethodAwareNotFound(app);
 

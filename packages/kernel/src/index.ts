@@ -4,6 +4,7 @@ export * from './config.ts';
 export * from './error-handler.ts';
 export * from './errors.ts';
 export * from './events.ts';
+export * from './forwarded-client.ts';
 export * from './ids.ts';
 export * from './internal-token.ts';
 export * from './lifecycle.ts';
