@@ -53,6 +53,7 @@ export async function startGateway(options: GatewayTestOptions = {}): Promise<Ga
     logger,
     bodyLimitBytes: config.bodyLimitBytes,
     corsOrigins: config.corsOrigins,
+    trustProxy: config.trustProxy,
     operatorToken: config.internalToken,
   });
   const cache = options.cache ?? new MemoryCache();
