@@ -66,6 +66,7 @@ export function createUpstreams(options: UpstreamOptions): Upstreams | undefined
           group: chat,
           metrics,
           connectTimeoutMs: config.gateway.connectTimeoutMs,
+          clientOf: app.clientOf,
         });
         // Upgraded connections would keep the HTTP server from closing.
         app.addHook('preClose', async () => sockets.closeAll());

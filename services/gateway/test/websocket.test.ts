@@ -20,6 +20,22 @@ interface WhoAmI {
   /** What the node's handshake carried, as the gateway passed it on. */
   requestId: string | string[] | undefined;
   traceparent: string | string[] | undefined;
+  forwarded: Forwarded;
+}
+
+/** Who the client is, as an upstream learns it from the gateway. */
+interface Forwarded {
+  for: string | string[] | undefined;
+  proto: string | string[] | undefined;
+  host: string | string[] | undefined;
+}
+
+function forwardedIn(headers: import('node:http').IncomingHttpHeaders): Forwarded {
+  return {
+    for: headers['x-forwarded-for'],
+    proto: headers['x-forwarded-proto'],
+    host: headers['x-forwarded-host'],
+  };
 }
 
 /** A chat node stand-in: Socket.IO on a stub server, acknowledging `whoami` with its name. */
@@ -33,6 +49,7 @@ async function startChatNode(name: string, port = 0): Promise<ChatNode> {
         sid: socket.id,
         requestId: socket.handshake.headers['x-request-id'],
         traceparent: socket.handshake.headers.traceparent,
+        forwarded: forwardedIn(socket.handshake.headers),
       }),
     );
   });
@@ -288,6 +305,82 @@ describe('Socket.IO through the gateway', () => {
     if (victim === a) a = revived;
     else b = revived;
   });
+});
+
+describe('who the client is, on the upgrade as on HTTP', () => {
+  const PROXIED = {
+    'x-forwarded-for': '203.0.113.7',
+    'x-forwarded-proto': 'https',
+    'x-forwarded-host': 'chat.example.com',
+  };
+  let node: ChatNode;
+
+  before(async () => {
+    node = await startChatNode('n');
+  });
+
+  after(async () => {
+    await stopChatNode(node);
+  });
+
+  async function overSocket(gateway: GatewayUnderTest, headers: Record<string, string>): Promise<Forwarded> {
+    const socket = connect(gateway.url, { transports: ['websocket'], extraHeaders: headers });
+    try {
+      await connected(socket);
+      return ((await socket.timeout(2000).emitWithAck('whoami')) as WhoAmI).forwarded;
+    } finally {
+      socket.disconnect();
+    }
+  }
+
+  async function overHttp(gateway: GatewayUnderTest, headers: Record<string, string>): Promise<Forwarded> {
+    const response = await rawRequest(`${gateway.url}/api/v1/conversations`, {
+      headers: { ...headers, authorization: 'Bearer prly_k' },
+    });
+    assert.equal(response.status, 200, response.body);
+    const seen = node.stub.traffic().at(-1);
+    assert.ok(seen);
+    return forwardedIn(seen.headers);
+  }
+
+  async function withGateway(env: Record<string, string>, use: (gateway: GatewayUnderTest) => Promise<void>) {
+    const gateway = await startGateway({ env: { PARLEY_UPSTREAM_CHAT: node.stub.url, ...env } });
+    try {
+      await use(gateway);
+    } finally {
+      await gateway.close();
+    }
+  }
+
+  for (const trust of ['127.0.0.1', '127.0.0.0/8, 10.0.0.0/8', 'true']) {
+    it(`believes a trusted proxy's X-Forwarded-* (PARLEY_TRUST_PROXY=${trust})`, async () => {
+      await withGateway({ PARLEY_TRUST_PROXY: trust }, async (gateway) => {
+        const expected = { for: '203.0.113.7', proto: 'https', host: 'chat.example.com' };
+        assert.deepEqual(await overSocket(gateway, PROXIED), expected);
+        assert.deepEqual(await overHttp(gateway, PROXIED), expected);
+      });
+    });
+  }
+
+  it('walks X-Forwarded-For only as far as the trusted proxies go, as HTTP does', async () => {
+    await withGateway({ PARLEY_TRUST_PROXY: '127.0.0.1' }, async (gateway) => {
+      // The left entry is the client's own claim, passed on by the untrusted 203.0.113.7.
+      const chain = { ...PROXIED, 'x-forwarded-for': '198.51.100.9, 203.0.113.7' };
+      const socket = await overSocket(gateway, chain);
+      assert.equal(socket.for, '203.0.113.7');
+      assert.deepEqual(socket, await overHttp(gateway, chain));
+    });
+  });
+
+  for (const trust of [undefined, '10.0.0.0/8']) {
+    it(`ignores X-Forwarded-* from a peer that is not trusted (PARLEY_TRUST_PROXY=${trust ?? 'unset'})`, async () => {
+      await withGateway(trust === undefined ? {} : { PARLEY_TRUST_PROXY: trust }, async (gateway) => {
+        const expected = { for: '127.0.0.1', proto: 'http', host: new URL(gateway.url).host };
+        assert.deepEqual(await overSocket(gateway, PROXIED), expected, 'the socket’s own address');
+        assert.deepEqual(await overHttp(gateway, PROXIED), expected);
+      });
+    });
+  }
 });
 
 describe('the sticky cookie', () => {

@@ -51,12 +51,11 @@ export async function forwardRequest(
   const method = request.method;
   const replayable = !(body instanceof Readable);
   const trace = request.traceContext;
+  const client = request.server.clientOf(request.raw);
   const headers = upstreamRequestHeaders(request.headers, {
     requestId: request.id,
     traceparent: trace ? formatTraceparent(trace) : '',
-    clientIp: request.ip,
-    protocol: request.protocol,
-    host: request.host,
+    client,
     contentLength: replayable ? (body?.length ?? 0) : undefined,
   });
   if (!headers.traceparent) delete headers.traceparent;
@@ -136,7 +135,7 @@ export async function forwardRequest(
     if (options.sticky && node.key !== sticky && isPollingRequest(request.url)) {
       const existing = response.headers['set-cookie'];
       const cookies = existing === undefined ? [] : Array.isArray(existing) ? existing : [existing];
-      reply.header('set-cookie', [...cookies, stickyCookie(node.key, request.protocol === 'https')]);
+      reply.header('set-cookie', [...cookies, stickyCookie(node.key, client.protocol === 'https')]);
     }
     return response.body === undefined ? reply.send() : reply.send(response.body);
   }

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { ForwardedClient } from '@parley/kernel';
 
 /** Headers that describe one connection, not the message: never forwarded in either direction (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set([
@@ -40,9 +41,8 @@ function connectionTokens(value: HeaderValue): Set<string> {
 export interface ForwardContext {
   requestId: string;
   traceparent: string;
-  clientIp: string;
-  protocol: string;
-  host: string;
+  /** From app.clientOf, for HTTP and upgrades alike: one trust decides who the client is on both. */
+  client: ForwardedClient;
   /** Replaces content-length (a buffered body's exact size); undefined keeps the client's. */
   contentLength?: number | undefined;
 }
@@ -65,9 +65,9 @@ export function upstreamRequestHeaders(
   headers['x-request-id'] = context.requestId;
   headers.traceparent = context.traceparent;
   // One address, the one this gateway determined: upstreams trust the gateway, not what clients claim.
-  headers['x-forwarded-for'] = context.clientIp;
-  headers['x-forwarded-proto'] = context.protocol;
-  headers['x-forwarded-host'] = context.host;
+  headers['x-forwarded-for'] = context.client.ip;
+  headers['x-forwarded-proto'] = context.client.protocol;
+  headers['x-forwarded-host'] = context.client.host;
   return headers;
 }
 

@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { AppError, requestIdFrom } from '@parley/kernel';
+import { AppError, type ForwardedClient, requestIdFrom } from '@parley/kernel';
 import { continueTrace, formatTraceparent } from '../edge/trace-context.ts';
 import type { GatewayMetrics } from '../ops/gateway-metrics.ts';
 import { SOCKET_PATH } from '../service-routes.ts';
@@ -15,6 +15,11 @@ export interface WebSocketProxyOptions {
   group: UpstreamGroup;
   metrics: GatewayMetrics;
   connectTimeoutMs: number;
+  /**
+   * The process app's clientOf: upgrades bypass Fastify, so the client behind a trusted proxy
+   * (PARLEY_TRUST_PROXY) is found by the trust Fastify applies to HTTP, not read off the socket.
+   */
+  clientOf: (request: IncomingMessage) => ForwardedClient;
 }
 
 export interface WebSocketProxy {
@@ -59,9 +64,7 @@ export function attachWebSocketProxy(server: Server, options: WebSocketProxyOpti
     const headers = upstreamRequestHeaders(request.headers, {
       requestId: edge['x-request-id'],
       traceparent: edge.traceparent,
-      clientIp: request.socket.remoteAddress ?? '',
-      protocol: 'encrypted' in request.socket && request.socket.encrypted ? 'https' : 'http',
-      host: request.headers.host ?? '',
+      client: options.clientOf(request),
     });
     headers.connection = 'Upgrade';
     // The one protocol the edge upgrades to (upgradeOnlyToWebSocket), whatever else the client offered.
