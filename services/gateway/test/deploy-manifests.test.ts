@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { SERVICE_NAMES } from '@parley/kernel';
+import { compileProxyTrust, SERVICE_NAMES } from '@parley/kernel';
 import { parse, parseAllDocuments } from 'yaml';
 import { renderTemplate } from './support/helm-lite.ts';
 
@@ -120,6 +120,13 @@ describe('deploy/compose.yaml', () => {
       }
     }
     assert.equal(String(environment.PARLEY_UPSTREAM_CHAT).split(',').length, 2);
+    // The published gateway must not let a client pick the address per-IP limits count.
+    assert.match(String(environment.PARLEY_TRUST_PROXY), /^\$\{PARLEY_GATEWAY_TRUST_PROXY:-false\}$/);
+    for (const [name, service] of parleyServices().filter(([name]) => name !== 'gateway')) {
+      const trusted = compileProxyTrust(String(obj(service.environment).PARLEY_TRUST_PROXY).split(','));
+      assert.ok(trusted('172.18.0.5', 0), `${name} trusts the compose network`);
+      assert.ok(!trusted('203.0.113.7', 0), `${name} trusts no outside address`);
+    }
     assert.deepEqual(compose.services.gateway?.ports, [`${PORT}:${PORT}`]);
     const published = parleyServices().filter(([, service]) => service.ports !== undefined);
     assert.deepEqual(
@@ -230,6 +237,10 @@ describe('deploy/helm/parley', () => {
       assert.equal(url.port, String(PORT));
     }
     assert.equal(config.PARLEY_JWKS_URL, `http://${release}-identity:${PORT}/.well-known/jwks.json`);
+    // Only peers inside the cluster may name the client; trusting every peer lets anyone spoof it.
+    const trusted = compileProxyTrust(String(config.PARLEY_TRUST_PROXY).split(','));
+    assert.ok(trusted('10.42.0.7', 0), 'a pod address is trusted');
+    assert.ok(!trusted('203.0.113.7', 0), 'a public address is not');
     for (const deployment of byKind('Deployment')) {
       const container = obj(list(obj(obj(obj(deployment.spec).template).spec).containers)[0]);
       assert.deepEqual(list(container.envFrom), [
