@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 
 /** The services a process can run; `PARLEY_SERVICES` picks a subset. */
@@ -109,6 +110,20 @@ export interface GatewayConfig {
   failureThreshold: number;
   /** How long an open breaker keeps an upstream out before one trial request. */
   breakerOpenMs: number;
+}
+
+/** The proxy-addr names Fastify's trustProxy accepts besides addresses. */
+const TRUST_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** An address, a CIDR or address/netmask, or a named range: what Fastify's trustProxy would accept. */
+function isTrustEntry(entry: string): boolean {
+  if (TRUST_NAMES.has(entry)) return true;
+  const [address = '', mask, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (mask === undefined) return true;
+  if (/^\d+$/.test(mask)) return Number(mask) <= (family === 4 ? 32 : 128);
+  return family === 4 && isIP(mask) === 4;
 }
 
 export class ConfigError extends Error {
@@ -319,7 +334,15 @@ class EnvReader {
     const raw = this.optional(name);
     if (raw === undefined || raw === 'false') return false;
     if (raw === 'true') return true;
-    return this.list(name);
+    const entries = this.list(name);
+    const bad = entries.filter((entry) => !isTrustEntry(entry));
+    if (bad.length > 0) {
+      this.problems.push(
+        `${name} must be true, false, or addresses and CIDRs (or loopback, linklocal, uniquelocal) separated by commas (got "${bad.join(', ')}")`,
+      );
+      return false;
+    }
+    return entries;
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {

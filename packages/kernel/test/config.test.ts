@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, DEFAULT_UPLOAD_TYPES, parseConfig, SERVICE_NAMES } from '../src/config.ts';
+import { compileProxyTrust } from '../src/forwarded-client.ts';
 import { resolveInternalToken } from '../src/internal-token.ts';
 
 function problemsOf(env: Record<string, string>): string[] {
@@ -75,6 +76,24 @@ describe('configuration', () => {
   it('names the variable and what it expects when a value is wrong', () => {
     const [problem] = problemsOf({ PORT: 'abc' });
     assert.match(problem ?? '', /^PORT must be an integer from 0 to 65535 \(got "abc"\)$/);
+  });
+
+  it('takes proxy trust as true, false or addresses, and refuses what the proxy check could not compile', () => {
+    const accepted = '127.0.0.1, 10.0.0.0/8, 10.0.0.0/255.0.0.0, ::1, fc00::/7, loopback, uniquelocal';
+    const trustProxy = parseConfig({ PARLEY_TRUST_PROXY: accepted }, '/srv/parley').trustProxy;
+    assert.ok(Array.isArray(trustProxy) && trustProxy.length === 7);
+    assert.doesNotThrow(() => compileProxyTrust(trustProxy));
+    assert.equal(parseConfig({ PARLEY_TRUST_PROXY: 'true' }, '/srv/parley').trustProxy, true);
+    for (const bad of ['foo', '10.0.0.0/33', '10.0.0.1/8/8', '::1/129', 'fc00::/ffff::']) {
+      const [problem] = problemsOf({ PARLEY_TRUST_PROXY: `127.0.0.1,${bad}` });
+      assert.match(
+        problem ?? '',
+        new RegExp(
+          `^PARLEY_TRUST_PROXY must be true, false, or addresses .*\\(got "${bad.replaceAll('.', '\\.')}"\\)$`,
+        ),
+      );
+      assert.throws(() => compileProxyTrust(['127.0.0.1', bad]), bad);
+    }
   });
 
   it('reports every bad variable at once', () => {
