@@ -14,9 +14,17 @@ export interface Cache {
    * increment. Returns the count and the ms left.
    */
   increment(key: string, windowMs: number, amount?: number): Promise<{ count: number; ttlMs: number }>;
-  /** Adds (or refreshes) a member that expires on its own after `ttlMs`. */
-  addMember(key: string, member: string, ttlMs: number): Promise<void>;
-  removeMember(key: string, member: string): Promise<void>;
+  /**
+   * Adds (or refreshes) a member that expires on its own after `ttlMs`. True when the set had no live
+   * member before (this call made it non-empty), decided in the same atomic step as the add, so of several
+   * processes adding at once exactly one learns that it was first.
+   */
+  addMember(key: string, member: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Removes the member and returns how many live members are left, in one atomic step, so a caller can
+   * tell that it left the set empty without another writer slipping in between.
+   */
+  removeMember(key: string, member: string): Promise<number>;
   /** The members not yet expired, in no particular order. */
   members(key: string): Promise<string[]>;
   publish(channel: string, message: string): Promise<void>;

@@ -85,24 +85,27 @@ export class MemoryCache implements Cache {
     return { count, ttlMs: Math.max(0, Math.ceil(entry.expiresAt - at)) };
   }
 
-  async addMember(key: string, member: string, ttlMs: number): Promise<void> {
+  async addMember(key: string, member: string, ttlMs: number): Promise<boolean> {
     this.assertOpen();
     assertDuration(ttlMs, 'ttlMs');
     const at = now();
-    let entry = this.membersEntry(key, at);
-    if (!entry) {
-      entry = { kind: 'members', expiryByMember: new Map() };
-      this.entries.set(key, entry);
+    // A set whose members have all expired is no entry at all by now, so it counts as empty.
+    const entry = this.membersEntry(key, at);
+    if (entry) {
+      entry.expiryByMember.set(member, at + ttlMs);
+      return false;
     }
-    entry.expiryByMember.set(member, at + ttlMs);
+    this.entries.set(key, { kind: 'members', expiryByMember: new Map([[member, at + ttlMs]]) });
+    return true;
   }
 
-  async removeMember(key: string, member: string): Promise<void> {
+  async removeMember(key: string, member: string): Promise<number> {
     this.assertOpen();
     const entry = this.membersEntry(key, now());
-    if (!entry) return;
+    if (!entry) return 0;
     entry.expiryByMember.delete(member);
     if (entry.expiryByMember.size === 0) this.entries.delete(key);
+    return entry.expiryByMember.size;
   }
 
   async members(key: string): Promise<string[]> {

@@ -5,8 +5,8 @@ import { CacheClosedError } from './errors.ts';
 import { type CacheLogger, consoleLogger } from './logger.ts';
 import { closeRedisConnection, openRedisConnection } from './redis-connection.ts';
 import { RedisSubscriber } from './redis-pubsub.ts';
-import { integerPair, stringList } from './redis-replies.ts';
-import { ADD_MEMBER, INCREMENT, LIVE_MEMBERS } from './redis-scripts.ts';
+import { integer, integerPair, stringList } from './redis-replies.ts';
+import { ADD_MEMBER, INCREMENT, LIVE_MEMBERS, REMOVE_MEMBER } from './redis-scripts.ts';
 
 export interface RedisCacheOptions {
   url: string;
@@ -69,15 +69,19 @@ export class RedisCache implements Cache {
     return { count, ttlMs };
   }
 
-  async addMember(key: string, member: string, ttlMs: number): Promise<void> {
+  async addMember(key: string, member: string, ttlMs: number): Promise<boolean> {
     this.assertOpen();
     assertDuration(ttlMs, 'ttlMs');
-    await ADD_MEMBER.run(this.client, [this.key(key)], [member, ttlMs]);
+    const livingBefore = integer(
+      await ADD_MEMBER.run(this.client, [this.key(key)], [member, ttlMs]),
+      'addMember',
+    );
+    return livingBefore === 0;
   }
 
-  async removeMember(key: string, member: string): Promise<void> {
+  async removeMember(key: string, member: string): Promise<number> {
     this.assertOpen();
-    await this.client.zrem(this.key(key), member);
+    return integer(await REMOVE_MEMBER.run(this.client, [this.key(key)], [member]), 'removeMember');
   }
 
   async members(key: string): Promise<string[]> {

@@ -1,5 +1,10 @@
 /** Script replies are untyped; these checks turn a surprise into a clear error instead of a bad value. */
 
+export function integer(reply: unknown, script: string): number {
+  if (isInteger(reply)) return reply;
+  throw unexpected(reply, script);
+}
+
 export function integerPair(reply: unknown, script: string): [number, number] {
   if (Array.isArray(reply) && reply.length === 2) {
     const [first, second]: unknown[] = reply;

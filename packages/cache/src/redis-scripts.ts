@@ -20,18 +20,28 @@ end
 return { count, ttl }`);
 
 /**
- * KEYS[1] sorted set scored by expiry time, ARGV[1] member, ARGV[2] ttl ms. Expired members are pruned
- * here too so a set that is written but never read stays bounded; the key lives as long as its
- * longest-lived member.
+ * KEYS[1] sorted set scored by expiry time, ARGV[1] member, ARGV[2] ttl ms. Returns how many live members
+ * there were before the add. Expired members are pruned first, both so that count ignores them and so a
+ * set that is written but never read stays bounded; the key lives as long as its longest-lived member.
  */
 export const ADD_MEMBER = new LuaScript(`${NOW_MS}
 local ttl = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local before = redis.call('ZCARD', KEYS[1])
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
 if redis.call('PTTL', KEYS[1]) < ttl then
   redis.call('PEXPIRE', KEYS[1], ttl)
 end
-return 1`);
+return before`);
+
+/**
+ * KEYS[1] sorted set scored by expiry time, ARGV[1] member. Returns how many live members are left, the
+ * expired ones pruned so they do not count. Redis deletes the key with its last member.
+ */
+export const REMOVE_MEMBER = new LuaScript(`${NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZREM', KEYS[1], ARGV[1])
+return redis.call('ZCARD', KEYS[1])`);
 
 /** KEYS[1] sorted set scored by expiry time. Drops the expired members and returns the others. */
 export const LIVE_MEMBERS = new LuaScript(`${NOW_MS}

@@ -1,6 +1,7 @@
 /** The two Cache operations the deny list needs (structural, so the kernel does not depend on the cache). */
 export interface DenyListStore {
-  addMember(key: string, member: string, ttlMs: number): Promise<void>;
+  /** What the add reports (whether the set was empty) means nothing to a deny list. */
+  addMember(key: string, member: string, ttlMs: number): Promise<unknown>;
   members(key: string): Promise<string[]>;
 }
 

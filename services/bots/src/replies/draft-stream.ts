@@ -99,7 +99,7 @@ export class DraftStream {
       index,
     };
     // Issued in this order on one connection: the draft is stored before the delta is heard.
-    const writes: Promise<void>[] = [
+    const writes: Promise<unknown>[] = [
       this.cache.set(draftKey(this.conversationId, this.draftId), text, this.policy.ttlMs),
     ];
     // The member set expires too: refresh it now and then on a long reply.

@@ -38,11 +38,11 @@ export class SeverableCache implements Cache {
     return this.reach(() => this.inner.increment(key, windowMs, amount));
   }
 
-  addMember(key: string, member: string, ttlMs: number): Promise<void> {
+  addMember(key: string, member: string, ttlMs: number): Promise<boolean> {
     return this.reach(() => this.inner.addMember(key, member, ttlMs));
   }
 
-  removeMember(key: string, member: string): Promise<void> {
+  removeMember(key: string, member: string): Promise<number> {
     return this.reach(() => this.inner.removeMember(key, member));
   }
 
