@@ -7,7 +7,8 @@ import { type DeadHolder, PresenceNodes } from './presence-nodes.ts';
 export interface PresenceOptions {
   cache: Cache;
   nodeId: string;
-  conversations: ConversationsRepository;
+  /** Only whom to tell: everyone who shares a conversation with the user. */
+  conversations: Pick<ConversationsRepository, 'contactsOf'>;
   notifier: Notifier;
   logger: Logger;
   /** How long a process's claim on a user's presence lives without a refresh (the last resort). */
@@ -30,7 +31,10 @@ const RELEASE_BATCH = 32;
 /**
  * Online/offline per user across tabs and processes (the key format is kernel's presence.ts): this process
  * counts its own sockets per user and holds one refreshed member in the user's presence set while it has
- * any; the user is online while any process holds one. Changes go to everyone sharing a conversation.
+ * any; the user is online while any process holds one. Changes go to everyone sharing a conversation: the
+ * add that makes the set non-empty announces online, the removal that leaves it empty offline, each told so
+ * by the cache in the same atomic step (a read beside the write is what processes acting at the same
+ * moment could interleave, and announce a transition twice or not at all).
  *
  * A process that dies cannot let go of its claims, so every process also heartbeats (presence-nodes.ts)
  * and keeps a record of the users it holds; survivors notice a lapsed heartbeat within about
@@ -124,41 +128,58 @@ export class PresenceTracker {
     });
   }
 
+  /** Resolves once the presence work under way (announcements included) has finished. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+  }
+
   /** Graceful shutdown: let go of every claim so users with no other process go offline at once. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.refresher);
     clearInterval(this.heartbeater);
     // Announcements started by the shutdown's own disconnects finish before the adapter below them closes.
-    await Promise.allSettled([...this.inFlight]);
+    await this.settled();
     const users = [...this.local.keys()];
     this.local.clear();
     await Promise.allSettled(users.map((userId) => this.wentAway(userId)));
     await this.guard(this.nodes.retire(this.holderId));
   }
 
+  /**
+   * Whether this claim is the first (the user comes online) is the add's own answer: with a read before
+   * the add, another process's last claim could go in between, announced offline there and online nowhere.
+   */
   private async cameOnline(userId: string): Promise<void> {
     const { cache } = this.options;
     const holderId = this.holderId;
-    const before = await cache.members(presenceKey(userId));
-    const now = new Date().toISOString();
     // The record before the claim, so no claim exists that a survivor could not find and release.
     await this.nodes.hold(holderId, userId);
-    await cache.addMember(presenceKey(userId), holderId, this.ttlMs);
-    await cache.set(lastSeenKey(userId), now);
-    if (before.length === 0) await this.announce(userId, 'online', now);
+    const first = await cache.addMember(presenceKey(userId), holderId, this.ttlMs);
+    await this.seenOnline(userId, first);
   }
 
+  /** Records that the user is online now, and tells their contacts when this process's claim was the first. */
+  private async seenOnline(userId: string, firstClaim: boolean): Promise<void> {
+    const now = new Date().toISOString();
+    await this.options.cache.set(lastSeenKey(userId), now);
+    if (firstClaim) await this.announce(userId, 'online', now);
+  }
+
+  /** Lets go of the user; the removal itself says whether it left no claim (offline), as in cameOnline. */
   private async wentAway(userId: string): Promise<void> {
     const { cache } = this.options;
     const holderId = this.holderId;
     const now = new Date().toISOString();
     // The claim before the record, for the same reason as in cameOnline. A claim under a former id that
-    // is still being moved is this process's too.
-    for (const id of [holderId, ...this.formerIds]) await cache.removeMember(presenceKey(userId), id);
+    // is still being moved is this process's too. What counts is what is left after the last removal: a
+    // claim made elsewhere in between keeps the user online (and its maker announced that).
+    let claimsLeft = 0;
+    for (const id of [holderId, ...this.formerIds])
+      claimsLeft = await cache.removeMember(presenceKey(userId), id);
     await this.nodes.release(holderId, userId);
     await cache.set(lastSeenKey(userId), now);
-    if ((await cache.members(presenceKey(userId))).length === 0) await this.announce(userId, 'offline', now);
+    if (claimsLeft === 0) await this.announce(userId, 'offline', now);
   }
 
   private async announce(userId: string, status: 'online' | 'offline', lastSeenAt: string): Promise<void> {
@@ -167,16 +188,26 @@ export class PresenceTracker {
   }
 
   private async refresh(): Promise<void> {
-    const { cache } = this.options;
-    for (const userId of this.local.keys()) {
-      const holderId = this.holderId;
-      await this.guard(
-        Promise.all([
-          this.nodes.hold(holderId, userId),
-          cache.addMember(presenceKey(userId), holderId, this.ttlMs),
-        ]).then(() => {}),
-      );
-    }
+    for (const userId of this.local.keys())
+      await this.guard(this.inOrder(userId, () => this.renewClaim(userId)));
+  }
+
+  /**
+   * In order with the user's other presence work: a refresh in flight beside a departure could land after
+   * its removal and leave a claim with no socket behind, the user online for a ttl though announced
+   * offline. A claim found gone (a survivor that took this process for dead released it, or it expired)
+   * is made again and, being the first, announced: whoever emptied the set announced offline, or nobody
+   * did.
+   */
+  private async renewClaim(userId: string): Promise<void> {
+    if (!this.local.has(userId)) return;
+    const holderId = this.holderId;
+    // Side by side: the record and the claim exist already, unless a release took them both.
+    const [, first] = await Promise.all([
+      this.nodes.hold(holderId, userId),
+      this.options.cache.addMember(presenceKey(userId), holderId, this.ttlMs),
+    ]);
+    if (first) await this.seenOnline(userId, first);
   }
 
   /** One heartbeat (never two at once), then the cleanup of any other process this one finds dead. */
@@ -241,8 +272,9 @@ export class PresenceTracker {
     await this.inBatches(users, (userId) =>
       // In order with this process's own work for the user: a connect here in the meantime keeps it online.
       this.inOrder(userId, async () => {
-        await cache.removeMember(presenceKey(userId), dead.holderId);
-        if ((await cache.members(presenceKey(userId))).length > 0) return;
+        // Decided by the removal itself, as in wentAway: a claim another process makes meanwhile either
+        // counts here or was made on an empty set and announced online by its maker.
+        if ((await cache.removeMember(presenceKey(userId), dead.holderId)) > 0) return;
         // A visit to another process since the dead one's last heartbeat is the later sighting. (ISO 8601
         // UTC strings of one format sort as the times they name.)
         const recorded = await cache.get(lastSeenKey(userId));
