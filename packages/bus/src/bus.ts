@@ -41,12 +41,21 @@ export interface SubscriptionOptions {
 export interface VolatileEvents {
   /**
    * Calls `listener` with an event's id once every consumer group that was subscribed when it was
-   * published has acknowledged it or dead-lettered it: synchronously within `publish` when no group wanted
-   * it. An id published several times settles once all its copies have. Returns the remover.
+   * published (or, under `holdForGroups`, before the hold was released) has acknowledged it or dead-lettered
+   * it: synchronously within `publish` when no group wanted it and no hold is open. An id published several
+   * times settles once all its copies have. Returns the remover.
    */
   onSettled(listener: (eventId: string) => void): () => void;
   /** True from an event's publish until it settles: it is still waiting, retrying or being handled here. */
   holds(eventId: string): boolean;
+  /**
+   * For the process that owns the bus, whose services subscribe their groups one after another while the
+   * first ones may already publish: until the returned function is called, no event published from now on
+   * settles for want of a group. A group subscribing meanwhile is handed it from the bus's history, and that
+   * copy counts like those of the groups subscribed at its publish; once released, an event settles when
+   * all its copies have (at once if no group took it).
+   */
+  holdForGroups(): () => void;
 }
 
 export interface Subscription {

@@ -37,6 +37,8 @@ interface PublishedEvent {
  *
  * Published events live only in this process's memory, so the bus reports when each has settled
  * (`volatileEvents`): until then its publisher keeps the outbox row, the copy a crash or a stop leaves.
+ * While the process's services are still subscribing (`holdForGroups`), an event waits for the groups to
+ * come as well, and the history keeps every event for them, past its limits.
  */
 export class MemoryBus implements Bus {
   readonly volatileEvents: VolatileEvents = {
@@ -45,6 +47,7 @@ export class MemoryBus implements Bus {
       return () => this.settledListeners.delete(listener);
     },
     holds: (eventId) => this.held.has(eventId),
+    holdForGroups: () => this.holdForGroups(),
   };
   readonly retentionMs: number;
   private readonly historyLimit: number;
@@ -54,9 +57,16 @@ export class MemoryBus implements Bus {
   private historyStart = 0;
   private readonly durables = new Map<string, MemoryDurable>();
   private readonly subscriptions = new Set<MemorySubscription>();
-  /** Event id → how many group copies of it are not settled yet (one per matching durable per publish). */
+  /**
+   * Event id → how many copies of it are not settled yet: one per matching durable per publish, and one for
+   * the groups still to come while it is awaiting them.
+   */
   private readonly held = new Map<string, number>();
   private readonly settledListeners = new Set<(eventId: string) => void>();
+  /** Open holdForGroups calls; while there is one, the history keeps everything for the groups to come. */
+  private openHolds = 0;
+  /** Ids published under a hold: each has one extra count in `held`, dropped when the last hold is released. */
+  private readonly awaitingGroups = new Set<string>();
   private sequence = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -81,13 +91,16 @@ export class MemoryBus implements Bus {
     for (const durable of this.durables.values()) {
       if (subjectMatches(durable.pattern, event.type)) targets.push(durable);
     }
-    if (targets.length === 0) {
+    const awaited = this.openHolds > 0 && !this.awaitingGroups.has(event.id);
+    if (awaited) this.awaitingGroups.add(event.id);
+    const copies = targets.length + (awaited ? 1 : 0);
+    if (copies === 0) {
       // No group wants it: nothing is kept, so it has settled, unless an earlier copy is still held.
       if (!this.held.has(event.id)) this.settled(event.id);
       return;
     }
     // Counted before any group can settle it: handlers run on a later turn, but this keeps that irrelevant.
-    this.held.set(event.id, (this.held.get(event.id) ?? 0) + targets.length);
+    this.held.set(event.id, (this.held.get(event.id) ?? 0) + copies);
     for (const durable of targets) {
       durable.offer({ seq: this.sequence, id: event.id, payload, attempt: 1 });
     }
@@ -142,6 +155,7 @@ export class MemoryBus implements Bus {
 
   /** Drops what is past the age or count limit; the array is compacted once half of it is dropped. */
   private forget(now: number): void {
+    if (this.openHolds > 0) return;
     const { history } = this;
     while (
       this.historyStart < history.length &&
@@ -156,16 +170,34 @@ export class MemoryBus implements Bus {
     }
   }
 
-  /** One group is done with one copy of an event; the event has settled when every copy is. */
+  private holdForGroups(): () => void {
+    this.openHolds += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.openHolds -= 1;
+      if (this.openHolds > 0) return;
+      const awaited = [...this.awaitingGroups];
+      this.awaitingGroups.clear();
+      for (const id of awaited) this.copyDone(id);
+      this.forget(Date.now());
+    };
+  }
+
   private settle(item: QueuedEvent): void {
-    if (item.replayed) return;
-    const left = (this.held.get(item.id) ?? 1) - 1;
+    if (!item.replayed) this.copyDone(item.id);
+  }
+
+  /** The event has settled when every copy of it is done. */
+  private copyDone(eventId: string): void {
+    const left = (this.held.get(eventId) ?? 1) - 1;
     if (left > 0) {
-      this.held.set(item.id, left);
+      this.held.set(eventId, left);
       return;
     }
-    this.held.delete(item.id);
-    this.settled(item.id);
+    this.held.delete(eventId);
+    this.settled(eventId);
   }
 
   private settled(eventId: string): void {
@@ -193,6 +225,7 @@ export class MemoryBus implements Bus {
       this.logger.info({ events: this.held.size }, 'bus closed with events not yet settled');
     }
     this.held.clear();
+    this.awaitingGroups.clear();
     this.settledListeners.clear();
     this.history = [];
     this.historyStart = 0;

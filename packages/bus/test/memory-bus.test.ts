@@ -189,6 +189,29 @@ describe('MemoryBus', () => {
     await bus.close();
   });
 
+  it('replays to a group subscribing under holdForGroups every event of the hold, past historyLimit and retentionMs', async () => {
+    const bus = new MemoryBus({ logger, historyLimit: 1, retentionMs: 50 });
+    const type = `${uniqueToken('hold')}.created`;
+    const events = Array.from({ length: 3 }, (_, n) => sampleEvent(type, { n }));
+    const releaseHold = bus.volatileEvents.holdForGroups();
+    for (const event of events) await bus.publish(event);
+    await delay(100);
+    const late = new Recorder();
+    await bus.subscribe({ group: uniqueGroup('held'), subjects: [type], handler: late.handler });
+    releaseHold();
+    await waitFor(() => late.received.length === 3, 'every event of the hold');
+    assert.deepEqual(
+      late.ids(),
+      events.map((event) => event.id),
+    );
+
+    const next = new Recorder();
+    await bus.subscribe({ group: uniqueGroup('next'), subjects: [type], handler: next.handler });
+    await delay(50);
+    assert.deepEqual(next.ids(), [], 'released: the limits apply again');
+    await bus.close();
+  });
+
   it('settles an event replayed to a late group only once that group has it too, if it was still held', async () => {
     const bus = new MemoryBus({ logger });
     const type = `${uniqueToken('late')}.created`;

@@ -80,6 +80,61 @@ export function runVolatileEventsContract(open: () => Promise<Bus>): void {
     assert.equal(held.holds(event.id), false);
   });
 
+  it('keeps an event published under holdForGroups for a group subscribing before the release', async (t) => {
+    const opened = await openVolatile(t);
+    if (!opened) return;
+    const { bus, held } = opened;
+    const type = `${uniqueToken('awaited')}.created`;
+    const releaseHold = held.holdForGroups();
+    const settled = settlements(held);
+    const event = sampleEvent(type);
+    await bus.publish(event);
+    assert.deepEqual(settled, [], 'no group yet, but one may be about to subscribe');
+    assert.equal(held.holds(event.id), true);
+
+    let finish: () => void = () => {};
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const handled: string[] = [];
+    await bus.subscribe({
+      group: uniqueGroup('awaited'),
+      subjects: [type],
+      handler: async (received) => {
+        handled.push(received.id);
+        await finished;
+      },
+    });
+    await waitFor(() => handled.length === 1, 'the late group to be handed the event');
+    releaseHold();
+    await settle(50);
+    assert.deepEqual(settled, [], 'the late group still works on it: its copy counts');
+
+    finish();
+    await waitFor(() => settled.length > 0, 'the settlement');
+    assert.deepEqual(settled, [event.id]);
+    assert.deepEqual(handled, [event.id]);
+  });
+
+  it('settles at the release of holdForGroups an event no group took meanwhile', async (t) => {
+    const opened = await openVolatile(t);
+    if (!opened) return;
+    const { bus, held } = opened;
+    const type = `${uniqueToken('untaken')}.created`;
+    const releaseHold = held.holdForGroups();
+    const settled = settlements(held);
+    const awaited = sampleEvent(type);
+    await bus.publish(awaited);
+    assert.deepEqual(settled, []);
+
+    releaseHold();
+    assert.deepEqual(settled, [awaited.id]);
+    assert.equal(held.holds(awaited.id), false);
+    const later = sampleEvent(type);
+    await bus.publish(later);
+    assert.deepEqual(settled, [awaited.id, later.id], 'once released, the bus settles as before');
+  });
+
   it('keeps an event unsettled while it waits for a retry, and settles it once dead-lettered', async (t) => {
     const opened = await openVolatile(t);
     if (!opened) return;
