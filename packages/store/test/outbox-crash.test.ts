@@ -99,13 +99,18 @@ async function handledBoth(database: Database, ids: string[]): Promise<boolean> 
   return rows.length === ids.length;
 }
 
+const CRASHES: { what: string; service: Pick<OutboxProcessConfig, 'mode' | 'lateGroup'> }[] = [
+  { what: 'is SIGKILLed while its handler holds the events', service: { mode: 'hang' } },
+  { what: 'stops cleanly while its events wait for a retry', service: { mode: 'retry-then-stop' } },
+  {
+    what: 'is SIGKILLed right after its start, its group subscribed after they were published',
+    service: { mode: 'hang', lateGroup: true },
+  },
+];
+
 function runCrashCases(name: string, backend: () => Promise<Backend>): void {
   describe(`outbox over the in-process bus, across processes: ${name}`, () => {
-    for (const mode of ['hang', 'retry-then-stop'] as const) {
-      const what =
-        mode === 'hang'
-          ? 'is SIGKILLed while its handler holds the events'
-          : 'stops cleanly while its events wait for a retry';
+    for (const { what, service: crash } of CRASHES) {
       it(`loses no event when the process ${what}: the next process publishes them`, async () => {
         const where = await backend();
         let running: ChildProcess | undefined;
@@ -115,12 +120,12 @@ function runCrashCases(name: string, backend: () => Promise<Backend>): void {
           // PGlite's data directory is one process's at a time.
           if (where.config.dataDir) await setup.close();
 
-          const service = startService({ ...where.config, mode, leaseMs: LEASE_MS });
+          const service = startService({ ...where.config, ...crash, leaseMs: LEASE_MS });
           running = service.process;
           const report = await service.next();
           assert.ok('held' in report, 'the service reports the events it holds');
           const ids = report.held;
-          if (mode === 'hang') {
+          if (crash.mode === 'hang') {
             service.process.kill('SIGKILL');
             assert.equal(await service.exited, null, 'killed, not exited');
           } else {
