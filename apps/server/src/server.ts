@@ -11,6 +11,7 @@ import {
   type ServicePlugin,
 } from '@parley/kernel';
 import { type Infrastructure, openCache, openInfrastructure } from './infrastructure.ts';
+import { readyServices } from './ready-services.ts';
 import { buildServicePlugins, needsInfrastructure } from './services.ts';
 
 export interface RunningServer {
@@ -58,6 +59,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     } else {
       for (const service of services) await app.register(service.plugin);
     }
+    await readyServices(app, infrastructure?.bus);
     const url = await app.listen({ port: config.port, host: config.host });
     logger.info(
       { url, services: [...config.services], upstreams: Object.keys(config.upstreams) },

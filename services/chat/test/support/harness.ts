@@ -19,6 +19,7 @@ import { openPgliteTestDatabase, type TestDatabase } from '@parley/store/testing
 // The production wiring of identity and chat in one process (identity's authenticator handed to chat):
 // tests build the app exactly as `npm start` does rather than keeping a copy of it.
 import type { Infrastructure } from '../../../../apps/server/src/infrastructure.ts';
+import { readyServices } from '../../../../apps/server/src/ready-services.ts';
 import { buildServicePlugins } from '../../../../apps/server/src/services.ts';
 import { buildChat } from '../../src/build-chat.ts';
 import { Accounts, ADMIN, bearer, type TestUser } from './accounts.ts';
@@ -112,7 +113,7 @@ export async function startChat(options: HarnessOptions = {}): Promise<ChatHarne
     ? await wireWithClock(config, infrastructure, options.identityClock)
     : await buildServicePlugins(config, infrastructure, logger);
   for (const plugin of plugins) await app.register(plugin.plugin);
-  await app.ready();
+  await readyServices(app, bus);
   const url = options.listen ? await app.listen({ port: 0, host: '127.0.0.1' }) : '';
   const accounts = new Accounts(app, database.database);
 
