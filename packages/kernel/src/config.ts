@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
+import proxyAddr from '@fastify/proxy-addr';
 
 /** The services a process can run; `PARLEY_SERVICES` picks a subset. */
 export const SERVICE_NAMES = ['gateway', 'identity', 'chat', 'bots', 'console', 'personalization'] as const;
@@ -112,18 +112,14 @@ export interface GatewayConfig {
   breakerOpenMs: number;
 }
 
-/** The proxy-addr names Fastify's trustProxy accepts besides addresses. */
-const TRUST_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
-
-/** An address, a CIDR or address/netmask, or a named range: what Fastify's trustProxy would accept. */
+/** Whether the trust function Fastify and the gateway use (proxy-addr) compiles the entry: asked, not mimicked. */
 function isTrustEntry(entry: string): boolean {
-  if (TRUST_NAMES.has(entry)) return true;
-  const [address = '', mask, ...rest] = entry.split('/');
-  const family = isIP(address);
-  if (family === 0 || rest.length > 0) return false;
-  if (mask === undefined) return true;
-  if (/^\d+$/.test(mask)) return Number(mask) <= (family === 4 ? 32 : 128);
-  return family === 4 && isIP(mask) === 4;
+  try {
+    proxyAddr.compile([entry]);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export class ConfigError extends Error {

@@ -84,7 +84,16 @@ describe('configuration', () => {
     assert.ok(Array.isArray(trustProxy) && trustProxy.length === 7);
     assert.doesNotThrow(() => compileProxyTrust(trustProxy));
     assert.equal(parseConfig({ PARLEY_TRUST_PROXY: 'true' }, '/srv/parley').trustProxy, true);
-    for (const bad of ['foo', '10.0.0.0/33', '10.0.0.1/8/8', '::1/129', 'fc00::/ffff::']) {
+    for (const bad of [
+      'foo',
+      '10.0.0.0/33',
+      '10.0.0.1/8/8',
+      '::1/129',
+      'fc00::/ffff::',
+      '0.0.0.0/0',
+      '::/0',
+      '10.0.0.0/255.0.255.0',
+    ]) {
       const [problem] = problemsOf({ PARLEY_TRUST_PROXY: `127.0.0.1,${bad}` });
       assert.match(
         problem ?? '',
@@ -92,7 +101,7 @@ describe('configuration', () => {
           `^PARLEY_TRUST_PROXY must be true, false, or addresses .*\\(got "${bad.replaceAll('.', '\\.')}"\\)$`,
         ),
       );
-      assert.throws(() => compileProxyTrust(['127.0.0.1', bad]), bad);
+      assert.throws(() => compileProxyTrust(['127.0.0.1', bad]), TypeError, bad);
     }
   });
 
