@@ -96,7 +96,12 @@ try {
     ],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
   );
-  await once(bareProxy, 'message');
+  // A child that dies before listening (port taken, bad arguments) must fail the bench, not hang it.
+  const exited = once(bareProxy, 'exit').then(([code]) => {
+    throw new Error(`the bare Node proxy exited with ${code} before listening`);
+  });
+  exited.catch(() => {});
+  await Promise.race([once(bareProxy, 'message', { signal: AbortSignal.timeout(30_000) }), exited]);
 
   const registered = await fetch(`${identity.spec.url}/api/v1/auth/register`, {
     method: 'POST',
