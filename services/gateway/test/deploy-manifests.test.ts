@@ -186,6 +186,37 @@ describe('deploy/helm/parley', () => {
     );
   });
 
+  it('lets the gateway believe no X-Forwarded-For when clients reach its Service directly', async () => {
+    const template = await readFile(join(chart, 'templates', 'deployments.yaml'), 'utf8');
+    const components = obj(values.components);
+    const gatewayEnv = (gateway: Record<string, unknown>) => {
+      const rendered = renderTemplate(template, {
+        Values: {
+          ...values,
+          components: { ...components, gateway: { ...obj(components.gateway), ...gateway } },
+        },
+        Release: { Name: release, Namespace: 'default' },
+        Chart: {},
+      });
+      const deployment = parseAllDocuments(rendered)
+        .map((document) => document.toJS() as Doc | null)
+        .find((doc) => doc?.metadata?.name === `${release}-gateway`);
+      const container = obj(list(obj(obj(obj(deployment?.spec).template).spec).containers)[0]);
+      return Object.fromEntries(list(container.env).map((entry) => [obj(entry).name, obj(entry).value]));
+    };
+    for (const serviceType of ['LoadBalancer', 'NodePort'])
+      assert.equal(gatewayEnv({ serviceType }).PARLEY_TRUST_PROXY, 'false', serviceType);
+    assert.equal(
+      gatewayEnv({ serviceType: 'ClusterIP' }).PARLEY_TRUST_PROXY,
+      undefined,
+      'the ConfigMap decides',
+    );
+    assert.equal(
+      gatewayEnv({ serviceType: 'LoadBalancer', trustProxy: '10.42.0.0/16' }).PARLEY_TRUST_PROXY,
+      '10.42.0.0/16',
+    );
+  });
+
   it('has one Deployment and one Service per component, the role set by PARLEY_SERVICES', () => {
     for (const component of SERVICE_NAMES) {
       const deployment = named('Deployment', `${release}-${component}`);
