@@ -29,8 +29,12 @@ class AnnouncementLog implements Notifier {
     if (event === 'presence') this.heard.push(payload as PresenceEvent);
   }
 
+  eventsOf(userId: string): PresenceEvent[] {
+    return this.heard.filter((event) => event.userId === userId);
+  }
+
   statusesOf(userId: string): PresenceEvent['status'][] {
-    return this.heard.filter((event) => event.userId === userId).map((event) => event.status);
+    return this.eventsOf(userId).map((event) => event.status);
   }
 }
 
@@ -235,6 +239,87 @@ function describeInterleavings(backend: string, connect: () => () => Cache): voi
 
       assert.deepEqual(cluster.log.statusesOf(userId), ['online', 'online']);
       assert.equal((await readPresence(cluster.shared, userId)).status, 'online');
+    });
+
+    it("corrects a process's offline that reaches contacts after another's online", async () => {
+      const a = cluster.start('node-a', gated);
+      const b = cluster.start('node-b', gated);
+      const userId = cluster.user();
+      a.presence.connected(userId);
+      await a.presence.settled();
+
+      // A has decided the user is offline (the lastSeen write comes after the removal) but not yet said so.
+      const decided = a.cache.holdAfterNextCall(lastSeenKey(userId));
+      a.presence.disconnected(userId);
+      await decided.reached;
+      b.presence.connected(userId);
+      await b.presence.settled();
+      decided.release();
+      await a.presence.settled();
+
+      assert.deepEqual(cluster.log.statusesOf(userId), ['online', 'online', 'offline', 'online']);
+      const presence = await readPresence(cluster.shared, userId);
+      assert.equal(presence.status, 'online');
+      assert.equal(cluster.log.eventsOf(userId).at(-1)?.lastSeenAt, presence.lastSeenAt, 'as recorded');
+    });
+
+    it("corrects a survivor's offline for a dead process's user that reaches contacts after an online", async () => {
+      const timings = { heartbeatMs: 50, livenessTtlMs: 200, ttlMs: 5000 };
+      const doomed = cluster.start('node-doomed', (cache) => new SeverableCache(cache), timings);
+      const survivor = cluster.start('node-survivor', gated, timings);
+      const newcomer = cluster.start('node-newcomer', gated);
+      const userId = cluster.user();
+      doomed.presence.connected(userId);
+      await doomed.presence.settled();
+
+      // The survivor reads the user's lastSeen, then writes it, then announces: held after the write.
+      const read = survivor.cache.holdAfterNextCall(lastSeenKey(userId));
+      doomed.cache.sever();
+      await soon(read.reached, "the survivor's release of the dead process's user");
+      const written = survivor.cache.holdAfterNextCall(lastSeenKey(userId));
+      read.release();
+      await written.reached;
+      newcomer.presence.connected(userId);
+      await newcomer.presence.settled();
+      written.release();
+      await survivor.presence.settled();
+
+      assert.deepEqual(cluster.log.statusesOf(userId), ['online', 'online', 'offline', 'online']);
+      const presence = await readPresence(cluster.shared, userId);
+      assert.equal(presence.status, 'online');
+      assert.equal(cluster.log.eventsOf(userId).at(-1)?.lastSeenAt, presence.lastSeenAt, 'as recorded');
+    });
+
+    it('corrects a correction that another process overtook before it went out', async () => {
+      const a = cluster.start('node-a', gated);
+      const b = cluster.start('node-b', gated);
+      const userId = cluster.user();
+      a.presence.connected(userId);
+      await a.presence.settled();
+
+      const decided = a.cache.holdAfterNextCall(lastSeenKey(userId));
+      a.presence.disconnected(userId);
+      await decided.reached;
+      b.presence.connected(userId);
+      await b.presence.settled();
+      // A's check after its offline finds B's claim; B's socket leaves before A says online.
+      const checked = a.cache.holdAfterNextCall(presenceKey(userId));
+      decided.release();
+      await soon(checked.reached, "A's check of what it announced");
+      b.presence.disconnected(userId);
+      await b.presence.settled();
+      checked.release();
+      await a.presence.settled();
+
+      assert.deepEqual(cluster.log.statusesOf(userId), [
+        'online',
+        'online',
+        'offline',
+        'offline',
+        'online',
+        'offline',
+      ]);
+      assert.equal((await readPresence(cluster.shared, userId)).status, 'offline');
     });
   });
 }

@@ -1,4 +1,5 @@
 import type { Cache } from '@parley/cache';
+import type { PresenceEvent } from '@parley/contracts';
 import { type Logger, lastSeenKey, presenceKey } from '@parley/kernel';
 import type { Notifier } from '../domain/notifier.ts';
 import type { ConversationsRepository } from '../repositories/conversations-repository.ts';
@@ -28,13 +29,17 @@ const DEFAULT_LIVENESS_TTL_MS = 6000;
 /** How many of a dead process's users a survivor releases at once. */
 const RELEASE_BATCH = 32;
 
+type Status = PresenceEvent['status'];
+
 /**
  * Online/offline per user across tabs and processes (the key format is kernel's presence.ts): this process
  * counts its own sockets per user and holds one refreshed member in the user's presence set while it has
  * any; the user is online while any process holds one. Changes go to everyone sharing a conversation: the
  * add that makes the set non-empty announces online, the removal that leaves it empty offline, each told so
  * by the cache in the same atomic step (a read beside the write is what processes acting at the same
- * moment could interleave, and announce a transition twice or not at all).
+ * moment could interleave, and announce a transition twice or not at all). Being decided first does not
+ * make an announcement arrive first, so each is checked against the cache once sent, and corrected if
+ * another process's transition has overtaken it (see announce).
  *
  * A process that dies cannot let go of its claims, so every process also heartbeats (presence-nodes.ts)
  * and keeps a record of the users it holds; survivors notice a lapsed heartbeat within about
@@ -182,9 +187,35 @@ export class PresenceTracker {
     if (claimsLeft === 0) await this.announce(userId, 'offline', now);
   }
 
-  private async announce(userId: string, status: 'online' | 'offline', lastSeenAt: string): Promise<void> {
-    const contacts = await this.options.conversations.contactsOf(userId);
-    this.options.notifier.toUsers([...contacts, userId], 'presence', { userId, status, lastSeenAt });
+  /**
+   * Tells the user and their contacts, then makes sure the last thing this process said is still true. A
+   * transition is decided in the cache but reaches clients later (after the lastSeen write, the contacts
+   * query and the adapter's fan-out), so a later transition decided by another process can reach them
+   * first, and this one would then leave them wrong until the next change. Each process's messages arrive
+   * in the order it sends them, so a process that ends with what the cache held after its last message
+   * went out leaves clients, once everyone has done so, with the user's real state.
+   *
+   * A correction is checked in turn: the state it reports was read before it went out, and may be undone
+   * by another process whose own check came before this correction was sent. This goes round again only
+   * when the state changed since the previous read, and this process's own work for the user waits in the
+   * user's order meanwhile, so it sends at most one correction per transition another process makes in
+   * that time, and stops as soon as one read agrees.
+   */
+  private async announce(userId: string, status: Status, lastSeenAt: string): Promise<void> {
+    const { cache, conversations, notifier } = this.options;
+    // One query for the announcement and its corrections, which follow within a few cache round trips.
+    const recipients = [...(await conversations.contactsOf(userId)), userId];
+    let said: Status = status;
+    notifier.toUsers(recipients, 'presence', { userId, status, lastSeenAt });
+    for (;;) {
+      const truth: Status = (await cache.members(presenceKey(userId))).length > 0 ? 'online' : 'offline';
+      if (truth === said) return;
+      // What was recorded with the transition (seenOnline's, wentAway's or releaseDead's), as GET
+      // /users/{id} reports it. Not written here: a write could land after a later transition's own.
+      const recorded = (await cache.get(lastSeenKey(userId))) ?? new Date().toISOString();
+      notifier.toUsers(recipients, 'presence', { userId, status: truth, lastSeenAt: recorded });
+      said = truth;
+    }
   }
 
   private async refresh(): Promise<void> {
