@@ -121,12 +121,48 @@ function describeInterleavings(backend: string, connect: () => () => Cache): voi
     });
     afterEach(() => cluster.close());
 
-    it('keeps a user online who connects on one process as their last socket on another leaves', async () => {
+    /** Two processes, the user connected on the first. */
+    async function onlineOnA() {
       const a = cluster.start('node-a', gated);
       const b = cluster.start('node-b', gated);
       const userId = cluster.user();
       a.presence.connected(userId);
       await a.presence.settled();
+      return { a, b, userId };
+    }
+
+    /**
+     * A process about to die with the user on it, a survivor that finds it dead within a fraction of a
+     * second, and a newcomer with default timings: its own look for dead processes comes long after the
+     * test, so the survivor is the one to release the dead process's claims.
+     */
+    async function onlineOnDoomed() {
+      const timings = { heartbeatMs: 50, livenessTtlMs: 200, ttlMs: 5000 };
+      const doomed = cluster.start('node-doomed', (cache) => new SeverableCache(cache), timings);
+      const survivor = cluster.start('node-survivor', gated, timings);
+      const newcomer = cluster.start('node-newcomer', gated);
+      const userId = cluster.user();
+      doomed.presence.connected(userId);
+      await doomed.presence.settled();
+      return { doomed, survivor, newcomer, userId };
+    }
+
+    /**
+     * A decides the user offline (the lastSeen write comes after the removal) and is held before saying so,
+     * while B connects the user and announces online. Returns A's gate, still closed.
+     */
+    async function offlineOnAHeldWhileOnlineOnB() {
+      const { a, b, userId } = await onlineOnA();
+      const decided = a.cache.holdAfterNextCall(lastSeenKey(userId));
+      a.presence.disconnected(userId);
+      await decided.reached;
+      b.presence.connected(userId);
+      await b.presence.settled();
+      return { a, b, userId, decided };
+    }
+
+    it('keeps a user online who connects on one process as their last socket on another leaves', async () => {
+      const { a, b, userId } = await onlineOnA();
 
       // B has made its claim (and learnt it was not the first) when A lets go of the user's last socket there.
       const gate = b.cache.holdAfterNextCall(presenceKey(userId));
@@ -158,11 +194,7 @@ function describeInterleavings(backend: string, connect: () => () => Cache): voi
     });
 
     it('announces offline once when a user leaves two processes at the same moment', async () => {
-      const a = cluster.start('node-a', gated);
-      const b = cluster.start('node-b', gated);
-      const userId = cluster.user();
-      a.presence.connected(userId);
-      await a.presence.settled();
+      const { a, b, userId } = await onlineOnA();
       b.presence.connected(userId);
       await b.presence.settled();
 
@@ -179,16 +211,8 @@ function describeInterleavings(backend: string, connect: () => () => Cache): voi
     });
 
     it("keeps a user online who connects on one process as a survivor releases a dead process's claim", async () => {
-      // Quick heartbeats, so the survivor finds the dead process within a fraction of a second.
-      const timings = { heartbeatMs: 50, livenessTtlMs: 200, ttlMs: 5000 };
-      const doomed = cluster.start('node-doomed', (cache) => new SeverableCache(cache), timings);
-      const survivor = cluster.start('node-survivor', gated, timings);
-      // Default timings: its next look for dead processes comes long after the test, so the survivor is the
-      // one to release the dead process's claims (the newcomer's own release would queue behind its gate).
-      const newcomer = cluster.start('node-newcomer', gated);
-      const userId = cluster.user();
-      doomed.presence.connected(userId);
-      await doomed.presence.settled();
+      // The newcomer's own release would queue behind its gate: the survivor releases the dead one's claim.
+      const { doomed, survivor, newcomer, userId } = await onlineOnDoomed();
       doomed.cache.sever();
 
       // The newcomer has made its claim beside the dead one's when the survivor releases the dead one's.
@@ -242,18 +266,7 @@ function describeInterleavings(backend: string, connect: () => () => Cache): voi
     });
 
     it("corrects a process's offline that reaches contacts after another's online", async () => {
-      const a = cluster.start('node-a', gated);
-      const b = cluster.start('node-b', gated);
-      const userId = cluster.user();
-      a.presence.connected(userId);
-      await a.presence.settled();
-
-      // A has decided the user is offline (the lastSeen write comes after the removal) but not yet said so.
-      const decided = a.cache.holdAfterNextCall(lastSeenKey(userId));
-      a.presence.disconnected(userId);
-      await decided.reached;
-      b.presence.connected(userId);
-      await b.presence.settled();
+      const { a, userId, decided } = await offlineOnAHeldWhileOnlineOnB();
       decided.release();
       await a.presence.settled();
 
@@ -264,13 +277,7 @@ function describeInterleavings(backend: string, connect: () => () => Cache): voi
     });
 
     it("corrects a survivor's offline for a dead process's user that reaches contacts after an online", async () => {
-      const timings = { heartbeatMs: 50, livenessTtlMs: 200, ttlMs: 5000 };
-      const doomed = cluster.start('node-doomed', (cache) => new SeverableCache(cache), timings);
-      const survivor = cluster.start('node-survivor', gated, timings);
-      const newcomer = cluster.start('node-newcomer', gated);
-      const userId = cluster.user();
-      doomed.presence.connected(userId);
-      await doomed.presence.settled();
+      const { doomed, survivor, newcomer, userId } = await onlineOnDoomed();
 
       // The survivor reads the user's lastSeen, then writes it, then announces: held after the write.
       const read = survivor.cache.holdAfterNextCall(lastSeenKey(userId));
@@ -291,17 +298,7 @@ function describeInterleavings(backend: string, connect: () => () => Cache): voi
     });
 
     it('corrects a correction that another process overtook before it went out', async () => {
-      const a = cluster.start('node-a', gated);
-      const b = cluster.start('node-b', gated);
-      const userId = cluster.user();
-      a.presence.connected(userId);
-      await a.presence.settled();
-
-      const decided = a.cache.holdAfterNextCall(lastSeenKey(userId));
-      a.presence.disconnected(userId);
-      await decided.reached;
-      b.presence.connected(userId);
-      await b.presence.settled();
+      const { a, b, userId, decided } = await offlineOnAHeldWhileOnlineOnB();
       // A's check after its offline finds B's claim; B's socket leaves before A says online.
       const checked = a.cache.holdAfterNextCall(presenceKey(userId));
       decided.release();
