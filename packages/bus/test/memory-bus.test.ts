@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createLogger } from '@parley/kernel';
 import { MemoryBus } from '../src/memory-bus.ts';
-import { Recorder, sampleEvent, uniqueGroup, uniqueToken } from '../src/testing/fixtures.ts';
+import { HoldingRecorder, Recorder, sampleEvent, uniqueGroup, uniqueToken } from '../src/testing/fixtures.ts';
 import { runBusContract, waitFor } from '../src/testing/index.ts';
 
 const logger = createLogger({ level: 'silent' });
@@ -17,27 +17,16 @@ describe('MemoryBus', () => {
   it('returns from publish before any handler runs, and never waits for one', async () => {
     const bus = new MemoryBus({ logger });
     const type = `${uniqueToken('async')}.created`;
-    let calls = 0;
-    let release: () => void = () => {};
-    const blocked = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    await bus.subscribe({
-      group: uniqueGroup('async'),
-      subjects: [type],
-      handler: async () => {
-        calls += 1;
-        await blocked;
-      },
-    });
+    const busy = new HoldingRecorder();
+    await bus.subscribe({ group: uniqueGroup('async'), subjects: [type], handler: busy.handler });
 
     await bus.publish(sampleEvent(type));
-    assert.equal(calls, 0, 'the handler must not run inside publish');
-    await waitFor(() => calls === 1, 'the handler to start');
+    assert.equal(busy.received.length, 0, 'the handler must not run inside publish');
+    await waitFor(() => busy.received.length === 1, 'the handler to start');
     await bus.publish(sampleEvent(type));
 
-    release();
-    await waitFor(() => calls === 2, 'the second event');
+    busy.release();
+    await waitFor(() => busy.received.length === 2, 'the second event');
     await bus.close();
   });
 
@@ -217,41 +206,19 @@ describe('MemoryBus', () => {
     const type = `${uniqueToken('late')}.created`;
     const settled: string[] = [];
     bus.volatileEvents.onSettled((eventId) => settled.push(eventId));
-    let release: () => void = () => {};
-    const blocked = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const early: string[] = [];
-    await bus.subscribe({
-      group: uniqueGroup('early'),
-      subjects: [type],
-      handler: async (event) => {
-        early.push(event.id);
-        await blocked;
-      },
-    });
+    const early = new HoldingRecorder();
+    await bus.subscribe({ group: uniqueGroup('early'), subjects: [type], handler: early.handler });
     const held = sampleEvent(type);
     await bus.publish(held);
-    await waitFor(() => early.length === 1, 'the early group to start on the event');
-    let releaseLate: () => void = () => {};
-    const lateBlocked = new Promise<void>((resolve) => {
-      releaseLate = resolve;
-    });
-    const late: string[] = [];
-    await bus.subscribe({
-      group: uniqueGroup('late'),
-      subjects: [type],
-      handler: async (event) => {
-        late.push(event.id);
-        await lateBlocked;
-      },
-    });
-    await waitFor(() => late.length === 1, 'the late group to be handed the event');
-    release();
+    await waitFor(() => early.received.length === 1, 'the early group to start on the event');
+    const late = new HoldingRecorder();
+    await bus.subscribe({ group: uniqueGroup('late'), subjects: [type], handler: late.handler });
+    await waitFor(() => late.received.length === 1, 'the late group to be handed the event');
+    early.release();
     await delay(20);
     assert.deepEqual(settled, [], 'the late group still works on it: its outbox row must stay');
     assert.ok(bus.volatileEvents.holds(held.id));
-    releaseLate();
+    late.release();
     await waitFor(() => settled.length === 1, 'the event to settle');
     assert.deepEqual(settled, [held.id]);
 

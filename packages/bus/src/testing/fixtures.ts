@@ -46,3 +46,20 @@ export class Recorder {
     return this.count(id) > 0;
   }
 }
+
+/** A Recorder whose handler, once it has recorded an event, waits for `release()`: a group kept busy. */
+export class HoldingRecorder extends Recorder {
+  private releaseHandlers: () => void = () => {};
+  private readonly released = new Promise<void>((resolve) => {
+    this.releaseHandlers = resolve;
+  });
+
+  override readonly handler = async (event: EventEnvelope, delivery: Delivery): Promise<void> => {
+    this.received.push({ event, attempt: delivery.attempt });
+    await this.released;
+  };
+
+  release(): void {
+    this.releaseHandlers();
+  }
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it, type TestContext } from 'node:test';
 import type { Bus, VolatileEvents } from '../bus.ts';
-import { sampleEvent, uniqueGroup, uniqueToken } from './fixtures.ts';
+import { HoldingRecorder, Recorder, sampleEvent, uniqueGroup, uniqueToken } from './fixtures.ts';
 import { settle, waitFor } from './wait.ts';
 
 /**
@@ -32,38 +32,24 @@ export function runVolatileEventsContract(open: () => Promise<Bus>): void {
     if (!opened) return;
     const { bus, held } = opened;
     const type = `${uniqueToken('settle')}.created`;
-    let release: () => void = () => {};
-    const blocked = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let quickDone = false;
-    let slowStarted = false;
-    await bus.subscribe({
-      group: uniqueGroup('quick'),
-      subjects: [type],
-      handler: async () => {
-        quickDone = true;
-      },
-    });
-    await bus.subscribe({
-      group: uniqueGroup('slow'),
-      subjects: [type],
-      handler: async () => {
-        slowStarted = true;
-        await blocked;
-      },
-    });
+    const quick = new Recorder();
+    const slow = new HoldingRecorder();
+    await bus.subscribe({ group: uniqueGroup('quick'), subjects: [type], handler: quick.handler });
+    await bus.subscribe({ group: uniqueGroup('slow'), subjects: [type], handler: slow.handler });
     const settled = settlements(held);
     const event = sampleEvent(type);
     await bus.publish(event);
     assert.equal(held.holds(event.id), true, 'held from publish on');
 
-    await waitFor(() => quickDone && slowStarted, 'one group done, the other handling it');
+    await waitFor(
+      () => quick.received.length === 1 && slow.received.length === 1,
+      'one group done, the other handling it',
+    );
     await settle(50);
     assert.equal(held.holds(event.id), true, 'still held while one group has not acknowledged it');
     assert.deepEqual(settled, []);
 
-    release();
+    slow.release();
     await waitFor(() => settled.length > 0, 'the settlement');
     assert.deepEqual(settled, [event.id]);
     assert.equal(held.holds(event.id), false);
@@ -92,28 +78,17 @@ export function runVolatileEventsContract(open: () => Promise<Bus>): void {
     assert.deepEqual(settled, [], 'no group yet, but one may be about to subscribe');
     assert.equal(held.holds(event.id), true);
 
-    let finish: () => void = () => {};
-    const finished = new Promise<void>((resolve) => {
-      finish = resolve;
-    });
-    const handled: string[] = [];
-    await bus.subscribe({
-      group: uniqueGroup('awaited'),
-      subjects: [type],
-      handler: async (received) => {
-        handled.push(received.id);
-        await finished;
-      },
-    });
-    await waitFor(() => handled.length === 1, 'the late group to be handed the event');
+    const late = new HoldingRecorder();
+    await bus.subscribe({ group: uniqueGroup('awaited'), subjects: [type], handler: late.handler });
+    await waitFor(() => late.received.length === 1, 'the late group to be handed the event');
     releaseHold();
     await settle(50);
     assert.deepEqual(settled, [], 'the late group still works on it: its copy counts');
 
-    finish();
+    late.release();
     await waitFor(() => settled.length > 0, 'the settlement');
     assert.deepEqual(settled, [event.id]);
-    assert.deepEqual(handled, [event.id]);
+    assert.deepEqual(late.ids(), [event.id]);
   });
 
   it('settles at the release of holdForGroups an event no group took meanwhile', async (t) => {
