@@ -4,10 +4,17 @@ import { type Bus, MemoryBus } from '@parley/bus';
 import { createEvent, createLogger, type EventEnvelope } from '@parley/kernel';
 import { DirectPublisher } from '../src/direct-publisher.ts';
 import { Outbox } from '../src/outbox.ts';
-import { OutboxPublishing } from '../src/outbox-publishing.ts';
 import { OutboxRelay } from '../src/outbox-relay.ts';
 import type { TestDatabase } from '../src/testing/test-database.ts';
-import { FlakyBus, persistentView, sleep, stopAfterEach, stored, waitFor } from './fixture/helpers.ts';
+import {
+  FlakyBus,
+  persistentView,
+  sleep,
+  startOutboxPublishing,
+  stopAfterEach,
+  stored,
+  waitFor,
+} from './fixture/helpers.ts';
 import { deadLetters, outbox, processedEvents } from './fixture/schema.ts';
 
 const logger = createLogger({ level: 'silent' });
@@ -25,27 +32,26 @@ const kinds: { name: string; wrap: (bus: MemoryBus) => Bus }[] = [
 export function runHandBackCases(handle: () => TestDatabase): void {
   const stopLater = stopAfterEach();
 
+  /** The `name`s of the events of `type` as a group on `bus` receives them. */
+  async function receivedNames(bus: Bus, group: string, type: string): Promise<string[]> {
+    const names: string[] = [];
+    await bus.subscribe({
+      group,
+      subjects: [type],
+      handler: async (event) => void names.push((event.data as { name: string }).name),
+    });
+    return names;
+  }
+
   it('hands every event to the relay after a failure until it has published those handed back', async () => {
     const { database } = handle();
     const inner = new MemoryBus({ logger });
     stopLater(() => inner.close());
     const bus = new FlakyBus(inner);
     const type = 'fixture.handback.ordered';
-    const order: string[] = [];
-    await inner.subscribe({
-      group: 'handback-order',
-      subjects: [type],
-      handler: async (event) => void order.push((event.data as { name: string }).name),
-    });
-    const box = new Outbox(database, tables, logger);
+    const order = await receivedNames(inner, 'handback-order', type);
     // Backoff after failures: 2 s, then 4 s, then 8 s; wakes cut a sleep short.
-    const publishing = new OutboxPublishing({ outbox: box, database, tables, bus, logger, pollMs: 1000 });
-    let relayWakes = 0;
-    box.onCommitted(() => {
-      relayWakes++;
-      publishing.wakeRelay();
-    });
-    publishing.start();
+    const { box, publishing, relayWakes } = startOutboxPublishing(database, bus, logger, { pollMs: 1000 });
     stopLater(() => publishing.stop());
     const commit = (name: string) => box.transaction((tx) => box.add(tx, createEvent(type, { name })));
 
@@ -62,11 +68,11 @@ export function runHandBackCases(handle: () => TestDatabase): void {
     assert.deepEqual(order, ['A', 'B', 'C']);
 
     // Caught up: direct publishing has resumed, with no relay round.
-    const wakesBefore = relayWakes;
+    const wakesBefore = relayWakes();
     await commit('D');
     await waitFor(() => order.length === 4);
     assert.deepEqual(order, ['A', 'B', 'C', 'D']);
-    assert.equal(relayWakes, wakesBefore, 'D went out directly');
+    assert.equal(relayWakes(), wakesBefore, 'D went out directly');
     await publishing.stop();
     await inner.close();
   });
@@ -78,20 +84,8 @@ export function runHandBackCases(handle: () => TestDatabase): void {
       stopLater(() => inner.close());
       const bus = new FlakyBus(kind.wrap(inner));
       const type = 'fixture.handback.resume';
-      const order: string[] = [];
-      await inner.subscribe({
-        group: `handback-resume-${kinds.indexOf(kind)}`,
-        subjects: [type],
-        handler: async (event) => void order.push((event.data as { name: string }).name),
-      });
-      const box = new Outbox(database, tables, logger);
-      const publishing = new OutboxPublishing({ outbox: box, database, tables, bus, logger, pollMs: 50 });
-      let relayWakes = 0;
-      box.onCommitted(() => {
-        relayWakes++;
-        publishing.wakeRelay();
-      });
-      publishing.start();
+      const order = await receivedNames(inner, `handback-resume-${kinds.indexOf(kind)}`, type);
+      const { box, publishing, relayWakes } = startOutboxPublishing(database, bus, logger, { pollMs: 50 });
       stopLater(() => publishing.stop());
       const events = new Map<string, EventEnvelope>();
       const commit = async (name: string) => {
@@ -113,11 +107,11 @@ export function runHandBackCases(handle: () => TestDatabase): void {
             ['A', 'B'].map((n) => events.get(n)!.id),
           )) === 0,
       );
-      const wakesBefore = relayWakes;
+      const wakesBefore = relayWakes();
       await commit('C');
       await waitFor(() => order.length === 3);
       assert.deepEqual(order, ['A', 'B', 'C']);
-      assert.equal(relayWakes, wakesBefore, 'C went out directly');
+      assert.equal(relayWakes(), wakesBefore, 'C went out directly');
       await publishing.stop();
       await inner.close();
     });
@@ -128,12 +122,7 @@ export function runHandBackCases(handle: () => TestDatabase): void {
     const bus = new MemoryBus({ logger });
     stopLater(() => bus.close());
     const type = 'fixture.handback.elsewhere';
-    const order: string[] = [];
-    await bus.subscribe({
-      group: 'handback-elsewhere',
-      subjects: [type],
-      handler: async (event) => void order.push((event.data as { name: string }).name),
-    });
+    const order = await receivedNames(bus, 'handback-elsewhere', type);
     const flaky = new FlakyBus(bus);
     const box = new Outbox(database, tables, logger);
     // This process's relay, never started: its rounds are run by hand below.
