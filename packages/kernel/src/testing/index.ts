@@ -1,1 +1,2 @@
 export * from './backends.ts';
+export * from './wait-for.ts';

@@ -13,6 +13,7 @@ import {
   type ServerToClientEvents,
 } from '@parley/contracts';
 import { type App, createEvent, createProcessApp, newId, newSecretToken, type Role } from '@parley/kernel';
+import { waitFor } from '@parley/kernel/testing';
 import { openPgliteTestDatabase, type TestDatabase } from '@parley/store/testing';
 import { pino } from 'pino';
 import { io, type Socket } from 'socket.io-client';
@@ -246,16 +247,7 @@ export async function startParley(options: HarnessOptions = {}): Promise<Harness
   return harness;
 }
 
-export async function waitFor(
-  condition: () => Promise<boolean> | boolean,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 15));
-  }
-}
+export { waitFor };
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
