@@ -1,12 +1,40 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createLogger } from '@parley/kernel';
+import { createLogger, type EventEnvelope } from '@parley/kernel';
 import { MemoryBus } from '../src/memory-bus.ts';
 import { HoldingRecorder, Recorder, sampleEvent, uniqueGroup, uniqueToken } from '../src/testing/fixtures.ts';
 import { runBusContract, waitFor } from '../src/testing/index.ts';
 
 const logger = createLogger({ level: 'silent' });
+
+/**
+ * Publishes an event for `group`, lets its first attempt fail with the retry a minute away, and closes
+ * the subscription: the event is parked for the group's next subscription.
+ */
+async function parkAfterFailedAttempt(
+  bus: MemoryBus,
+  group: string,
+  type: string,
+  options: { maxDeliver?: number } = {},
+): Promise<EventEnvelope> {
+  let failures = 0;
+  const failing = await bus.subscribe({
+    group,
+    subjects: [type],
+    ...options,
+    backoffMs: () => 60_000,
+    handler: async () => {
+      failures += 1;
+      throw new Error('not yet');
+    },
+  });
+  const event = sampleEvent(type);
+  await bus.publish(event);
+  await waitFor(() => failures === 1, 'the first attempt to fail');
+  await failing.close();
+  return event;
+}
 
 runBusContract('MemoryBus', async () => new MemoryBus({ logger }), {
   deduplicatesById: false,
@@ -79,19 +107,7 @@ describe('MemoryBus', () => {
     const bus = new MemoryBus({ logger });
     const type = `${uniqueToken('parked')}.created`;
     const group = uniqueGroup('parked');
-    const firstAttempts: number[] = [];
-    const first = await bus.subscribe({
-      group,
-      subjects: [type],
-      backoffMs: () => 60_000,
-      handler: async (_event, { attempt }) => {
-        firstAttempts.push(attempt);
-        throw new Error('not yet');
-      },
-    });
-    await bus.publish(sampleEvent(type));
-    await waitFor(() => firstAttempts.length === 1, 'the first attempt');
-    await first.close();
+    await parkAfterFailedAttempt(bus, group, type);
 
     const laterAttempts: number[] = [];
     await bus.subscribe({
@@ -110,20 +126,7 @@ describe('MemoryBus', () => {
     const group = uniqueGroup('held');
     const settled: string[] = [];
     bus.volatileEvents.onSettled((eventId) => void settled.push(eventId));
-    let failures = 0;
-    const first = await bus.subscribe({
-      group,
-      subjects: [type],
-      backoffMs: () => 60_000,
-      handler: async () => {
-        failures += 1;
-        throw new Error('not yet');
-      },
-    });
-    const event = sampleEvent(type);
-    await bus.publish(event);
-    await waitFor(() => failures === 1, 'the first attempt');
-    await first.close();
+    const event = await parkAfterFailedAttempt(bus, group, type);
     assert.equal(bus.volatileEvents.holds(event.id), true, 'parked for the group, not given up on');
 
     const later = new Recorder();
@@ -244,22 +247,8 @@ describe('MemoryBus', () => {
     const group = uniqueGroup('lowered');
     const settled: string[] = [];
     bus.volatileEvents.onSettled((eventId) => settled.push(eventId));
-    let failures = 0;
-    const generous = await bus.subscribe({
-      group,
-      subjects: [type],
-      maxDeliver: 5,
-      backoffMs: () => 60_000,
-      handler: async () => {
-        failures += 1;
-        throw new Error('not yet');
-      },
-    });
-    const event = sampleEvent(type);
-    await bus.publish(event);
-    await waitFor(() => failures === 1, 'the first attempt to fail');
-    // Its retry waits for the backoff; closing parks it for the group's next subscription.
-    await generous.close();
+    // A generous maxDeliver first; the failed attempt's retry is parked for the group's next subscription.
+    const event = await parkAfterFailedAttempt(bus, group, type, { maxDeliver: 5 });
     const dead: string[] = [];
     await bus.subscribe({
       group,
