@@ -51,7 +51,8 @@ export async function forwardRequest(
   const method = request.method;
   const replayable = !(body instanceof Readable);
   const trace = request.traceContext;
-  const client = request.server.clientOf(request.raw);
+  // Fastify already judged this request with the process's one trust (clientOf does so for upgrades).
+  const client = { ip: request.ip, protocol: request.protocol, host: request.host };
   const headers = upstreamRequestHeaders(request.headers, {
     requestId: request.id,
     traceparent: trace ? formatTraceparent(trace) : '',

@@ -41,7 +41,7 @@ function connectionTokens(value: HeaderValue): Set<string> {
 export interface ForwardContext {
   requestId: string;
   traceparent: string;
-  /** From app.clientOf, for HTTP and upgrades alike: one trust decides who the client is on both. */
+  /** Fastify's request.ip/protocol/host, or app.clientOf for upgrades: one compiled trust decides both. */
   client: ForwardedClient;
   /** Replaces content-length (a buffered body's exact size); undefined keeps the client's. */
   contentLength?: number | undefined;
