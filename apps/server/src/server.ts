@@ -44,6 +44,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       // The token the services here already share (kept in the data dir when not configured).
       operatorToken:
         config.internalToken ?? (infrastructure ? await resolveInternalToken(config) : undefined),
+      metricsToken: config.metricsToken,
     });
     lifecycle.onStop('http', () => app.close());
     if (infrastructure) {

@@ -90,7 +90,7 @@ describe('the Parley process on embedded defaults', () => {
     assert.match(started.output(), /PORT must be an integer/);
   });
 
-  it('starts healthy on an empty data dir, serves the ops endpoints, stops cleanly and keeps its data', async () => {
+  it('starts healthy on an empty data dir, serves the ops endpoints, stops cleanly and keeps its data (and guards /metrics when told to)', async () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const first = start({ PORT: String(port), HOST: '127.0.0.1', PARLEY_DATA_DIR: dataDir });
@@ -120,9 +120,22 @@ describe('the Parley process on embedded defaults', () => {
     assert.match(first.output(), /shutdown complete/);
     assert.ok((await readdir(join(dataDir, 'pglite'))).length > 0, 'the embedded database is on disk');
 
-    const second = start({ PORT: String(port), HOST: '127.0.0.1', PARLEY_DATA_DIR: dataDir });
+    // Restarted with a scrape token: /metrics is then for the scraper alone, the probes stay open.
+    const metricsToken = 'scrape-token-0123456789abcdef';
+    const second = start({
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PARLEY_DATA_DIR: dataDir,
+      PARLEY_METRICS_TOKEN: metricsToken,
+    });
     await waitHealthy(base, second, 60_000);
     assert.equal((await fetch(`${base}/ready`)).status, 200);
+    const refused = await fetch(`${base}/metrics`);
+    assert.equal(refused.status, 401);
+    assert.equal(((await refused.json()) as { code: string }).code, 'unauthorized');
+    const scraped = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } });
+    assert.equal(scraped.status, 200);
+    assert.match(await scraped.text(), /# TYPE http_request_duration_seconds histogram/);
     second.child.kill('SIGTERM');
     assert.equal(await second.exited, 0, second.output());
   });

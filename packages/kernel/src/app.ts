@@ -16,7 +16,7 @@ import Fastify, {
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { bearerFrom } from './auth/guard.ts';
 import { installErrorHandler, sendProblem, toAppError } from './error-handler.ts';
-import { AppError, badRequest } from './errors.ts';
+import { AppError, badRequest, unauthorized } from './errors.ts';
 import {
   compileProxyTrust,
   type ForwardedClient,
@@ -70,6 +70,12 @@ export interface ProcessAppOptions {
    * is an operator and sees internal addresses; without it nobody does.
    */
   operatorToken?: string | undefined;
+  /**
+   * PARLEY_METRICS_TOKEN: when set, /metrics answers only a bearer of it (what a Prometheus scrape job is
+   * given), since the figures (routes, sockets, upstream nodes) are no business of the public; unset, it
+   * answers anyone, as on a laptop.
+   */
+  metricsToken?: string | undefined;
 }
 
 const METHODS: HTTPMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'];
@@ -193,17 +199,25 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
   }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.openapiDocument());
 
-  registerOpsRoutes(app, options.operatorToken);
+  registerOpsRoutes(app, options.operatorToken, options.metricsToken);
   return app;
 }
 
-function registerOpsRoutes(app: App, operatorToken: string | undefined): void {
-  const expected = operatorToken === undefined ? undefined : Buffer.from(operatorToken);
-  const isOperator = (request: FastifyRequest) => {
-    if (!expected) return false;
-    const presented = Buffer.from(bearerFrom(request) ?? '');
-    return presented.length === expected.length && timingSafeEqual(presented, expected);
-  };
+/** Whether the request's bearer is `token`, compared in constant time; false when there is no token. */
+function presents(request: FastifyRequest, token: Buffer | undefined): boolean {
+  if (!token) return false;
+  const presented = Buffer.from(bearerFrom(request) ?? '');
+  return presented.length === token.length && timingSafeEqual(presented, token);
+}
+
+function registerOpsRoutes(
+  app: App,
+  operatorToken: string | undefined,
+  metricsToken: string | undefined,
+): void {
+  const operator = operatorToken === undefined ? undefined : Buffer.from(operatorToken);
+  const scraper = metricsToken === undefined ? undefined : Buffer.from(metricsToken);
+  const isOperator = (request: FastifyRequest) => presents(request, operator);
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/ready', { schema: { hide: true } }, async (request, reply) => {
     const report = await app.readiness.report({ operator: isOperator(request) });
@@ -211,7 +225,9 @@ function registerOpsRoutes(app: App, operatorToken: string | undefined): void {
     reply.header('cache-control', 'no-store');
     return reply.status(report.ready ? 200 : 503).send(report);
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+    if (scraper && !presents(request, scraper))
+      throw unauthorized('Metrics need the bearer token set in PARLEY_METRICS_TOKEN.');
     return reply.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics());
   });
 }

@@ -77,6 +77,8 @@ export interface Config {
   outboxPollMs: number;
   /** Shared secret services present to each other's internal APIs; undefined: generated into the data dir. */
   internalToken: string | undefined;
+  /** The bearer /metrics requires; undefined: /metrics answers anyone. */
+  metricsToken: string | undefined;
   /** Longest message body in UTF-8 bytes. */
   messageMaxBytes: number;
   /** Most members a group conversation may have, its owner included. */
@@ -230,6 +232,7 @@ export function parseConfig(env: Env, cwd: string = process.cwd()): Config {
     shutdownDelayMs: reader.integer('PARLEY_SHUTDOWN_DELAY_MS', 0, { min: 0 }),
     outboxPollMs: reader.integer('PARLEY_OUTBOX_POLL_MS', 250, { min: 10 }),
     internalToken: reader.optional('PARLEY_INTERNAL_TOKEN'),
+    metricsToken: reader.optional('PARLEY_METRICS_TOKEN'),
     messageMaxBytes: reader.integer('PARLEY_MESSAGE_MAX_BYTES', 16 * 1024, { min: 1, max: 1024 * 1024 }),
     groupMaxMembers: reader.integer('PARLEY_GROUP_MAX_MEMBERS', 256, { min: 2, max: 100_000 }),
     uploadMaxBytes: reader.integer('PARLEY_UPLOAD_MAX_BYTES', 10 * 1024 * 1024, { min: 1, max: 2 ** 40 }),
@@ -251,6 +254,9 @@ export function parseConfig(env: Env, cwd: string = process.cwd()): Config {
   ) {
     // Each node has its own data dir: a key kept there would seal what the other nodes cannot open.
     problems.push('PARLEY_BOTS_SECRET_KEY must be set in production when bots share a DATABASE_URL');
+  }
+  if (config.metricsToken !== undefined && config.metricsToken.length < 16) {
+    problems.push('PARLEY_METRICS_TOKEN must be at least 16 characters');
   }
   if ((config.adminEmail === undefined) !== (config.adminPassword === undefined)) {
     problems.push('PARLEY_ADMIN_EMAIL and PARLEY_ADMIN_PASSWORD must be set together');

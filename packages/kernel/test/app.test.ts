@@ -335,3 +335,50 @@ describe('/ready for anonymous callers and operators', () => {
     assert.deepEqual(checks.upstream.detail, { operator: true });
   });
 });
+
+describe('/metrics with PARLEY_METRICS_TOKEN set', () => {
+  const METRICS_TOKEN = 'scrape-token-0123456789abcdef';
+  let app: App;
+
+  before(async () => {
+    app = await createProcessApp({
+      logger: createLogger({ level: 'silent' }),
+      bodyLimitBytes: 2048,
+      corsOrigins: [],
+      operatorToken: 'operator-token-0123456789abcdef0123456789',
+      metricsToken: METRICS_TOKEN,
+    });
+    await app.ready();
+  });
+  after(() => app.close());
+
+  const scrape = (authorization?: string) =>
+    app.inject({ method: 'GET', url: '/metrics', headers: authorization ? { authorization } : {} });
+
+  it('answers only a bearer of the token, with a problem for anyone else', async () => {
+    for (const authorization of [
+      undefined,
+      'Bearer wrong',
+      `Bearer ${METRICS_TOKEN}x`,
+      `Basic ${METRICS_TOKEN}`,
+      // The operator token opens /ready's details, not the metrics: a scraper holds only its own.
+      'Bearer operator-token-0123456789abcdef0123456789',
+    ]) {
+      const refused = await scrape(authorization);
+      assert.equal(refused.statusCode, 401, String(authorization));
+      assert.match(String(refused.headers['content-type']), /^application\/problem\+json/);
+      assert.equal(refused.headers['www-authenticate'], 'Bearer');
+      assert.equal(refused.json().code, 'unauthorized');
+      assert.ok(!refused.body.includes('nodejs_'), 'no figure leaks into the refusal');
+    }
+    const scraped = await scrape(`Bearer ${METRICS_TOKEN}`);
+    assert.equal(scraped.statusCode, 200);
+    assert.match(String(scraped.headers['content-type']), /^text\/plain/);
+    assert.match(scraped.body, /process_resident_memory_bytes/);
+  });
+
+  it('keeps /health and /ready open to probes', async () => {
+    assert.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200);
+    assert.equal((await app.inject({ method: 'GET', url: '/ready' })).statusCode, 200);
+  });
+});

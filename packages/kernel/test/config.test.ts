@@ -57,6 +57,7 @@ describe('configuration', () => {
       OPENAI_BASE_URL: 'http://localhost:11434/v1',
       LOG_LEVEL: 'debug',
       PARLEY_EVENT_RETENTION_DAYS: '30',
+      PARLEY_METRICS_TOKEN: 'scrape-token-0123456789',
     });
     assert.equal(config.port, 9000);
     assert.equal(config.dataDir, '/var/lib/parley');
@@ -71,6 +72,13 @@ describe('configuration', () => {
     assert.equal(config.openaiBaseUrl, 'http://localhost:11434/v1');
     assert.equal(config.logLevel, 'debug');
     assert.equal(config.eventRetentionDays, 30);
+    assert.equal(config.metricsToken, 'scrape-token-0123456789');
+  });
+
+  it('leaves /metrics open unless PARLEY_METRICS_TOKEN is set, and wants a guessable one refused', () => {
+    assert.equal(parseConfig({}).metricsToken, undefined);
+    assert.equal(parseConfig({ PARLEY_METRICS_TOKEN: '  ' }).metricsToken, undefined);
+    assert.match(problemsOf({ PARLEY_METRICS_TOKEN: 'short' }).join(), /PARLEY_METRICS_TOKEN.*at least 16/);
   });
 
   it('names the variable and what it expects when a value is wrong', () => {
