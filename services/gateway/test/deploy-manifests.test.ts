@@ -104,6 +104,13 @@ describe('deploy/compose.yaml', () => {
     assert.match(JSON.stringify(compose.services.gateway?.build), /deploy\/Dockerfile/);
   });
 
+  it('passes a metrics token, when the host sets one, to every Parley process', () => {
+    // Compose's own substitution syntax, taken from the host's environment (empty when unset).
+    const fromHost = ['$', '{PARLEY_METRICS_TOKEN:-}'].join('');
+    for (const [name, service] of parleyServices())
+      assert.equal(obj(service.environment).PARLEY_METRICS_TOKEN, fromHost, name);
+  });
+
   it('points the gateway at every service on the compose network, and publishes only the gateway', () => {
     const environment = obj(compose.services.gateway?.environment);
     for (const service of SERVICES) {
@@ -184,6 +191,30 @@ describe('deploy/helm/parley', () => {
         }),
       /secrets.internalToken is required/,
     );
+  });
+
+  it('puts a metrics token into the Secret only when one is given', async () => {
+    const template = await readFile(join(chart, 'templates', 'secret.yaml'), 'utf8');
+    const secretWith = (metricsToken: string) => {
+      const rendered = renderTemplate(template, {
+        Values: {
+          ...values,
+          secrets: {
+            ...obj(values.secrets),
+            internalToken: 'x'.repeat(64),
+            databaseUrl: 'postgres://parley@db:5432/parley',
+            redisUrl: 'redis://redis:6379',
+            natsUrl: 'nats://nats:4222',
+            metricsToken,
+          },
+        },
+        Release: { Name: release, Namespace: 'default' },
+        Chart: {},
+      });
+      return obj((parseAllDocuments(rendered)[0]?.toJS() as Doc | null)?.stringData);
+    };
+    assert.equal(secretWith('').PARLEY_METRICS_TOKEN, undefined, 'empty: /metrics stays open');
+    assert.equal(secretWith('scrape-token-0123456789').PARLEY_METRICS_TOKEN, 'scrape-token-0123456789');
   });
 
   it('lets the gateway believe no X-Forwarded-For when clients reach its Service directly', async () => {
