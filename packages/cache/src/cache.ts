@@ -8,6 +8,15 @@ export interface Cache {
   set(key: string, value: string, ttlMs?: number): Promise<void>;
   /** Stores the value only if the key is absent; true when this call stored it (a lock or a first-writer claim). */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Stores `value` unless the key already holds one that is greater or equal, and returns what the key
+   * holds afterwards, decided in one atomic step: a record meant only to move forwards (a last-seen time)
+   * cannot be moved back by a writer that read it before another wrote a later one, or by one whose clock
+   * lags. Strings compare byte by byte as UTF-8, whatever the backend's locale; for ASCII strings of one
+   * fixed format, such as ISO 8601 UTC timestamps, that is the order of the times they name. A value this
+   * stores keeps no ttl, as one stored by `set` without `ttlMs`; a value it leaves in place keeps its own.
+   */
+  setIfGreater(key: string, value: string): Promise<string>;
   delete(key: string): Promise<void>;
   /**
    * Atomically adds `amount` (default one, a positive integer); the window's expiry starts with the first

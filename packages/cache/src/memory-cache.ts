@@ -62,6 +62,14 @@ export class MemoryCache implements Cache {
     return true;
   }
 
+  async setIfGreater(key: string, value: string): Promise<string> {
+    this.assertOpen();
+    const held = this.valueEntry(key, now());
+    if (held && compareBytes(held.value, value) >= 0) return held.value;
+    this.entries.set(key, { kind: 'value', value, expiresAt: undefined });
+    return value;
+  }
+
   async delete(key: string): Promise<void> {
     this.assertOpen();
     this.entries.delete(key);
@@ -175,6 +183,14 @@ function isLive(entry: Entry, at: number): boolean {
     if (expiresAt <= at) entry.expiryByMember.delete(member);
   }
   return entry.expiryByMember.size > 0;
+}
+
+/**
+ * Byte order of the UTF-8 encodings, as Redis compares: JavaScript's own `<` compares UTF-16 code units,
+ * which puts characters beyond U+FFFF before U+E000–U+FFFF.
+ */
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 function wrongKind(key: string, holds: string, wanted: string): TypeError {

@@ -5,8 +5,8 @@ import { CacheClosedError } from './errors.ts';
 import { type CacheLogger, consoleLogger } from './logger.ts';
 import { closeRedisConnection, openRedisConnection } from './redis-connection.ts';
 import { RedisSubscriber } from './redis-pubsub.ts';
-import { integer, integerPair, stringList } from './redis-replies.ts';
-import { ADD_MEMBER, INCREMENT, LIVE_MEMBERS, REMOVE_MEMBER } from './redis-scripts.ts';
+import { integer, integerPair, stringList, text } from './redis-replies.ts';
+import { ADD_MEMBER, INCREMENT, LIVE_MEMBERS, REMOVE_MEMBER, SET_IF_GREATER } from './redis-scripts.ts';
 
 export interface RedisCacheOptions {
   url: string;
@@ -53,6 +53,11 @@ export class RedisCache implements Cache {
     this.assertOpen();
     assertDuration(ttlMs, 'ttlMs');
     return (await this.client.set(this.key(key), value, 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
+  async setIfGreater(key: string, value: string): Promise<string> {
+    this.assertOpen();
+    return text(await SET_IF_GREATER.run(this.client, [this.key(key)], [value]), 'setIfGreater');
   }
 
   async delete(key: string): Promise<void> {

@@ -13,6 +13,11 @@ export function integerPair(reply: unknown, script: string): [number, number] {
   throw unexpected(reply, script);
 }
 
+export function text(reply: unknown, script: string): string {
+  if (typeof reply === 'string') return reply;
+  throw unexpected(reply, script);
+}
+
 export function stringList(reply: unknown, script: string): string[] {
   if (Array.isArray(reply)) {
     const items: unknown[] = reply;

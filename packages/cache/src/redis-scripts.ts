@@ -47,3 +47,28 @@ return redis.call('ZCARD', KEYS[1])`);
 export const LIVE_MEMBERS = new LuaScript(`${NOW_MS}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 return redis.call('ZRANGE', KEYS[1], 0, -1)`);
+
+/**
+ * KEYS[1] value, ARGV[1] candidate. Stores the candidate (without ttl) unless the value held is greater or
+ * equal; returns what the key holds afterwards. Compared with string.byte, never Lua's `<`: Redis sets
+ * LC_COLLATE from its environment, so Lua's string comparison is strcoll, and the order would depend on
+ * the server's locale rather than the bytes.
+ */
+export const SET_IF_GREATER = new LuaScript(`local held = redis.call('GET', KEYS[1])
+local value = ARGV[1]
+if held then
+  if held == value then return held end
+  local length = math.min(#held, #value)
+  for i = 1, length do
+    local a, b = string.byte(held, i), string.byte(value, i)
+    if a ~= b then
+      if a > b then return held end
+      redis.call('SET', KEYS[1], value)
+      return value
+    end
+  end
+  -- One is a prefix of the other: the longer is greater.
+  if #held > #value then return held end
+end
+redis.call('SET', KEYS[1], value)
+return value`);

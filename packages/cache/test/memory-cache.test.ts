@@ -42,6 +42,7 @@ describe('MemoryCache', () => {
     t.after(() => cache.close());
     await cache.addMember('set', 'member', 60_000);
     await assert.rejects(cache.get('set'), TypeError);
+    await assert.rejects(cache.setIfGreater('set', 'value'), TypeError);
     await assert.rejects(cache.increment('set', 60_000), TypeError);
     await cache.set('value', 'not a number');
     await assert.rejects(cache.increment('value', 60_000), TypeError);

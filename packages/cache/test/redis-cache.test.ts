@@ -38,12 +38,16 @@ describe('RedisCache against a real Redis', {
     sharesStateAcrossInstances: true,
   });
 
-  it('isolates caches with different prefixes, keys and channels alike', async (t) => {
+  it('isolates caches with different prefixes, keys (setIfGreater included) and channels alike', async (t) => {
     const mine = new RedisCache({ url, keyPrefix, logger: recordingLogger() });
     const other = new RedisCache({ url, keyPrefix: `${keyPrefix}other:`, logger: recordingLogger() });
     t.after(() => Promise.all([mine.close(), other.close()]));
     await mine.set('key', 'mine');
     assert.equal(await other.get('key'), null);
+    assert.equal(await mine.setIfGreater('greatest', 'b'), 'b');
+    assert.equal(await other.get('greatest'), null);
+    assert.equal(await other.setIfGreater('greatest', 'a'), 'a');
+    assert.equal(await mine.get('greatest'), 'b');
     const received: string[] = [];
     const unsubscribe = await other.subscribe('channel', (message) => received.push(message));
     t.after(unsubscribe);

@@ -21,6 +21,10 @@ export abstract class ForwardingCache implements Cache {
     return this.forward(() => this.inner.setIfAbsent(key, value, ttlMs), key);
   }
 
+  setIfGreater(key: string, value: string): Promise<string> {
+    return this.forward(() => this.inner.setIfGreater(key, value), key);
+  }
+
   delete(key: string): Promise<void> {
     return this.forward(() => this.inner.delete(key), key);
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cache, Unsubscribe } from '../../cache.ts';
+import type { ContractContext } from './context.ts';
 
 export { sleep };
 
@@ -32,5 +33,20 @@ export async function subscribeInbox(cache: Cache, channel: string): Promise<Inb
     messages,
     unsubscribe,
     receive: (count) => waitFor(() => messages.length >= count, `${count} message(s) on ${channel}`),
+  };
+}
+
+/**
+ * The caches that race for one key: the suite's own and, where instances share state, a second instance,
+ * so the race spans connections as it spans processes in production. Writer `i` alternates between them.
+ */
+export async function concurrentWriters(context: ContractContext) {
+  const own = context.cache();
+  const other = context.sharesStateAcrossInstances ? await context.make() : own;
+  return {
+    cache: (i: number): Cache => (i % 2 === 0 ? own : other),
+    close: async () => {
+      if (other !== own) await other.close();
+    },
   };
 }

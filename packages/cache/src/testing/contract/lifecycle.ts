@@ -60,6 +60,7 @@ export function describeLifecycle(context: ContractContext): void {
       await assert.rejects(cache.get('key'), closed);
       await assert.rejects(cache.set('key', 'value'), closed);
       await assert.rejects(cache.setIfAbsent('key', 'value', 1000), closed);
+      await assert.rejects(cache.setIfGreater('key', 'value'), closed);
       await assert.rejects(cache.delete('key'), closed);
       await assert.rejects(cache.increment('key', 1000), closed);
       await assert.rejects(cache.addMember('key', 'member', 1000), closed);

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Cache } from '../../cache.ts';
 import type { ContractContext } from './context.ts';
-import { sleep, uniqueKey } from './helpers.ts';
+import { concurrentWriters, sleep, uniqueKey } from './helpers.ts';
 
 const sorted = (members: string[]) => [...members].sort();
 
@@ -169,19 +168,4 @@ export function describeMembers(context: ContractContext): void {
       }
     });
   });
-}
-
-/**
- * The caches that race for one key: the suite's own and, where instances share state, a second instance,
- * so the race spans connections as it spans processes in production. Writer `i` alternates between them.
- */
-async function concurrentWriters(context: ContractContext) {
-  const own = context.cache();
-  const other = context.sharesStateAcrossInstances ? await context.make() : own;
-  return {
-    cache: (i: number): Cache => (i % 2 === 0 ? own : other),
-    close: async () => {
-      if (other !== own) await other.close();
-    },
-  };
 }

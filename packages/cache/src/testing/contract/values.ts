@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ContractContext } from './context.ts';
-import { sleep, uniqueKey } from './helpers.ts';
+import { concurrentWriters, sleep, uniqueKey } from './helpers.ts';
 
 export function describeValues(context: ContractContext): void {
   describe('get / set / delete', () => {
@@ -123,4 +123,124 @@ export function describeValues(context: ContractContext): void {
       assert.equal(await cache.get(key), 'second');
     });
   });
+
+  describe('setIfGreater', () => {
+    it('stores a value when the key is absent, and returns it', async () => {
+      const cache = context.cache();
+      const key = uniqueKey('greater-absent');
+      assert.equal(await cache.setIfGreater(key, '2026-12-03T06:00:00.000Z'), '2026-12-03T06:00:00.000Z');
+      assert.equal(await cache.get(key), '2026-12-03T06:00:00.000Z');
+    });
+
+    it('keeps a greater or equal value held, and returns that', async () => {
+      const cache = context.cache();
+      const key = uniqueKey('greater-kept');
+      await cache.set(key, '2026-12-03T06:00:00.000Z');
+      assert.equal(await cache.setIfGreater(key, '2026-12-03T05:00:00.000Z'), '2026-12-03T06:00:00.000Z');
+      assert.equal(await cache.setIfGreater(key, '2026-12-03T06:00:00.000Z'), '2026-12-03T06:00:00.000Z');
+      assert.equal(await cache.get(key), '2026-12-03T06:00:00.000Z');
+    });
+
+    it('replaces a lesser value held, and returns the new one', async () => {
+      const cache = context.cache();
+      const key = uniqueKey('greater-replaced');
+      await cache.set(key, '2026-12-03T05:00:00.000Z');
+      assert.equal(await cache.setIfGreater(key, '2026-12-03T06:00:00.000Z'), '2026-12-03T06:00:00.000Z');
+      assert.equal(await cache.get(key), '2026-12-03T06:00:00.000Z');
+    });
+
+    it('orders ISO 8601 UTC timestamps as the times they name, across second, hour, day and year', async () => {
+      const cache = context.cache();
+      const boundaries = [
+        ['2026-12-03T05:59:59.999Z', '2026-12-03T06:00:00.000Z'],
+        ['2026-12-03T09:59:59.999Z', '2026-12-03T10:00:00.000Z'],
+        ['2026-02-28T23:59:59.999Z', '2026-03-01T00:00:00.000Z'],
+        ['2026-12-31T23:59:59.999Z', '2027-01-01T00:00:00.000Z'],
+      ];
+      for (const [earlier, later] of boundaries as [string, string][]) {
+        const key = uniqueKey('greater-time');
+        assert.equal(await cache.setIfGreater(key, later), later);
+        assert.equal(await cache.setIfGreater(key, earlier), later, `${earlier} is before ${later}`);
+        const other = uniqueKey('greater-time');
+        assert.equal(await cache.setIfGreater(other, earlier), earlier);
+        assert.equal(await cache.setIfGreater(other, later), later, `${later} is after ${earlier}`);
+      }
+    });
+
+    it('compares bytes as UTF-8, not by locale or UTF-16 code units; a prefix is the lesser', async () => {
+      const cache = context.cache();
+      // Collation in a locale such as en_US puts 'a' before 'B' and 'Z'; UTF-16 code units put U+1F600
+      // (a surrogate pair) before U+FFFF; a comparison that stops at the shorter string takes them as equal.
+      const ascending = [
+        ['B', 'a'],
+        ['Z', 'a'],
+        ['2026-12-03', '2026-12-03T'],
+        ['\uffff', '\u{1f600}'],
+      ];
+      for (const [lesser, greater] of ascending as [string, string][]) {
+        const key = uniqueKey('greater-bytes');
+        assert.equal(await cache.setIfGreater(key, greater), greater);
+        assert.equal(await cache.setIfGreater(key, lesser), greater, `${lesser} is the lesser of ${greater}`);
+        const other = uniqueKey('greater-bytes');
+        assert.equal(await cache.setIfGreater(other, lesser), lesser);
+        assert.equal(
+          await cache.setIfGreater(other, greater),
+          greater,
+          `${greater} is the greater of ${lesser}`,
+        );
+      }
+    });
+
+    it('keeps no ttl on what it stores, and the ttl of a value it leaves in place', async () => {
+      const cache = context.cache();
+      const replaced = uniqueKey('greater-ttl-replaced');
+      await cache.set(replaced, 'a', 80);
+      assert.equal(await cache.setIfGreater(replaced, 'b'), 'b');
+      const kept = uniqueKey('greater-ttl-kept');
+      await cache.set(kept, 'b', 80);
+      assert.equal(await cache.setIfGreater(kept, 'a'), 'b');
+      await sleep(150);
+      assert.equal(await cache.get(replaced), 'b');
+      assert.equal(
+        await cache.setIfGreater(kept, 'a'),
+        'a',
+        'the value left in place expired, and counts for none',
+      );
+      assert.equal(await cache.get(kept), 'a');
+    });
+
+    it('ends with the greatest of many concurrent values, each call told one at least its own', async () => {
+      const writers = await concurrentWriters(context);
+      try {
+        const key = uniqueKey('greater-race');
+        // Milliseconds either side of a second boundary, written in random order; the greatest never
+        // last, so a call that stores without comparing leaves another value behind.
+        const start = Date.parse('2026-12-03T05:59:59.950Z');
+        const times = Array.from({ length: 100 }, (_, i) => new Date(start + i).toISOString());
+        const shuffled = shuffle(times);
+        const results = await Promise.all(
+          shuffled.map((time, i) => writers.cache(i).setIfGreater(key, time)),
+        );
+        for (const [i, result] of results.entries()) {
+          assert.ok(result >= shuffled[i]!, `call ${i} wrote ${shuffled[i]} and was told ${result}`);
+        }
+        assert.equal(await context.cache().get(key), times.at(-1));
+      } finally {
+        await writers.close();
+      }
+    });
+  });
+}
+
+/** A random order of the values in which the greatest (the last of them) never comes last. */
+function shuffle<T>(values: T[]): T[] {
+  const shuffled = [...values];
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+  }
+  const greatest = shuffled.indexOf(values.at(-1)!);
+  if (greatest === shuffled.length - 1)
+    [shuffled[0], shuffled[greatest]] = [shuffled[greatest]!, shuffled[0]!];
+  return shuffled;
 }
