@@ -1,4 +1,4 @@
-import { ForwardingCache } from './forwarding-cache.ts';
+import { type CacheOperation, ForwardingCache } from './forwarding-cache.ts';
 
 export interface Gate {
   /** Resolves once the process is held at the gate. */
@@ -7,10 +7,16 @@ export interface Gate {
   release(): void;
 }
 
+/** Before the call reaches the shared cache, or after it ran (its answer known, not yet acted on). */
+type Moment = 'before' | 'after';
+
+/** The calls that only read: whatever a process writes after one may rest on its answer. */
+const READS: ReadonlySet<CacheOperation> = new Set(['get', 'members']);
+
 interface ArmedGate {
   key: string;
-  /** Held before the call reaches the shared cache, or after it ran (its answer known, not yet acted on). */
-  when: 'before' | 'after';
+  /** Whether the process is held at this moment of this call. */
+  holds(moment: Moment, operation: CacheOperation): boolean;
   reach(): void;
   released: Promise<void>;
 }
@@ -24,22 +30,34 @@ export class GatedCache extends ForwardingCache {
 
   /** Holds the next call concerning `key` once it has run against the shared cache. */
   holdAfterNextCall(key: string): Gate {
-    return this.arm(key, 'after');
+    return this.arm(key, (moment) => moment === 'after');
   }
 
   /** Holds the next call concerning `key` before it reaches the shared cache. */
   holdBeforeNextCall(key: string): Gate {
-    return this.arm(key, 'before');
+    return this.arm(key, (moment) => moment === 'before');
   }
 
-  protected async forward<T>(call: () => Promise<T>, key?: string): Promise<T> {
-    await this.pass('before', key);
+  /**
+   * Holds the process between what it last learnt of `key` and its next write there: after a read of it
+   * returns, or before any other call concerning it reaches the shared cache, whichever comes first. A
+   * write that compares and stores in one step is held before it, so whatever another process does
+   * meanwhile is there for it to compare with; a read followed by a write is held between the two.
+   */
+  holdBeforeNextWrite(key: string): Gate {
+    return this.arm(key, (moment, operation) =>
+      READS.has(operation) ? moment === 'after' : moment === 'before',
+    );
+  }
+
+  protected async forward<T>(operation: CacheOperation, call: () => Promise<T>, key?: string): Promise<T> {
+    await this.pass('before', operation, key);
     const result = await call();
-    await this.pass('after', key);
+    await this.pass('after', operation, key);
     return result;
   }
 
-  private arm(key: string, when: ArmedGate['when']): Gate {
+  private arm(key: string, holds: ArmedGate['holds']): Gate {
     let reach = () => {};
     const reached = new Promise<void>((resolve) => {
       reach = resolve;
@@ -48,13 +66,13 @@ export class GatedCache extends ForwardingCache {
     const released = new Promise<void>((resolve) => {
       release = resolve;
     });
-    this.armed = { key, when, reach, released };
+    this.armed = { key, holds, reach, released };
     return { reached, release };
   }
 
-  private async pass(when: ArmedGate['when'], key: string | undefined): Promise<void> {
+  private async pass(moment: Moment, operation: CacheOperation, key: string | undefined): Promise<void> {
     const gate = this.armed;
-    if (!gate || gate.when !== when || gate.key !== key) return;
+    if (!gate || gate.key !== key || !gate.holds(moment, operation)) return;
     this.armed = undefined;
     gate.reach();
     await gate.released;

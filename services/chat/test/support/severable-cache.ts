@@ -1,4 +1,4 @@
-import { ForwardingCache } from './forwarding-cache.ts';
+import { type CacheOperation, ForwardingCache } from './forwarding-cache.ts';
 
 /**
  * Once severed, every call fails, as if the process had died or lost the network, so nothing it does from
@@ -15,7 +15,7 @@ export class SeverableCache extends ForwardingCache {
     this.severed = false;
   }
 
-  protected async forward<T>(call: () => Promise<T>): Promise<T> {
+  protected async forward<T>(_operation: CacheOperation, call: () => Promise<T>): Promise<T> {
     if (this.severed) throw new Error('cache unreachable (severed by the test)');
     return call();
   }
