@@ -8,7 +8,9 @@
  *   process that dies is found out by the surviving chat processes within seconds, and they remove its
  *   members (chat's realtime/presence-nodes.ts); its members also expire on their own, as a last resort.
  * - `lastSeenKey(userId)` holds the ISO 8601 time the user was last seen online (set on connect and when
- *   the last connection goes away, or to the last heartbeat of the dead process that held it).
+ *   the last connection goes away, or to the last heartbeat of the dead process that held it). It only
+ *   moves forwards (written with the Cache's setIfGreater), so a process that writes an older time, whether
+ *   it read the record before another wrote it or its clock lags, cannot move it back.
  */
 export function presenceKey(userId: string): string {
   return `presence:${userId}`;

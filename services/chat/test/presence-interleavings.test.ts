@@ -279,13 +279,10 @@ function describeInterleavings(backend: string, connect: () => () => Cache): voi
     it("corrects a survivor's offline for a dead process's user that reaches contacts after an online", async () => {
       const { doomed, survivor, newcomer, userId } = await onlineOnDoomed();
 
-      // The survivor reads the user's lastSeen, then writes it, then announces: held after the write.
-      const read = survivor.cache.holdAfterNextCall(lastSeenKey(userId));
-      doomed.cache.sever();
-      await soon(read.reached, "the survivor's release of the dead process's user");
+      // The survivor records the user's lastSeen, then announces: held after the write.
       const written = survivor.cache.holdAfterNextCall(lastSeenKey(userId));
-      read.release();
-      await written.reached;
+      doomed.cache.sever();
+      await soon(written.reached, "the survivor's release of the dead process's user");
       newcomer.presence.connected(userId);
       await newcomer.presence.settled();
       written.release();
@@ -295,6 +292,59 @@ function describeInterleavings(backend: string, connect: () => () => Cache): voi
       const presence = await readPresence(cluster.shared, userId);
       assert.equal(presence.status, 'online');
       assert.equal(cluster.log.eventsOf(userId).at(-1)?.lastSeenAt, presence.lastSeenAt, 'as recorded');
+    });
+
+    it("keeps the later sighting when a user connects on one process as a survivor records a dead process's last heartbeat", async () => {
+      const { doomed, survivor, newcomer, userId } = await onlineOnDoomed();
+
+      // The survivor is held between what it knows of the user's lastSeen and its write of it, while the
+      // newcomer records a sighting after the dead process's last heartbeat.
+      const recording = survivor.cache.holdBeforeNextWrite(lastSeenKey(userId));
+      doomed.cache.sever();
+      await soon(recording.reached, "the survivor's release of the dead process's user");
+      newcomer.presence.connected(userId);
+      await newcomer.presence.settled();
+      const sighting = await cluster.shared.get(lastSeenKey(userId));
+      assert.ok(sighting);
+      recording.release();
+      await survivor.presence.settled();
+
+      assert.deepEqual(cluster.log.statusesOf(userId), ['online', 'online', 'offline', 'online']);
+      const presence = await readPresence(cluster.shared, userId);
+      assert.equal(presence.status, 'online');
+      assert.ok(
+        presence.lastSeenAt !== null && presence.lastSeenAt >= sighting,
+        `lastSeenAt ${presence.lastSeenAt} moved back from the sighting at ${sighting}`,
+      );
+      for (const event of cluster.log.eventsOf(userId).slice(1)) {
+        assert.ok(
+          event.lastSeenAt !== null && event.lastSeenAt >= sighting,
+          `${event.status} announced with lastSeenAt ${event.lastSeenAt}, before the sighting at ${sighting}`,
+        );
+      }
+      assert.equal(cluster.log.eventsOf(userId).at(-1)?.lastSeenAt, presence.lastSeenAt, 'as recorded');
+    });
+
+    it('keeps a later lastSeen recorded by a process whose clock runs ahead of this one', async () => {
+      const a = cluster.start('node-a', gated);
+      const userId = cluster.user();
+      const ahead = new Date(Date.now() + 60_000).toISOString();
+      await cluster.shared.set(lastSeenKey(userId), ahead);
+
+      a.presence.connected(userId);
+      await a.presence.settled();
+      a.presence.disconnected(userId);
+      await a.presence.settled();
+
+      assert.deepEqual(
+        cluster.log.eventsOf(userId).map(({ status, lastSeenAt }) => ({ status, lastSeenAt })),
+        [
+          { status: 'online', lastSeenAt: ahead },
+          { status: 'offline', lastSeenAt: ahead },
+        ],
+        'announced as recorded',
+      );
+      assert.equal((await readPresence(cluster.shared, userId)).lastSeenAt, ahead);
     });
 
     it('corrects a correction that another process overtook before it went out', async () => {

@@ -45,7 +45,7 @@ type Status = PresenceEvent['status'];
  * and keeps a record of the users it holds; survivors notice a lapsed heartbeat within about
  * `livenessTtlMs + heartbeatMs` of the last one, one of them claims the cleanup, removes the dead process's
  * claims and announces offline whoever has no claim left, with the dead process's last heartbeat as
- * `lastSeenAt`.
+ * `lastSeenAt` (or a later sighting, should another process have recorded one: lastSeen never moves back).
  */
 export class PresenceTracker {
   private readonly local = new Map<string, number>();
@@ -164,14 +164,20 @@ export class PresenceTracker {
     await this.seenOnline(userId, first);
   }
 
-  /** Records that the user is online now, and tells their contacts when this process's claim was the first. */
+  /**
+   * Records that the user is online now, and tells their contacts when this process's claim was the first.
+   * The record only moves forwards (another process's clock may run ahead of this one's), so what is
+   * announced is what it holds afterwards, as GET /users/{id} reports it.
+   */
   private async seenOnline(userId: string, firstClaim: boolean): Promise<void> {
-    const now = new Date().toISOString();
-    await this.options.cache.set(lastSeenKey(userId), now);
-    if (firstClaim) await this.announce(userId, 'online', now);
+    const lastSeenAt = await this.options.cache.setIfGreater(lastSeenKey(userId), new Date().toISOString());
+    if (firstClaim) await this.announce(userId, 'online', lastSeenAt);
   }
 
-  /** Lets go of the user; the removal itself says whether it left no claim (offline), as in cameOnline. */
+  /**
+   * Lets go of the user; the removal itself says whether it left no claim (offline), as in cameOnline. The
+   * lastSeen record moves forwards only, as in seenOnline.
+   */
   private async wentAway(userId: string): Promise<void> {
     const { cache } = this.options;
     const holderId = this.holderId;
@@ -183,8 +189,8 @@ export class PresenceTracker {
     for (const id of [holderId, ...this.formerIds])
       claimsLeft = await cache.removeMember(presenceKey(userId), id);
     await this.nodes.release(holderId, userId);
-    await cache.set(lastSeenKey(userId), now);
-    if (claimsLeft === 0) await this.announce(userId, 'offline', now);
+    const lastSeenAt = await cache.setIfGreater(lastSeenKey(userId), now);
+    if (claimsLeft === 0) await this.announce(userId, 'offline', lastSeenAt);
   }
 
   /**
@@ -210,8 +216,8 @@ export class PresenceTracker {
     for (;;) {
       const truth: Status = (await cache.members(presenceKey(userId))).length > 0 ? 'online' : 'offline';
       if (truth === said) return;
-      // What was recorded with the transition (seenOnline's, wentAway's or releaseDead's), as GET
-      // /users/{id} reports it. Not written here: a write could land after a later transition's own.
+      // The record as GET /users/{id} reports it: the latest sighting any process has written (seenOnline,
+      // wentAway, releaseDead). Not written here: a correction reports a transition, it is no sighting.
       const recorded = (await cache.get(lastSeenKey(userId))) ?? new Date().toISOString();
       notifier.toUsers(recipients, 'presence', { userId, status: truth, lastSeenAt: recorded });
       said = truth;
@@ -306,11 +312,11 @@ export class PresenceTracker {
         // Decided by the removal itself, as in wentAway: a claim another process makes meanwhile either
         // counts here or was made on an empty set and announced online by its maker.
         if ((await cache.removeMember(presenceKey(userId), dead.holderId)) > 0) return;
-        // A visit to another process since the dead one's last heartbeat is the later sighting. (ISO 8601
-        // UTC strings of one format sort as the times they name.)
-        const recorded = await cache.get(lastSeenKey(userId));
-        const lastSeenAt = recorded !== null && recorded > dead.lastAliveAt ? recorded : dead.lastAliveAt;
-        await cache.set(lastSeenKey(userId), lastSeenAt);
+        // A visit to another process since the dead one's last heartbeat is the later sighting, and is kept:
+        // compared and written in one step, since one recorded between a read and a write here would be
+        // overwritten with the older heartbeat. (ISO 8601 UTC strings of one format sort as the times they
+        // name.)
+        const lastSeenAt = await cache.setIfGreater(lastSeenKey(userId), dead.lastAliveAt);
         await this.announce(userId, 'offline', lastSeenAt);
       }),
     );
