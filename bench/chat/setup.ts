@@ -61,6 +61,7 @@ export async function startBenchChat(
       uploadTypes: ['text/plain'],
       corsOrigins: [],
       outboxPollMs: 250,
+      outboxLeaseMs: 30_000,
     },
     database,
     cache,

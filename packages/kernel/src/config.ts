@@ -75,6 +75,11 @@ export interface Config {
   shutdownTimeoutMs: number;
   shutdownDelayMs: number;
   outboxPollMs: number;
+  /**
+   * How long an event committed by a process stays that process's to publish before any relay may: after a
+   * crash, its unpublished events wait this long.
+   */
+  outboxLeaseMs: number;
   /** Shared secret services present to each other's internal APIs; undefined: generated into the data dir. */
   internalToken: string | undefined;
   /** The bearer /metrics requires; undefined: /metrics answers anyone. */
@@ -231,6 +236,7 @@ export function parseConfig(env: Env, cwd: string = process.cwd()): Config {
     shutdownTimeoutMs: reader.integer('PARLEY_SHUTDOWN_TIMEOUT_MS', 10_000, { min: 100 }),
     shutdownDelayMs: reader.integer('PARLEY_SHUTDOWN_DELAY_MS', 0, { min: 0 }),
     outboxPollMs: reader.integer('PARLEY_OUTBOX_POLL_MS', 250, { min: 10 }),
+    outboxLeaseMs: reader.integer('PARLEY_OUTBOX_LEASE_MS', 30_000, { min: 1000, max: 3_600_000 }),
     internalToken: reader.optional('PARLEY_INTERNAL_TOKEN'),
     metricsToken: reader.optional('PARLEY_METRICS_TOKEN'),
     messageMaxBytes: reader.integer('PARLEY_MESSAGE_MAX_BYTES', 16 * 1024, { min: 1, max: 1024 * 1024 }),

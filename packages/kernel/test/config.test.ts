@@ -58,6 +58,7 @@ describe('configuration', () => {
       LOG_LEVEL: 'debug',
       PARLEY_EVENT_RETENTION_DAYS: '30',
       PARLEY_METRICS_TOKEN: 'scrape-token-0123456789',
+      PARLEY_OUTBOX_LEASE_MS: '5000',
     });
     assert.equal(config.port, 9000);
     assert.equal(config.dataDir, '/var/lib/parley');
@@ -73,6 +74,13 @@ describe('configuration', () => {
     assert.equal(config.logLevel, 'debug');
     assert.equal(config.eventRetentionDays, 30);
     assert.equal(config.metricsToken, 'scrape-token-0123456789');
+    assert.equal(config.outboxLeaseMs, 5000);
+  });
+
+  it('keeps committed events a process’s own for 30 s unless told otherwise, and at least a second', () => {
+    assert.equal(parseConfig({}).outboxLeaseMs, 30_000);
+    // Shorter, and a process still publishing (a slow bus) would be overtaken by a relay.
+    assert.match(problemsOf({ PARLEY_OUTBOX_LEASE_MS: '200' }).join(), /PARLEY_OUTBOX_LEASE_MS/);
   });
 
   it('leaves /metrics open unless PARLEY_METRICS_TOKEN is set, and wants a guessable one refused', () => {

@@ -67,6 +67,7 @@ export type BotsConfig = Pick<
   | 'botsTotalTimeoutMs'
   | 'messageMaxBytes'
   | 'outboxPollMs'
+  | 'outboxLeaseMs'
 >;
 
 /** Knobs tests and benchmarks turn; production uses the defaults. */
@@ -233,6 +234,7 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
       bus: deps.bus,
       logger,
       pollMs: config.outboxPollMs,
+      leaseMs: config.outboxLeaseMs,
     });
     const stopWaking = outbox.onCommitted(() => publishing.wakeRelay());
     const subscriptions: Subscription[] = [];

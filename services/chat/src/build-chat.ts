@@ -53,6 +53,7 @@ export type ChatConfig = Pick<
   | 'uploadTypes'
   | 'corsOrigins'
   | 'outboxPollMs'
+  | 'outboxLeaseMs'
 >;
 
 export interface ChatDeps {
@@ -145,6 +146,7 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
       bus: deps.bus,
       logger,
       pollMs: config.outboxPollMs,
+      leaseMs: config.outboxLeaseMs,
     });
     const nudger = new RelayNudger(() => publishing.wakeRelay());
     const stopWaking = outbox.onCommitted(() => nudger.nudge());

@@ -107,6 +107,7 @@ export async function buildIdentity(deps: IdentityDeps): Promise<Identity> {
     bus,
     logger,
     pollMs: config.outboxPollMs,
+    leaseMs: config.outboxLeaseMs,
   });
   const ownMailer = deps.mailer === undefined;
   const mailer =

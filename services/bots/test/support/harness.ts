@@ -82,6 +82,7 @@ export const BASE_CONFIG: BotsConfig = {
   botsTotalTimeoutMs: 10_000,
   messageMaxBytes: 16 * 1024,
   outboxPollMs: 50,
+  outboxLeaseMs: 30_000,
 };
 
 /** Chat and bots in one process on loopback, as `npm start` runs them, with a test authenticator. */
@@ -117,6 +118,7 @@ export async function startParley(options: HarnessOptions = {}): Promise<Harness
         uploadTypes: ['text/plain'],
         corsOrigins: [],
         outboxPollMs: 50,
+        outboxLeaseMs: 30_000,
       },
       database: database.database,
       cache,
