@@ -185,9 +185,19 @@ describe('identity: email verification, password reset and change', () => {
       );
     });
 
-    it('resets with the mailed token (single use), ends every session, verifies the email', async () => {
+    it('resets with the mailed token (single use), ends every session and API key, verifies the email', async () => {
       const account = await register(h.app);
       const other = await login(h.app, account.email, account.password);
+      // A key minted by whoever held the account before its recovery.
+      const minted = await h.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/api-keys',
+        headers: { authorization: `Bearer ${account.accessToken}` },
+        payload: { name: 'left behind' },
+      });
+      assert.equal(minted.statusCode, 201, minted.body);
+      const apiKey = (minted.json() as { key: string }).key;
+      assert.equal((await me(h.app, apiKey)).statusCode, 200);
       await h.app.inject({
         method: 'POST',
         url: '/api/v1/auth/forgot-password',
@@ -228,6 +238,13 @@ describe('identity: email verification, password reset and change', () => {
       assert.equal(oldPassword.statusCode, 401);
       const fresh = await login(h.app, account.email, 'a brand new passphrase');
       assert.equal((await me(h.app, fresh.accessToken)).json().emailVerified, true);
+      assert.equal((await me(h.app, apiKey)).statusCode, 401, 'the API key went with the reset');
+      const keys = await h.app.inject({
+        method: 'GET',
+        url: '/api/v1/auth/api-keys',
+        headers: { authorization: `Bearer ${fresh.accessToken}` },
+      });
+      assert.deepEqual((keys.json() as { items: unknown[] }).items, []);
       const reuse = await h.app.inject({
         method: 'POST',
         url: '/api/v1/auth/reset-password',

@@ -41,7 +41,11 @@ export class CredentialService {
     });
   }
 
-  /** Sets the new password, verifies the email (the mail was received) and ends every session. */
+  /**
+   * Sets the new password, verifies the email (the mail was received), ends every session and deletes
+   * every API key: a reset recovers an account, and whoever had it may have minted keys that would
+   * otherwise outlive the recovery. (A password change, by someone who knows the current one, keeps them.)
+   */
   async resetPassword(token: string, password: string): Promise<void> {
     // Checked before the token is spent, so a refused password does not burn the link.
     const db = this.context.database.db;
@@ -69,6 +73,7 @@ export class CredentialService {
       });
       await this.context.emailTokens.invalidateForUser(tx, used.userId, 'reset_password', now);
       const ended = await this.context.sessions.revokeAllForUser(tx, used.userId, 'password_reset', now);
+      await this.context.apiKeys.deleteAllForUser(tx, used.userId);
       await revoke(this.context, tx, {
         userId: used.userId,
         sessionIds: ended,

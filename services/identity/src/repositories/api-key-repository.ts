@@ -39,6 +39,15 @@ export class ApiKeyRepository {
     return rows.length > 0;
   }
 
+  /** Every key of the user, gone at once (an account recovered by a password reset). Returns how many. */
+  async deleteAllForUser(executor: Executor, userId: string): Promise<number> {
+    const rows = await executor
+      .delete(apiKeys)
+      .where(eq(apiKeys.userId, userId))
+      .returning({ id: apiKeys.id });
+    return rows.length;
+  }
+
   async findByHash(executor: Executor, keyHash: string): Promise<ApiKeyOwner | null> {
     const [row] = await executor
       .select({ key: apiKeys, userId: users.id, role: users.role, active: users.active })
