@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
@@ -14,7 +13,7 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
-import { bearerFrom } from './auth/guard.ts';
+import { presentsSecret } from './auth/guard.ts';
 import { installErrorHandler, sendProblem, toAppError } from './error-handler.ts';
 import { AppError, badRequest, unauthorized } from './errors.ts';
 import {
@@ -203,13 +202,6 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
   return app;
 }
 
-/** Whether the request's bearer is `token`, compared in constant time; false when there is no token. */
-function presents(request: FastifyRequest, token: Buffer | undefined): boolean {
-  if (!token) return false;
-  const presented = Buffer.from(bearerFrom(request) ?? '');
-  return presented.length === token.length && timingSafeEqual(presented, token);
-}
-
 function registerOpsRoutes(
   app: App,
   operatorToken: string | undefined,
@@ -217,7 +209,7 @@ function registerOpsRoutes(
 ): void {
   const operator = operatorToken === undefined ? undefined : Buffer.from(operatorToken);
   const scraper = metricsToken === undefined ? undefined : Buffer.from(metricsToken);
-  const isOperator = (request: FastifyRequest) => presents(request, operator);
+  const isOperator = (request: FastifyRequest) => presentsSecret(request, operator);
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/ready', { schema: { hide: true } }, async (request, reply) => {
     const report = await app.readiness.report({ operator: isOperator(request) });
@@ -226,7 +218,7 @@ function registerOpsRoutes(
     return reply.status(report.ready ? 200 : 503).send(report);
   });
   app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
-    if (scraper && !presents(request, scraper))
+    if (scraper && !presentsSecret(request, scraper))
       throw unauthorized('Metrics need the bearer token set in PARLEY_METRICS_TOKEN.');
     return reply.type(app.metrics.registry.contentType).send(await app.metrics.registry.metrics());
   });

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { forbidden, unauthorized } from '../errors.ts';
 import { type Authenticator, hasRole, type Principal, type Role } from './principal.ts';
@@ -13,6 +14,16 @@ export function bearerFrom(request: FastifyRequest): string | null {
   if (typeof header !== 'string') return null;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return match?.[1] ?? null;
+}
+
+/**
+ * Whether the request's bearer is exactly `secret` (a shared token: the internal service token, the metrics
+ * token), compared in constant time so the answer's timing tells nothing of it. False without a secret.
+ */
+export function presentsSecret(request: FastifyRequest, secret: Buffer | undefined): boolean {
+  if (!secret) return false;
+  const presented = Buffer.from(bearerFrom(request) ?? '');
+  return presented.length === secret.length && timingSafeEqual(presented, secret);
 }
 
 /**

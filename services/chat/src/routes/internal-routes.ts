@@ -1,11 +1,10 @@
-import { timingSafeEqual } from 'node:crypto';
 import {
   ConversationSchema,
   InternalPostMessageBody,
   InternalUpdateConversationBody,
   MessageSchema,
 } from '@parley/contracts';
-import { bearerFrom, type Principal, type TypedApp, unauthorized } from '@parley/kernel';
+import { type Principal, presentsSecret, type TypedApp, unauthorized } from '@parley/kernel';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { problems } from './responses.ts';
@@ -29,10 +28,7 @@ const SERVICE: Principal = {
 export function internalRoutes(app: TypedApp, deps: RouteDeps): void {
   const expected = Buffer.from(deps.internalToken);
   const preHandler = async (request: FastifyRequest) => {
-    const presented = Buffer.from(bearerFrom(request) ?? '');
-    if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
-      throw unauthorized('A service token is required.');
-    }
+    if (!presentsSecret(request, expected)) throw unauthorized('A service token is required.');
   };
 
   app.patch(
