@@ -44,6 +44,7 @@ import { SessionRepository } from './repositories/session-repository.ts';
 import { SigningKeyRepository } from './repositories/signing-key-repository.ts';
 import { UserRepository } from './repositories/user-repository.ts';
 import { registerIdentityRoutes } from './routes/index.ts';
+import { registerInternalRoutes } from './routes/internal-routes.ts';
 import { outbox as outboxTable } from './schema/identity-schema.ts';
 
 export interface IdentityDeps {
@@ -61,6 +62,11 @@ export interface IdentityDeps {
   clock?: Clock;
   /** Where the generated admin password is shown once; stdout by default. */
   announce?: (text: string) => void;
+  /**
+   * The shared service token: with it, identity also answers other processes' API-key lookups
+   * (/internal/v1/identity/api-keys/resolve), so chat or bots running without identity accept API keys.
+   */
+  internalToken?: string;
 }
 
 /** What identity gives the rest of the process besides its routes. */
@@ -194,6 +200,8 @@ export async function buildIdentity(deps: IdentityDeps): Promise<Identity> {
         if (ownMailer) await mailer.close();
       });
       registerIdentityRoutes(app.withTypeProvider<TypeBoxTypeProvider>(), routeDeps);
+      if (deps.internalToken)
+        registerInternalRoutes(app.withTypeProvider<TypeBoxTypeProvider>(), apiKeys, deps.internalToken);
     },
   };
 

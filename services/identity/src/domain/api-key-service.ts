@@ -81,8 +81,14 @@ export class ApiKeyService implements ApiKeyResolver {
     return (await this.context.apiKeys.listForUser(this.context.database.db, userId)).map(toView);
   }
 
-  delete(userId: string, id: string): Promise<boolean> {
-    return this.context.apiKeys.delete(this.context.database.db, userId, id);
+  /**
+   * Deletes the key; other processes may hold it resolved (cached), so it also goes on the deny list they
+   * check on every use.
+   */
+  async delete(userId: string, id: string): Promise<boolean> {
+    const deleted = await this.context.apiKeys.delete(this.context.database.db, userId, id);
+    if (deleted) await this.context.denyList.denyToken(userId, id);
+    return deleted;
   }
 
   async resolve(key: string): Promise<Principal | null> {

@@ -1,0 +1,49 @@
+import { notFound, presentsSecret, type TypedApp, unauthorized } from '@parley/kernel';
+import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { ApiKeyService } from '../domain/api-key-service.ts';
+import { problems, RoleSchema, SecretTokenSchema } from './schemas.ts';
+
+const ResolvedApiKey = Type.Object({
+  userId: Type.String(),
+  role: RoleSchema,
+  /** The key's id: what a deletion puts on the deny list. */
+  credentialId: Type.String(),
+  /** Epoch ms, or null for a key without expiry. */
+  expiresAt: Type.Union([Type.Integer(), Type.Null()]),
+});
+
+/**
+ * What other services' processes ask of identity: whose a personal API key is. Only identity holds the
+ * keys' hashes; a process running chat or bots alone resolves keys here (and caches the answer, checked
+ * against the deny list on every use). Protected by the shared service token, hidden from the public API.
+ */
+export function registerInternalRoutes(app: TypedApp, apiKeys: ApiKeyService, internalToken: string): void {
+  const expected = Buffer.from(internalToken);
+  const preHandler = async (request: FastifyRequest) => {
+    if (!presentsSecret(request, expected)) throw unauthorized('A service token is required.');
+  };
+
+  app.post(
+    '/internal/v1/identity/api-keys/resolve',
+    {
+      preHandler,
+      schema: {
+        hide: true,
+        body: Type.Object({ key: SecretTokenSchema }, { additionalProperties: false }),
+        response: { 200: ResolvedApiKey, ...problems(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const principal = await apiKeys.resolve(request.body.key);
+      // Unknown, expired, or its owner deactivated: the same answer for all, as for the key's own bearer.
+      if (!principal) throw notFound('No such API key.');
+      return {
+        userId: principal.userId,
+        role: principal.role,
+        credentialId: principal.credentialId,
+        expiresAt: principal.expiresAt,
+      };
+    },
+  );
+}
