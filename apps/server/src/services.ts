@@ -37,7 +37,12 @@ const refuseEveryone: Authenticator = {
 /** Every service that owns data and the function that builds its plugin from this process's adapters. */
 const BUILDERS: Partial<Record<ServiceName, ServiceBuilder>> = {
   identity: async (config, infrastructure, logger, shared) => {
-    const identity = await buildIdentity({ config, ...infrastructure, logger });
+    const identity = await buildIdentity({
+      config,
+      ...infrastructure,
+      logger,
+      internalToken: await resolveInternalToken(config),
+    });
     shared.authenticator = identity.authenticator;
     shared.blocks = identity.blocks;
     return identity.service;
@@ -78,11 +83,11 @@ export async function buildServicePlugins(
 ): Promise<ServicePlugin[]> {
   const plugins: ServicePlugin[] = [];
   // Without identity here, tokens are still verified locally: public keys from identity's JWKS, revocations
-  // from the shared cache. API keys need identity itself and are refused in such a process.
+  // from the shared cache; API keys are resolved by identity's nodes (PARLEY_UPSTREAM_IDENTITY).
   const shared: SharedServices = {
     authenticator: config.services.has('identity')
       ? undefined
-      : createRemoteAuthenticator(config, infrastructure.cache),
+      : createRemoteAuthenticator(config, infrastructure.cache, await resolveInternalToken(config)),
     blocks: undefined,
   };
   // Identity first: the services after it authenticate with what it provides.

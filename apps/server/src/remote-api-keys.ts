@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import { type ApiKeyResolver, type DenyList, type Principal, ROLES, unavailable } from '@parley/kernel';
+
+export interface RemoteApiKeysOptions {
+  /** Identity's nodes (PARLEY_UPSTREAM_IDENTITY), asked in turn until one answers. */
+  identityUrls: readonly string[];
+  internalToken: string;
+  /** The shared deny list identity writes when a key is deleted, its owner deactivated or reset. */
+  denyList: DenyList;
+  /** How long a resolved key is used without asking identity again (default 60 s). */
+  cacheMs?: number;
+  timeoutMs?: number;
+  now?: () => number;
+}
+
+interface Resolved {
+  principal: Principal;
+  /** When identity said so: a cut-off after it (deactivation, role change, reset) denies the entry. */
+  resolvedAt: number;
+  until: number;
+}
+
+const MAX_ENTRIES = 10_000;
+
+/**
+ * API keys in a process that does not run identity (chat or bots on their own nodes): identity, which
+ * alone holds the keys' hashes, is asked whose a key is over its internal API, and the answer is kept for
+ * a minute so a script's every request does not cost a round trip to identity. A kept answer is checked
+ * against the shared deny list on every use, as access tokens are, so a deleted key, a deactivated owner
+ * or a changed role takes effect at once rather than when the entry expires.
+ */
+export class RemoteApiKeys implements ApiKeyResolver {
+  private readonly resolved = new Map<string, Resolved>();
+  private readonly cacheMs: number;
+  private readonly timeoutMs: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: RemoteApiKeysOptions) {
+    this.cacheMs = options.cacheMs ?? 60_000;
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.now = options.now ?? Date.now;
+  }
+
+  async resolve(key: string): Promise<Principal | null> {
+    // Kept under the key's hash: a heap dump of this process shows no usable key.
+    const id = createHash('sha256').update(key).digest('base64url');
+    const kept = this.resolved.get(id);
+    if (kept && kept.until > this.now()) {
+      const denied = await this.options.denyList.check({
+        userId: kept.principal.userId,
+        sessionId: null,
+        tokenId: kept.principal.credentialId,
+        issuedAt: Math.floor(kept.resolvedAt / 1000),
+      });
+      if (!denied) return kept.principal;
+    }
+    this.resolved.delete(id);
+    const resolvedAt = this.now();
+    const principal = await this.ask(key);
+    if (!principal) return null;
+    const expiresAt = principal.expiresAt ?? Number.POSITIVE_INFINITY;
+    if (this.resolved.size >= MAX_ENTRIES) {
+      const oldest = this.resolved.keys().next().value;
+      if (oldest !== undefined) this.resolved.delete(oldest);
+    }
+    this.resolved.set(id, { principal, resolvedAt, until: Math.min(resolvedAt + this.cacheMs, expiresAt) });
+    return principal;
+  }
+
+  private async ask(key: string): Promise<Principal | null> {
+    let failure: unknown;
+    for (const base of this.options.identityUrls) {
+      let response: Response;
+      try {
+        response = await fetch(new URL('/internal/v1/identity/api-keys/resolve', base), {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${this.options.internalToken}`,
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify({ key }),
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+      } catch (error) {
+        failure = error; // this node is unreachable: the next one may answer
+        continue;
+      }
+      if (response.status === 404 || response.status === 400) {
+        await response.body?.cancel();
+        return null;
+      }
+      if (!response.ok) {
+        failure = new Error(`identity answered ${response.status}`);
+        await response.body?.cancel();
+        continue;
+      }
+      return toPrincipal(await response.json());
+    }
+    throw Object.assign(unavailable('API keys cannot be checked right now; try again shortly.'), {
+      cause: failure,
+    });
+  }
+}
+
+function toPrincipal(body: unknown): Principal {
+  const answer = body as { userId?: unknown; role?: unknown; credentialId?: unknown; expiresAt?: unknown };
+  if (
+    typeof answer.userId !== 'string' ||
+    typeof answer.credentialId !== 'string' ||
+    !ROLES.includes(answer.role as Principal['role']) ||
+    !(answer.expiresAt === null || typeof answer.expiresAt === 'number')
+  ) {
+    throw unavailable('Identity gave an answer about an API key that could not be read.');
+  }
+  return {
+    userId: answer.userId,
+    role: answer.role as Principal['role'],
+    sessionId: null,
+    credentialId: answer.credentialId,
+    kind: 'api_key',
+    expiresAt: answer.expiresAt,
+  };
+}
