@@ -82,13 +82,13 @@ export class ApiKeyService implements ApiKeyResolver {
   }
 
   /**
-   * Deletes the key; other processes may hold it resolved (cached), so it also goes on the deny list they
-   * check on every use.
+   * Deletes the key; other processes may hold it resolved (cached), so it goes on the deny list they check
+   * on every use first: if that fails, the key is left as it was (the caller may try again) rather than
+   * deleted here and still taken elsewhere. Denying an id that is not the caller's key denies nothing.
    */
   async delete(userId: string, id: string): Promise<boolean> {
-    const deleted = await this.context.apiKeys.delete(this.context.database.db, userId, id);
-    if (deleted) await this.context.denyList.denyToken(userId, id);
-    return deleted;
+    await this.context.denyList.denyToken(userId, id);
+    return this.context.apiKeys.delete(this.context.database.db, userId, id);
   }
 
   async resolve(key: string): Promise<Principal | null> {
