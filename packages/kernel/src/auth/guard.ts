@@ -26,6 +26,14 @@ export function presentsSecret(request: FastifyRequest, secret: Buffer | undefin
   return presented.length === secret.length && timingSafeEqual(presented, secret);
 }
 
+/** A preHandler for internal APIs: only a bearer of the shared service token gets through (401 otherwise). */
+export function requireServiceToken(token: string): (request: FastifyRequest) => Promise<void> {
+  const expected = Buffer.from(token);
+  return async (request) => {
+    if (!presentsSecret(request, expected)) throw unauthorized('A service token is required.');
+  };
+}
+
 /**
  * Decorates requests with the caller's principal (null until a guard runs). Each service registers it with
  * its own authenticator, so tokens are verified locally wherever the service runs.

@@ -4,8 +4,7 @@ import {
   InternalUpdateConversationBody,
   MessageSchema,
 } from '@parley/contracts';
-import { type Principal, presentsSecret, type TypedApp, unauthorized } from '@parley/kernel';
-import type { FastifyRequest } from 'fastify';
+import { type Principal, requireServiceToken, type TypedApp } from '@parley/kernel';
 import { Type } from 'typebox';
 import { problems } from './responses.ts';
 import type { RouteDeps } from './route-deps.ts';
@@ -26,10 +25,7 @@ const SERVICE: Principal = {
  * and bot or system messages. Protected by the shared service token, hidden from the public API document.
  */
 export function internalRoutes(app: TypedApp, deps: RouteDeps): void {
-  const expected = Buffer.from(deps.internalToken);
-  const preHandler = async (request: FastifyRequest) => {
-    if (!presentsSecret(request, expected)) throw unauthorized('A service token is required.');
-  };
+  const preHandler = requireServiceToken(deps.internalToken);
 
   app.patch(
     '/internal/v1/chat/conversations/:id',

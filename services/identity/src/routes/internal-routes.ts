@@ -1,5 +1,4 @@
-import { notFound, presentsSecret, type TypedApp, unauthorized } from '@parley/kernel';
-import type { FastifyRequest } from 'fastify';
+import { notFound, requireServiceToken, type TypedApp } from '@parley/kernel';
 import { Type } from 'typebox';
 import type { ApiKeyService } from '../domain/api-key-service.ts';
 import { problems, RoleSchema, SecretTokenSchema } from './schemas.ts';
@@ -19,10 +18,7 @@ const ResolvedApiKey = Type.Object({
  * against the deny list on every use). Protected by the shared service token, hidden from the public API.
  */
 export function registerInternalRoutes(app: TypedApp, apiKeys: ApiKeyService, internalToken: string): void {
-  const expected = Buffer.from(internalToken);
-  const preHandler = async (request: FastifyRequest) => {
-    if (!presentsSecret(request, expected)) throw unauthorized('A service token is required.');
-  };
+  const preHandler = requireServiceToken(internalToken);
 
   app.post(
     '/internal/v1/identity/api-keys/resolve',
