@@ -1,22 +1,27 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Type } from 'typebox';
-import { type App, createProcessApp, type TypedApp } from '../src/app.ts';
+import { type App, createProcessApp, type ProcessAppOptions, type TypedApp } from '../src/app.ts';
 import { toAppError } from '../src/error-handler.ts';
 import { conflict } from '../src/errors.ts';
 import { createLogger } from '../src/logger.ts';
 import { ReadinessFailure } from '../src/readiness.ts';
+
+/** A quiet process app with a small body limit, plus whatever a case sets. */
+const testApp = (options: Partial<ProcessAppOptions> = {}) =>
+  createProcessApp({
+    logger: createLogger({ level: 'silent' }),
+    bodyLimitBytes: 2048,
+    corsOrigins: [],
+    ...options,
+  });
 
 describe('process app', () => {
   let app: App;
   let dependencyUp = true;
 
   before(async () => {
-    app = await createProcessApp({
-      logger: createLogger({ level: 'silent' }),
-      bodyLimitBytes: 2048,
-      corsOrigins: [],
-    });
+    app = await testApp();
     app.readiness.add('dependency', async () => {
       if (!dependencyUp) throw new Error('dependency down');
     });
@@ -297,12 +302,7 @@ describe('/ready for anonymous callers and operators', () => {
   let app: App;
 
   before(async () => {
-    app = await createProcessApp({
-      logger: createLogger({ level: 'silent' }),
-      bodyLimitBytes: 2048,
-      corsOrigins: [],
-      operatorToken: OPERATOR_TOKEN,
-    });
+    app = await testApp({ operatorToken: OPERATOR_TOKEN });
     app.readiness.add('database', async () => {
       throw new Error('connect ECONNREFUSED 10.0.3.7:5432');
     });
@@ -341,10 +341,7 @@ describe('/metrics with PARLEY_METRICS_TOKEN set', () => {
   let app: App;
 
   before(async () => {
-    app = await createProcessApp({
-      logger: createLogger({ level: 'silent' }),
-      bodyLimitBytes: 2048,
-      corsOrigins: [],
+    app = await testApp({
       operatorToken: 'operator-token-0123456789abcdef0123456789',
       metricsToken: METRICS_TOKEN,
     });
