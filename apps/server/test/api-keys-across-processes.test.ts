@@ -126,6 +126,35 @@ describe('personal API keys on a process that does not run identity', { skip }, 
     assert.equal(models.status, 401);
   });
 
+  it('keeps taking a key it resolved while identity is down, and answers 503 for one it cannot check', async () => {
+    const second = await call<{ key: string }>(identity.spec.url, 'POST', '/api/v1/auth/api-keys', {
+      token: owner.accessToken,
+      body: { name: 'another script' },
+    });
+    assert.equal(second.status, 201);
+    const resolved = await call(services.spec.url, 'GET', '/api/v1/conversations', {
+      token: second.body.key,
+    });
+    assert.equal(resolved.status, 200);
+    const third = await call<{ key: string }>(identity.spec.url, 'POST', '/api/v1/auth/api-keys', {
+      token: owner.accessToken,
+      body: { name: 'a third script' },
+    });
+    await identity.stop(15_000);
+    try {
+      const kept = await call(services.spec.url, 'GET', '/api/v1/conversations', { token: second.body.key });
+      assert.equal(kept.status, 200, 'a key resolved within the minute needs no identity');
+      const unchecked = await call<{ code: string }>(services.spec.url, 'GET', '/api/v1/conversations', {
+        token: third.body.key,
+      });
+      assert.equal(unchecked.status, 503, 'identity being down is no verdict on the key');
+      assert.equal(unchecked.body.code, 'unavailable');
+    } finally {
+      identity = startParleyProcess(identity.spec);
+      await identity.waitFor('/ready', START_MS);
+    }
+  });
+
   it('does not answer key lookups without the service token', async () => {
     const lookup = await call<{ code: string }>(
       identity.spec.url,
