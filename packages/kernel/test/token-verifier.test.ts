@@ -262,6 +262,39 @@ describe('authenticator', () => {
     await rejectsWith(authenticator.authenticate('an-opaque-refresh-token'), 'invalid_token');
     await rejectsWith(createAuthenticator({ verifier }).authenticate('prly_good'), 'invalid_token');
   });
+
+  it('answers 503 when what it checks with is down (the cache, identity), never a 500 or a 401', async () => {
+    const down: DenyListStore = {
+      addMember: async () => {},
+      members: async () => {
+        throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+      },
+    };
+    const authenticator = createAuthenticator({
+      verifier: new TokenVerifier({
+        keys,
+        denyList: new DenyList(down, { ttlMs: 60_000 }),
+        issuer: ISSUER,
+        audience: AUDIENCE,
+      }),
+      apiKeys: {
+        resolve: async () => {
+          throw new Error('fetch failed');
+        },
+      },
+    });
+    for (const bearer of [await sign(), 'prly_any']) {
+      await assert.rejects(authenticator.authenticate(bearer), (error: unknown) => {
+        assert.ok(error instanceof AppError, String(error));
+        assert.equal(error.status, 503);
+        assert.equal(error.code, 'unavailable');
+        assert.ok(!error.message.includes('6379'), 'no internal address in the answer');
+        return true;
+      });
+    }
+    // A credential that is wrong stays a 401, whatever is down.
+    await rejectsWith(authenticator.authenticate('an-opaque-refresh-token'), 'invalid_token');
+  });
 });
 
 describe('JWKS key source', () => {

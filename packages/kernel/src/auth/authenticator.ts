@@ -1,4 +1,4 @@
-import { unauthorized } from '../errors.ts';
+import { AppError, unauthorized } from '../errors.ts';
 import { looksLikeJwt } from './access-token.ts';
 import { type ApiKeyResolver, looksLikeApiKey } from './api-key.ts';
 import type { Authenticator, Principal } from './principal.ts';
@@ -17,10 +17,24 @@ export interface AuthenticatorOptions {
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
   return {
     async authenticate(bearer: string): Promise<Principal> {
-      if (looksLikeJwt(bearer)) return options.verifier.verify(bearer);
-      if (looksLikeApiKey(bearer) && options.apiKeys) {
-        const principal = await options.apiKeys.resolve(bearer);
-        if (principal) return principal;
+      try {
+        if (looksLikeJwt(bearer)) return await options.verifier.verify(bearer);
+        if (looksLikeApiKey(bearer) && options.apiKeys) {
+          const principal = await options.apiKeys.resolve(bearer);
+          if (principal) return principal;
+        }
+      } catch (error) {
+        if (error instanceof AppError) throw error;
+        // The deny list's cache or identity did not answer: no verdict on the credential, so no 401, and
+        // not a 500 either; the driver's own words (addresses) stay in the log.
+        throw new AppError(
+          503,
+          'unavailable',
+          'Credentials cannot be checked right now; try again shortly.',
+          {
+            cause: error,
+          },
+        );
       }
       throw unauthorized('The bearer credential is not valid.', 'invalid_token');
     },
