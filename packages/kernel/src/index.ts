@@ -12,5 +12,6 @@ export * from './logger.ts';
 export * from './metrics.ts';
 export * from './presence.ts';
 export * from './readiness.ts';
+export * from './secret-file.ts';
 export * from './service.ts';
 export * from './stored-values.ts';

@@ -1,7 +1,8 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from './config.ts';
 import { newSecretToken } from './ids.ts';
+import { createFileOnce } from './secret-file.ts';
 
 const FILE_NAME = 'internal-token';
 
@@ -18,11 +19,13 @@ export async function resolveInternalToken(
   try {
     const stored = (await readFile(path, 'utf8')).trim();
     if (stored.length >= 32) return stored;
+    throw new Error(`${path} does not hold a token of 32+ characters; restore it or remove it to start over`);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   await mkdir(config.dataDir, { recursive: true });
   const token = newSecretToken(32);
-  await writeFile(path, `${token}\n`, { mode: 0o600 });
-  return token;
+  // Processes sharing a data dir must share the token: the first to write it decides.
+  if (await createFileOnce(path, `${token}\n`)) return token;
+  return resolveInternalToken(config);
 }

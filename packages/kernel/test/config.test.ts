@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -197,6 +197,19 @@ describe('configuration', () => {
     };
     assert.match(problemsOf(base).join(), /PARLEY_INTERNAL_TOKEN must be set/);
     assert.match(problemsOf({ ...base, PARLEY_INTERNAL_TOKEN: 'short' }).join(), /at least 32/);
+  });
+
+  it('gives processes starting together on one data dir one internal token', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'parley-token-'));
+    try {
+      const tokens = await Promise.all(
+        Array.from({ length: 20 }, () => resolveInternalToken({ internalToken: undefined, dataDir })),
+      );
+      assert.equal(new Set(tokens).size, 1);
+      assert.deepEqual(await readdir(dataDir), ['internal-token'], 'no temporary file left behind');
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('generates an internal token into the data dir once and keeps it', async () => {

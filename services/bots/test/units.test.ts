@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -152,6 +152,19 @@ describe('sealed secrets', () => {
     const parts = sealed.split(':');
     parts[4] = Buffer.from('tampered').toString('base64url');
     assert.throws(() => box.open(parts.join(':'), 'bot_1'));
+  });
+
+  it('gives processes starting together on one data dir one key, never a half-written file', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'parley-key-'));
+    try {
+      const keys = await Promise.all(
+        Array.from({ length: 20 }, () => resolveBotsSecretKey({ botsSecretKey: undefined, dataDir })),
+      );
+      for (const key of keys) assert.deepEqual(key, keys[0]);
+      assert.deepEqual(await readdir(dataDir), ['bots-secret.key'], 'no temporary file left behind');
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('keeps a generated key in the data dir, readable by its owner only, and reuses it', async () => {

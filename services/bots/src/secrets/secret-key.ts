@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Config, decodeSecretKey } from '@parley/kernel';
+import { type Config, createFileOnce, decodeSecretKey } from '@parley/kernel';
 
 const FILE_NAME = 'bots-secret.key';
 
@@ -28,12 +28,7 @@ export async function resolveBotsSecretKey(
   }
   await mkdir(config.dataDir, { recursive: true });
   const key = randomBytes(32);
-  // `wx`: two processes sharing a data dir must not each write their own key.
-  try {
-    await writeFile(path, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
-    return key;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return resolveBotsSecretKey(config);
-  }
+  // Processes sharing a data dir start together: one key for all, and none reads it half-written.
+  if (await createFileOnce(path, `${key.toString('base64')}\n`)) return key;
+  return resolveBotsSecretKey(config);
 }
