@@ -15,8 +15,11 @@ export interface RemoteApiKeysOptions {
 
 interface Resolved {
   principal: Principal;
-  /** When identity said so: a cut-off after it (deactivation, role change, reset) denies the entry. */
-  resolvedAt: number;
+  /**
+   * When identity said so, epoch seconds on identity's clock (the cut-offs' clock, not this process's): a
+   * cut-off after it (deactivation, role change, reset) denies the entry.
+   */
+  checkedAt: number;
   until: number;
 }
 
@@ -50,24 +53,25 @@ export class RemoteApiKeys implements ApiKeyResolver {
         userId: kept.principal.userId,
         sessionId: null,
         tokenId: kept.principal.credentialId,
-        issuedAt: Math.floor(kept.resolvedAt / 1000),
+        issuedAt: kept.checkedAt,
       });
       if (!denied) return kept.principal;
     }
     this.resolved.delete(id);
     const resolvedAt = this.now();
-    const principal = await this.ask(key);
-    if (!principal) return null;
+    const answer = await this.ask(key);
+    if (!answer) return null;
+    const { principal, checkedAt } = answer;
     const expiresAt = principal.expiresAt ?? Number.POSITIVE_INFINITY;
     if (this.resolved.size >= MAX_ENTRIES) {
       const oldest = this.resolved.keys().next().value;
       if (oldest !== undefined) this.resolved.delete(oldest);
     }
-    this.resolved.set(id, { principal, resolvedAt, until: Math.min(resolvedAt + this.cacheMs, expiresAt) });
+    this.resolved.set(id, { principal, checkedAt, until: Math.min(resolvedAt + this.cacheMs, expiresAt) });
     return principal;
   }
 
-  private async ask(key: string): Promise<Principal | null> {
+  private async ask(key: string): Promise<{ principal: Principal; checkedAt: number } | null> {
     let failure: unknown;
     for (const base of this.options.identityUrls) {
       let response: Response;
@@ -102,22 +106,32 @@ export class RemoteApiKeys implements ApiKeyResolver {
   }
 }
 
-function toPrincipal(body: unknown): Principal {
-  const answer = body as { userId?: unknown; role?: unknown; credentialId?: unknown; expiresAt?: unknown };
+function toPrincipal(body: unknown): { principal: Principal; checkedAt: number } {
+  const answer = body as {
+    userId?: unknown;
+    role?: unknown;
+    credentialId?: unknown;
+    expiresAt?: unknown;
+    checkedAt?: unknown;
+  };
   if (
     typeof answer.userId !== 'string' ||
     typeof answer.credentialId !== 'string' ||
     !ROLES.includes(answer.role as Principal['role']) ||
-    !(answer.expiresAt === null || typeof answer.expiresAt === 'number')
+    !(answer.expiresAt === null || typeof answer.expiresAt === 'number') ||
+    !Number.isInteger(answer.checkedAt)
   ) {
     throw unavailable('Identity gave an answer about an API key that could not be read.');
   }
   return {
-    userId: answer.userId,
-    role: answer.role as Principal['role'],
-    sessionId: null,
-    credentialId: answer.credentialId,
-    kind: 'api_key',
-    expiresAt: answer.expiresAt,
+    principal: {
+      userId: answer.userId,
+      role: answer.role as Principal['role'],
+      sessionId: null,
+      credentialId: answer.credentialId,
+      kind: 'api_key',
+      expiresAt: answer.expiresAt,
+    },
+    checkedAt: answer.checkedAt as number,
   };
 }

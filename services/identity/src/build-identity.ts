@@ -201,7 +201,12 @@ export async function buildIdentity(deps: IdentityDeps): Promise<Identity> {
       });
       registerIdentityRoutes(app.withTypeProvider<TypeBoxTypeProvider>(), routeDeps);
       if (deps.internalToken)
-        registerInternalRoutes(app.withTypeProvider<TypeBoxTypeProvider>(), apiKeys, deps.internalToken);
+        registerInternalRoutes(
+          app.withTypeProvider<TypeBoxTypeProvider>(),
+          apiKeys,
+          deps.internalToken,
+          clock,
+        );
     },
   };
 

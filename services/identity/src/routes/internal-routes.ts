@@ -1,6 +1,7 @@
 import { notFound, requireServiceToken, type TypedApp } from '@parley/kernel';
 import { Type } from 'typebox';
 import type { ApiKeyService } from '../domain/api-key-service.ts';
+import type { Clock } from '../domain/clock.ts';
 import { problems, RoleSchema, SecretTokenSchema } from './schemas.ts';
 
 const ResolvedApiKey = Type.Object({
@@ -10,6 +11,11 @@ const ResolvedApiKey = Type.Object({
   credentialId: Type.String(),
   /** Epoch ms, or null for a key without expiry. */
   expiresAt: Type.Union([Type.Integer(), Type.Null()]),
+  /**
+   * Epoch seconds on identity's clock, taken before the key was read: what the asker dates its kept answer
+   * by against the deny list's cut-offs, which are in identity's seconds too (its own clock may differ).
+   */
+  checkedAt: Type.Integer(),
 });
 
 /**
@@ -17,7 +23,12 @@ const ResolvedApiKey = Type.Object({
  * keys' hashes; a process running chat or bots alone resolves keys here (and caches the answer, checked
  * against the deny list on every use). Protected by the shared service token, hidden from the public API.
  */
-export function registerInternalRoutes(app: TypedApp, apiKeys: ApiKeyService, internalToken: string): void {
+export function registerInternalRoutes(
+  app: TypedApp,
+  apiKeys: ApiKeyService,
+  internalToken: string,
+  clock: Clock,
+): void {
   const preHandler = requireServiceToken(internalToken);
 
   app.post(
@@ -31,6 +42,7 @@ export function registerInternalRoutes(app: TypedApp, apiKeys: ApiKeyService, in
       },
     },
     async (request) => {
+      const checkedAt = Math.floor(clock().getTime() / 1000);
       const principal = await apiKeys.resolve(request.body.key);
       // Unknown, expired, or its owner deactivated: the same answer for all, as for the key's own bearer.
       if (!principal) throw notFound('No such API key.');
@@ -39,6 +51,7 @@ export function registerInternalRoutes(app: TypedApp, apiKeys: ApiKeyService, in
         role: principal.role,
         credentialId: principal.credentialId,
         expiresAt: principal.expiresAt,
+        checkedAt,
       };
     },
   );

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { MemoryCache } from '@parley/cache';
+import { cutoffSecondsFor, DenyList } from '@parley/kernel';
+import { RemoteApiKeys } from '../src/remote-api-keys.ts';
+
+/*
+ * Cut-offs (deactivation, role change, reset) are written in identity's seconds; a kept answer must be
+ * dated in identity's seconds too, or a process whose clock runs ahead keeps taking a key whose owner was
+ * just deactivated (or demoted) until its entry expires.
+ */
+describe('RemoteApiKeys', () => {
+  const KEY = `prly_${'k'.repeat(43)}`;
+  let server: Server;
+  let url: string;
+  let asked = 0;
+  let active = true;
+
+  before(async () => {
+    server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        asked++;
+        if (!active) {
+          response.writeHead(404, { 'content-type': 'application/json' }).end('{}');
+          return;
+        }
+        response.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            userId: 'usr_1',
+            role: 'admin',
+            credentialId: 'key_1',
+            expiresAt: null,
+            checkedAt: Math.floor(Date.now() / 1000),
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('drops a kept key at a cut-off made after it was resolved, though this clock runs ahead of identity’s', async () => {
+    const cache = new MemoryCache();
+    const denyList = new DenyList(cache, { ttlMs: 60_000 });
+    // This process's clock is 5 s ahead of identity's.
+    const keys = new RemoteApiKeys({
+      identityUrls: [url],
+      internalToken: 'x'.repeat(32),
+      denyList,
+      now: () => Date.now() + 5000,
+    });
+    assert.equal((await keys.resolve(KEY))?.role, 'admin');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Identity deactivates the owner, or demotes them: a cut-off in identity's own seconds.
+    active = false;
+    await denyList.denyUserBefore('usr_1', cutoffSecondsFor(Date.now()));
+    assert.equal(await keys.resolve(KEY), null, 'the owner was cut off after the key was resolved');
+    assert.equal(asked, 2);
+    await cache.close();
+  });
+});
