@@ -87,6 +87,11 @@ describe('configuration', () => {
     assert.equal(parseConfig({}).metricsToken, undefined);
     assert.equal(parseConfig({ PARLEY_METRICS_TOKEN: '  ' }).metricsToken, undefined);
     assert.match(problemsOf({ PARLEY_METRICS_TOKEN: 'short' }).join(), /PARLEY_METRICS_TOKEN.*at least 16/);
+    // A bearer ends at the first space: such a token could never be presented, /metrics would refuse all.
+    assert.match(
+      problemsOf({ PARLEY_METRICS_TOKEN: 'my scrape token 2024' }).join(),
+      /PARLEY_METRICS_TOKEN must not contain whitespace/,
+    );
   });
 
   it('names the variable and what it expects when a value is wrong', () => {
