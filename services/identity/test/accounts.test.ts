@@ -83,6 +83,22 @@ describe('identity: API keys, profiles, directory, blocks, admin', () => {
       assert.equal((await me(h.app, key)).statusCode, 401);
     });
 
+    it('puts nothing on the deny list for an id that is no key of the caller', async () => {
+      const account = await register(h.app);
+      const stranger = await register(h.app);
+      const { id } = (await createKey(account, { name: 'theirs' })).json();
+      // Every request of the user reads their whole deny set: deletes of made-up ids must not grow it.
+      for (const made of ['key_made_up_1', 'key_made_up_2', id]) {
+        const refused = await h.app.inject({
+          method: 'DELETE',
+          url: `/api/v1/auth/api-keys/${made}`,
+          headers: bearer(stranger.accessToken),
+        });
+        assert.equal(refused.statusCode, 404);
+      }
+      assert.deepEqual(await h.cache.members(`auth:deny:${stranger.id}`), []);
+    });
+
     it('expires keys; refuses past expiries, unknown fields, and key creation with an API key', async () => {
       const account = await register(h.app);
       const soon = new Date(Date.now() + 3600_000).toISOString();

@@ -83,12 +83,16 @@ export class ApiKeyService implements ApiKeyResolver {
 
   /**
    * Deletes the key; other processes may hold it resolved (cached), so it goes on the deny list they check
-   * on every use first: if that fails, the key is left as it was (the caller may try again) rather than
-   * deleted here and still taken elsewhere. Denying an id that is not the caller's key denies nothing.
+   * on every use before the deletion commits: if that fails, the key is left as it was (the caller may try
+   * again) rather than deleted here and still taken elsewhere. Only a key of the caller's that was there is
+   * denied: every request of the user reads their whole deny set, which made-up ids must not grow.
    */
   async delete(userId: string, id: string): Promise<boolean> {
-    await this.context.denyList.denyToken(userId, id);
-    return this.context.apiKeys.delete(this.context.database.db, userId, id);
+    return this.context.database.db.transaction(async (tx) => {
+      if (!(await this.context.apiKeys.delete(tx, userId, id))) return false;
+      await this.context.denyList.denyToken(userId, id);
+      return true;
+    });
   }
 
   async resolve(key: string): Promise<Principal | null> {
