@@ -1,4 +1,4 @@
-import { AppError, unauthorized } from '../errors.ts';
+import { AppError, unauthorized, unavailable } from '../errors.ts';
 import { looksLikeJwt } from './access-token.ts';
 import { type ApiKeyResolver, looksLikeApiKey } from './api-key.ts';
 import type { Authenticator, Principal } from './principal.ts';
@@ -27,14 +27,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         if (error instanceof AppError) throw error;
         // The deny list's cache or identity did not answer: no verdict on the credential, so no 401, and
         // not a 500 either; the driver's own words (addresses) stay in the log.
-        throw new AppError(
-          503,
-          'unavailable',
-          'Credentials cannot be checked right now; try again shortly.',
-          {
-            cause: error,
-          },
-        );
+        throw unavailable('Credentials cannot be checked right now; try again shortly.', error);
       }
       throw unauthorized('The bearer credential is not valid.', 'invalid_token');
     },
