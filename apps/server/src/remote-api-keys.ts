@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { type ApiKeyResolver, type DenyList, type Principal, ROLES, unavailable } from '@parley/kernel';
+import {
+  type ApiKeyResolver,
+  type DenyList,
+  type Principal,
+  ROLES,
+  unavailable,
+  VerifiedTokenCache,
+} from '@parley/kernel';
 
 export interface RemoteApiKeysOptions {
   /** Identity's nodes (PARLEY_UPSTREAM_IDENTITY), asked in turn until one answers. */
@@ -13,18 +20,6 @@ export interface RemoteApiKeysOptions {
   now?: () => number;
 }
 
-interface Resolved {
-  principal: Principal;
-  /**
-   * When identity said so, epoch seconds on identity's clock (the cut-offs' clock, not this process's): a
-   * cut-off after it (deactivation, role change, reset) denies the entry.
-   */
-  checkedAt: number;
-  until: number;
-}
-
-const MAX_ENTRIES = 10_000;
-
 /**
  * API keys in a process that does not run identity (chat or bots on their own nodes): identity, which
  * alone holds the keys' hashes, is asked whose a key is over its internal API, and the answer is kept for
@@ -33,7 +28,11 @@ const MAX_ENTRIES = 10_000;
  * or a changed role takes effect at once rather than when the entry expires.
  */
 export class RemoteApiKeys implements ApiKeyResolver {
-  private readonly resolved = new Map<string, Resolved>();
+  /**
+   * Kept answers as verified tokens are kept: `issuedAt` is when identity checked the key, in seconds on
+   * identity's clock (the cut-offs' clock, not this process's), so a later cut-off denies the entry.
+   */
+  private readonly resolved = new VerifiedTokenCache(10_000);
   private readonly cacheMs: number;
   private readonly timeoutMs: number;
   private readonly now: () => number;
@@ -47,27 +46,25 @@ export class RemoteApiKeys implements ApiKeyResolver {
   async resolve(key: string): Promise<Principal | null> {
     // Kept under the key's hash: a heap dump of this process shows no usable key.
     const id = createHash('sha256').update(key).digest('base64url');
-    const kept = this.resolved.get(id);
-    if (kept && kept.until > this.now()) {
+    const kept = this.resolved.get(id, this.now());
+    if (kept) {
       const denied = await this.options.denyList.check({
         userId: kept.principal.userId,
         sessionId: null,
         tokenId: kept.principal.credentialId,
-        issuedAt: kept.checkedAt,
+        issuedAt: kept.issuedAt,
       });
       if (!denied) return kept.principal;
     }
-    this.resolved.delete(id);
     const resolvedAt = this.now();
     const answer = await this.ask(key);
     if (!answer) return null;
     const { principal, checkedAt } = answer;
-    const expiresAt = principal.expiresAt ?? Number.POSITIVE_INFINITY;
-    if (this.resolved.size >= MAX_ENTRIES) {
-      const oldest = this.resolved.keys().next().value;
-      if (oldest !== undefined) this.resolved.delete(oldest);
-    }
-    this.resolved.set(id, { principal, checkedAt, until: Math.min(resolvedAt + this.cacheMs, expiresAt) });
+    this.resolved.set(id, {
+      principal,
+      issuedAt: checkedAt,
+      expiresAt: Math.min(resolvedAt + this.cacheMs, principal.expiresAt ?? Number.POSITIVE_INFINITY),
+    });
     return principal;
   }
 
@@ -100,9 +97,7 @@ export class RemoteApiKeys implements ApiKeyResolver {
       }
       return toPrincipal(await response.json());
     }
-    throw Object.assign(unavailable('API keys cannot be checked right now; try again shortly.'), {
-      cause: failure,
-    });
+    throw unavailable('API keys cannot be checked right now; try again shortly.', failure);
   }
 }
 

@@ -7,3 +7,4 @@ export * from './jwks-key-source.ts';
 export * from './key-source.ts';
 export * from './principal.ts';
 export * from './token-verifier.ts';
+export * from './verified-token-cache.ts';
