@@ -73,9 +73,8 @@ export class CredentialService {
       });
       await this.context.emailTokens.invalidateForUser(tx, used.userId, 'reset_password', now);
       const ended = await this.context.sessions.revokeAllForUser(tx, used.userId, 'password_reset', now);
-      const keys = await this.context.apiKeys.deleteAllForUser(tx, used.userId);
-      // Resolved keys cached by other processes stop with the next use, as revoked tokens do.
-      await Promise.all(keys.map((keyId) => this.context.denyList.denyToken(used.userId, keyId)));
+      // Answers other processes keep for these keys fall to the user cut-off below, as tokens do.
+      await this.context.apiKeys.deleteAllForUser(tx, used.userId);
       await revoke(this.context, tx, {
         userId: used.userId,
         sessionIds: ended,

@@ -39,13 +39,9 @@ export class ApiKeyRepository {
     return rows.length > 0;
   }
 
-  /** Every key of the user, gone at once (an account recovered by a password reset). Returns their ids. */
-  async deleteAllForUser(executor: Executor, userId: string): Promise<string[]> {
-    const rows = await executor
-      .delete(apiKeys)
-      .where(eq(apiKeys.userId, userId))
-      .returning({ id: apiKeys.id });
-    return rows.map((row) => row.id);
+  /** Every key of the user, gone at once (an account recovered by a password reset). */
+  async deleteAllForUser(executor: Executor, userId: string): Promise<void> {
+    await executor.delete(apiKeys).where(eq(apiKeys.userId, userId));
   }
 
   async findByHash(executor: Executor, keyHash: string): Promise<ApiKeyOwner | null> {
