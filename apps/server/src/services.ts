@@ -18,6 +18,8 @@ export interface SharedServices {
   authenticator: Authenticator | undefined;
   /** Identity's block list, when identity runs in this process; otherwise services keep an event-fed copy. */
   blocks: BlockDirectory | undefined;
+  /** The token services present to each other's internal APIs, read (or generated) once per process. */
+  internalToken: string;
 }
 
 type ServiceBuilder = (
@@ -41,7 +43,7 @@ const BUILDERS: Partial<Record<ServiceName, ServiceBuilder>> = {
       config,
       ...infrastructure,
       logger,
-      internalToken: await resolveInternalToken(config),
+      internalToken: shared.internalToken,
     });
     shared.authenticator = identity.authenticator;
     shared.blocks = identity.blocks;
@@ -53,7 +55,7 @@ const BUILDERS: Partial<Record<ServiceName, ServiceBuilder>> = {
       ...infrastructure,
       logger,
       authenticator: shared.authenticator ?? refuseEveryone,
-      internalToken: await resolveInternalToken(config),
+      internalToken: shared.internalToken,
     }),
   bots: async (config, infrastructure, logger, shared) => {
     // Bots post replies through chat's internal API: chat in this process, or PARLEY_UPSTREAM_CHAT.
@@ -66,7 +68,7 @@ const BUILDERS: Partial<Record<ServiceName, ServiceBuilder>> = {
       ...infrastructure,
       logger,
       authenticator: shared.authenticator ?? refuseEveryone,
-      internalToken: await resolveInternalToken(config),
+      internalToken: shared.internalToken,
       chatUrl,
     });
   },
@@ -84,11 +86,13 @@ export async function buildServicePlugins(
   const plugins: ServicePlugin[] = [];
   // Without identity here, tokens are still verified locally: public keys from identity's JWKS, revocations
   // from the shared cache; API keys are resolved by identity's nodes (PARLEY_UPSTREAM_IDENTITY).
+  const internalToken = await resolveInternalToken(config);
   const shared: SharedServices = {
     authenticator: config.services.has('identity')
       ? undefined
-      : createRemoteAuthenticator(config, infrastructure.cache, await resolveInternalToken(config)),
+      : createRemoteAuthenticator(config, infrastructure.cache, internalToken),
     blocks: undefined,
+    internalToken,
   };
   // Identity first: the services after it authenticate with what it provides.
   const ordered = [...config.services].sort((a, b) => Number(b === 'identity') - Number(a === 'identity'));
