@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, type FieldProblem } from './errors.ts';
+import { isDependencyOutage } from './dependency-outage.ts';
+import { AppError, type FieldProblem, unavailable } from './errors.ts';
 import { sqlState } from './stored-values.ts';
 
 const FASTIFY_CODES: Record<string, { status: number; code: string; detail?: string }> = {
@@ -74,7 +75,10 @@ export function toAppError(error: unknown): AppError {
       'A value in the request cannot be stored: text must not contain NUL characters or broken UTF-16, and numbers and dates must be within range.',
     );
   }
-  const fastifyError = error as Partial<FastifyError> & { validationContext?: string };
+  // Anything may be thrown, null and strings included.
+  const fastifyError = (typeof error === 'object' && error !== null ? error : {}) as Partial<FastifyError> & {
+    validationContext?: string;
+  };
   if (fastifyError.validation) {
     const errors = fieldProblems(fastifyError.validationContext, fastifyError.validation);
     return new AppError(400, 'validation_failed', 'The request is not valid.', { errors });
@@ -88,6 +92,9 @@ export function toAppError(error: unknown): AppError {
       STATUS_CODES[status] ?? 'bad_request',
       fastifyError.message ?? 'Bad request.',
     );
+  }
+  if (isDependencyOutage(error)) {
+    return unavailable('A service this request needs cannot be reached right now; try again shortly.', error);
   }
   return new AppError(500, 'internal_error', 'Something went wrong on our side; it has been logged.', {
     cause: error,

@@ -87,8 +87,13 @@ export const forbidden = (detail = 'You are not allowed to do this.') =>
 export const notFound = (detail = 'The resource does not exist.') => new AppError(404, 'not_found', detail);
 export const conflict = (detail: string, code = 'conflict') => new AppError(409, code, detail);
 export const payloadTooLarge = (detail: string) => new AppError(413, 'payload_too_large', detail);
+/** Seconds a client is asked to wait before retrying a 503: outages worth a 503 are short or need a person. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 /** `cause`: what failed underneath (a driver's error), for the log; the answer never shows it. */
 export const unavailable = (detail = 'The service is temporarily unavailable.', cause?: unknown) =>
-  new AppError(503, 'unavailable', detail, cause === undefined ? {} : { cause });
+  new AppError(503, 'unavailable', detail, {
+    headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
+    ...(cause === undefined ? {} : { cause }),
+  });
 export const rateLimited = (retryAfterSeconds: number, detail = 'Too many requests; slow down.') =>
   new AppError(429, 'rate_limited', detail, { headers: { 'retry-after': String(retryAfterSeconds) } });

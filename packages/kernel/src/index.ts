@@ -1,6 +1,7 @@
 export * from './app.ts';
 export * from './auth/index.ts';
 export * from './config.ts';
+export * from './dependency-outage.ts';
 export * from './error-handler.ts';
 export * from './errors.ts';
 export * from './events.ts';

@@ -1,6 +1,12 @@
 /** The SQLSTATE of a database error, wherever drivers and the query builder put it in the cause chain. */
 export function sqlState(error: unknown): string | undefined {
-  for (let current: unknown = error; current; current = (current as { cause?: unknown }).cause) {
+  const seen = new Set<unknown>();
+  for (
+    let current: unknown = error;
+    current && !seen.has(current);
+    current = (current as { cause?: unknown }).cause
+  ) {
+    seen.add(current);
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
   }

@@ -254,7 +254,36 @@ describe('process app', () => {
     assert.equal(vanished.code, 'not_found');
     // Other database failures stay 500s.
     assert.equal(toAppError(Object.assign(new Error('x'), { code: '40001' })).status, 500);
-    assert.equal(toAppError(Object.assign(new Error('x'), { code: 'ECONNRESET' })).status, 500);
+    assert.equal(toAppError(Object.assign(new Error('x'), { code: '23505' })).status, 500);
+  });
+
+  it('answers 503 with Retry-After, not 500, when a backing service cannot be reached', () => {
+    const wrapped = (cause: unknown) => Object.assign(new Error('Failed query: select ...'), { cause });
+    const outages: [string, unknown][] = [
+      ['a reset connection', wrapped(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))],
+      [
+        'a refused connection to every address',
+        new AggregateError([Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })]),
+      ],
+      ['a server shutting down', wrapped(Object.assign(new Error('terminating'), { code: '57P01' }))],
+      ['a connection exception', Object.assign(new Error('x'), { code: '08006' })],
+      ['too many connections', Object.assign(new Error('x'), { code: '53300' })],
+      ['a connection pg saw end', wrapped(new Error('Connection terminated unexpectedly'))],
+      ['a pool that could not connect in time', new Error('timeout exceeded when trying to connect')],
+      ['Redis out of retries', Object.assign(new Error('x'), { name: 'MaxRetriesPerRequestError' })],
+    ];
+    for (const [what, error] of outages) {
+      const problem = toAppError(error);
+      assert.equal(problem.status, 503, what);
+      assert.equal(problem.code, 'unavailable', what);
+      assert.equal(problem.headers['retry-after'], '5', what);
+      assert.doesNotMatch(problem.message, /ECONN|select|terminat/, what);
+    }
+    const cyclic: { message: string; cause?: unknown } = { message: 'a defect' };
+    cyclic.cause = cyclic;
+    for (const defect of [new Error('boom'), new TypeError('x is undefined'), cyclic, null, 'text']) {
+      assert.equal(toAppError(defect).status, 500);
+    }
   });
 
   it('renders coded errors as problem+json', async () => {
