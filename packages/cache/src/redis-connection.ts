@@ -10,10 +10,12 @@ export interface RedisConnectionOptions {
 }
 
 /**
- * A connection that fails fast when Redis is gone. Commands issued before the first connect (or during a
- * reconnect) wait in the offline queue rather than fail at once, but never for long: the queue is flushed
- * with an error after two failed reconnect attempts, and `commandTimeout` bounds every command, queued or
- * in flight, so a Redis that accepts connections but never answers cannot hang a caller either.
+ * A connection that fails fast when Redis is gone. Commands issued before the first connect wait in the
+ * offline queue rather than fail at once, but never for long: the queue is flushed with an error after two
+ * failed reconnect attempts, and `commandTimeout` bounds every command, queued or in flight, so a Redis
+ * that accepts connections but never answers cannot hang a caller either. Once the connection has failed,
+ * new commands are refused at once until it is ready again: queued, each would hold its request for
+ * seconds only to fail the same way (callers answer 503 either way).
  */
 export function openRedisConnection(options: RedisConnectionOptions): Redis {
   const connection = new Redis(options.url, {
@@ -26,8 +28,19 @@ export function openRedisConnection(options: RedisConnectionOptions): Redis {
     // but never wait more than 2 s between attempts.
     retryStrategy: (attempt) => Math.min(50 * 2 ** (attempt - 1), 2000),
   });
+  failFastWhileDown(connection);
   reportHealth(connection, options);
   return connection;
+}
+
+/** Queues commands only until the connection first fails; from then until it is ready, refuses them. */
+function failFastWhileDown(connection: Redis): void {
+  connection.on('error', () => {
+    connection.options.enableOfflineQueue = false;
+  });
+  connection.on('ready', () => {
+    connection.options.enableOfflineQueue = true;
+  });
 }
 
 /**

@@ -21,13 +21,16 @@ const UNAVAILABLE_SQLSTATE = /^(08...|57P0[123]|53300)$/;
 
 /**
  * What drivers say, without a code, when their connection to the dependency broke or could not be made:
- * pg's pool and client, and ioredis once its retries per request are spent or its connection is closed.
+ * pg's pool and client; ioredis when its retries per request are spent, its connection is closed, a command
+ * timed out, or it refuses commands while disconnected.
  */
 const DRIVER_MESSAGES = [
   /^Connection terminated/,
   /^timeout exceeded when trying to connect$/,
   /^Client has encountered a connection error and is not queryable$/,
   /^Connection is closed\.$/,
+  /^Command timed out$/,
+  /^Stream isn't writeable and enableOfflineQueue options is false$/,
   /^Reached the max retries per request limit/,
 ];
 
