@@ -264,9 +264,15 @@ export function parseConfig(env: Env, cwd: string = process.cwd()): Config {
   if (config.metricsToken !== undefined && config.metricsToken.length < 16) {
     problems.push('PARLEY_METRICS_TOKEN must be at least 16 characters');
   }
-  if (config.metricsToken !== undefined && /\s/.test(config.metricsToken)) {
-    // Sent as `Authorization: Bearer <token>`, which ends at the first space: such a token never matches.
-    problems.push('PARLEY_METRICS_TOKEN must not contain whitespace (it is sent as a bearer token)');
+  // Both are sent as `Authorization: Bearer <token>`, which ends at the first space: such a token would never
+  // match, and every call between services (or every scrape) would fail with a 401 that names nothing.
+  for (const [name, token] of [
+    ['PARLEY_METRICS_TOKEN', config.metricsToken],
+    ['PARLEY_INTERNAL_TOKEN', config.internalToken],
+  ] as const) {
+    if (token !== undefined && /\s/.test(token)) {
+      problems.push(`${name} must not contain whitespace (it is sent as a bearer token)`);
+    }
   }
   if ((config.adminEmail === undefined) !== (config.adminPassword === undefined)) {
     problems.push('PARLEY_ADMIN_EMAIL and PARLEY_ADMIN_PASSWORD must be set together');

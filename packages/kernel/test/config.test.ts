@@ -204,6 +204,19 @@ describe('configuration', () => {
     assert.match(problemsOf({ ...base, PARLEY_INTERNAL_TOKEN: 'short' }).join(), /at least 32/);
   });
 
+  it('refuses an internal service token with whitespace, which no bearer header can carry', () => {
+    for (const token of [`${'x'.repeat(20)} ${'y'.repeat(20)}`, `${'x'.repeat(20)}\t${'y'.repeat(20)}`]) {
+      assert.match(
+        problemsOf({ PARLEY_INTERNAL_TOKEN: token }).join(),
+        /PARLEY_INTERNAL_TOKEN must not contain whitespace/,
+      );
+    }
+    assert.equal(
+      parseConfig({ PARLEY_INTERNAL_TOKEN: 'x'.repeat(40) }, '/srv/parley').internalToken?.length,
+      40,
+    );
+  });
+
   it('gives processes starting together on one data dir one internal token', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'parley-token-'));
     try {
