@@ -8,6 +8,9 @@ import {
   VerifiedTokenCache,
 } from '@parley/kernel';
 
+/** Most keys kept, resolved or unknown. */
+const CAPACITY = 10_000;
+
 export interface RemoteApiKeysOptions {
   /** Identity's nodes (PARLEY_UPSTREAM_IDENTITY), asked in turn until one answers. */
   identityUrls: readonly string[];
@@ -16,6 +19,11 @@ export interface RemoteApiKeysOptions {
   denyList: DenyList;
   /** How long a resolved key is used without asking identity again (default 60 s). */
   cacheMs?: number;
+  /**
+   * How long a key identity does not know is refused without asking again (default 10 s): a script left
+   * running with a deleted key, retrying in a loop, costs identity one lookup per period, not one per try.
+   */
+  unknownCacheMs?: number;
   timeoutMs?: number;
   now?: () => number;
 }
@@ -32,13 +40,19 @@ export class RemoteApiKeys implements ApiKeyResolver {
    * Kept answers as verified tokens are kept: `issuedAt` is when identity checked the key, in seconds on
    * identity's clock (the cut-offs' clock, not this process's), so a later cut-off denies the entry.
    */
-  private readonly resolved = new VerifiedTokenCache(10_000);
+  private readonly resolved = new VerifiedTokenCache(CAPACITY);
+  /** Hashes of keys identity answered it does not know, with when that answer expires. */
+  private readonly unknown = new Map<string, number>();
+  /** Lookups under way, by hash: a burst of requests with one new key asks identity once. */
+  private readonly asking = new Map<string, Promise<Principal | null>>();
   private readonly cacheMs: number;
+  private readonly unknownCacheMs: number;
   private readonly timeoutMs: number;
   private readonly now: () => number;
 
   constructor(private readonly options: RemoteApiKeysOptions) {
     this.cacheMs = options.cacheMs ?? 60_000;
+    this.unknownCacheMs = options.unknownCacheMs ?? 10_000;
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.now = options.now ?? Date.now;
   }
@@ -56,9 +70,32 @@ export class RemoteApiKeys implements ApiKeyResolver {
       });
       if (!denied) return kept.principal;
     }
+    const unknownUntil = this.unknown.get(id);
+    if (unknownUntil !== undefined) {
+      if (unknownUntil > this.now()) return null;
+      this.unknown.delete(id);
+    }
+    const under = this.asking.get(id);
+    if (under) return under;
+    const lookup = this.lookUp(id, key).finally(() => this.asking.delete(id));
+    this.asking.set(id, lookup);
+    return lookup;
+  }
+
+  private async lookUp(id: string, key: string): Promise<Principal | null> {
     const resolvedAt = this.now();
     const answer = await this.ask(key);
-    if (!answer) return null;
+    if (!answer) {
+      this.unknown.delete(id);
+      this.unknown.set(id, resolvedAt + this.unknownCacheMs);
+      // Oldest first (insertion order): random keys sprayed at this process cannot grow it without bound.
+      while (this.unknown.size > CAPACITY) {
+        const oldest = this.unknown.keys().next().value;
+        if (oldest === undefined) break;
+        this.unknown.delete(oldest);
+      }
+      return null;
+    }
     const { principal, checkedAt } = answer;
     this.resolved.set(id, {
       principal,

@@ -62,4 +62,31 @@ describe('RemoteApiKeys', () => {
     assert.equal(asked, 2);
     await cache.close();
   });
+
+  it('asks identity about an unknown key once per period, and about a burst of one new key once', async () => {
+    const cache = new MemoryCache();
+    let clock = Date.now();
+    const keys = new RemoteApiKeys({
+      identityUrls: [url],
+      internalToken: 'x'.repeat(32),
+      denyList: new DenyList(cache, { ttlMs: 60_000 }),
+      unknownCacheMs: 10_000,
+      now: () => clock,
+    });
+    active = false;
+    asked = 0;
+    const unknownKey = `prly_${'u'.repeat(43)}`;
+    for (let attempt = 0; attempt < 5; attempt++) assert.equal(await keys.resolve(unknownKey), null);
+    assert.equal(asked, 1, 'a script retrying a deleted key in a loop costs identity one lookup');
+    clock += 10_001;
+    assert.equal(await keys.resolve(unknownKey), null);
+    assert.equal(asked, 2, 'asked again once the period is over');
+
+    active = true;
+    asked = 0;
+    const burst = await Promise.all(Array.from({ length: 20 }, () => keys.resolve(`prly_${'n'.repeat(43)}`)));
+    assert.ok(burst.every((principal) => principal?.userId === 'usr_1'));
+    assert.equal(asked, 1, 'concurrent requests with one new key share one lookup');
+    await cache.close();
+  });
 });
