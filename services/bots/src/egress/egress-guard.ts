@@ -64,7 +64,18 @@ export class EgressGuard {
   readonly fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = typeof input === 'string' || input instanceof URL ? input.toString() : input.url;
     this.policy.checkStatic(url);
-    const options = { ...(init ?? {}), dispatcher: this.dispatcher };
+    // The package's fetch does not know Node's own Request class: a Request is passed on taken apart.
+    const fromRequest =
+      input instanceof Request
+        ? {
+            method: input.method,
+            headers: input.headers,
+            body: input.body,
+            signal: input.signal,
+            duplex: 'half',
+          }
+        : {};
+    const options = { ...fromRequest, ...(init ?? {}), dispatcher: this.dispatcher };
     // undici's fetch is the one Node ships, from the package so that it takes our dispatcher; its Response
     // is the same WHATWG class in all but the type declarations.
     const response = await undiciFetch(url, options as Parameters<typeof undiciFetch>[1]);
