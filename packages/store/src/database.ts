@@ -56,6 +56,14 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', (error) => options.logger?.warn({ err: error }, 'idle database connection failed'));
+  // Nor may a client that errs again after that: the pool stops listening to a client once it has dropped
+  // it, and a reset connection can report a second error while it is being closed (seen with the database
+  // cut mid-run: an unhandled 'error' on a Client took the process down).
+  pool.on('connect', (client) => {
+    client.on('error', () => {
+      // Reported once, by the pool's listener above or by the query that was running.
+    });
+  });
   const db: Db = drizzleNodePostgres({ client: pool });
   await db.execute(sql`select 1`);
   return {
