@@ -7,10 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import { skipReason, testBackends } from '@parley/kernel/testing';
 import { openPostgresTestDatabase, type TestDatabase } from '@parley/store/testing';
 import { connect as connectNats } from 'nats';
-import { type ParleyProcess, startParleyProcess } from '../src/cluster/parley-process.ts';
+import type { ParleyProcess } from '../src/cluster/parley-process.ts';
 import { CuttableProxy } from './support/cuttable-proxy.ts';
 import { freePort } from './support/free-port.ts';
 import { call, eventually, register, type Session } from './support/parley-client.ts';
+import { openDirect, openDirectOnceKnown, startSingleProcess } from './support/single-process.ts';
 
 const backends = testBackends();
 const skip =
@@ -35,12 +36,6 @@ describe('a process whose NATS goes away and comes back', { skip }, () => {
   let carol: Session;
   let conversationId: string;
 
-  const openDirect = (with_: Session) =>
-    call<{ id: string }>(base, 'POST', '/api/v1/conversations', {
-      token: alice.accessToken,
-      body: { type: 'direct', memberIds: [with_.userId] },
-    });
-
   before(async () => {
     database = await openPostgresTestDatabase(backends.databaseUrl as string, 2);
     const nats = new URL(backends.natsUrl as string);
@@ -49,30 +44,18 @@ describe('a process whose NATS goes away and comes back', { skip }, () => {
       await freePort(),
     );
     dataDir = await mkdtemp(join(tmpdir(), 'parley-broker-'));
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    parley = startParleyProcess({
-      name: 'parley',
-      url: base,
-      env: {
+    ({ parley, base } = await startSingleProcess(
+      {
         DATABASE_URL: database.url as string,
         NATS_URL: `nats://127.0.0.1:${proxy.port}`,
         PARLEY_NATS_STREAM: stream,
         PARLEY_NATS_SUBJECT_PREFIX: `b${suffix}`,
-        PARLEY_DATA_DIR: dataDir,
-        PARLEY_PUBLIC_URL: 'http://localhost:8080',
-        PARLEY_AUTH_RATE_LIMIT: '1000',
-        LOG_LEVEL: 'warn',
-        HOST: '127.0.0.1',
-        PORT: String(port),
       },
-    });
-    await parley.waitFor('/ready', 90_000);
+      dataDir,
+    ));
     alice = await register(base, `alice-${suffix}@example.com`);
     bob = await register(base, `bob-${suffix}@example.com`);
-    // Chat learns of new users from identity's events, over NATS.
-    await eventually(async () => (await openDirect(bob)).status === 201, 30_000, 'chat to know bob');
-    conversationId = (await openDirect(bob)).body.id;
+    conversationId = await openDirectOnceKnown(base, alice, bob);
   });
 
   after(async () => {
@@ -100,11 +83,15 @@ describe('a process whose NATS goes away and comes back', { skip }, () => {
     assert.equal(health.status, 200);
     await health.body?.cancel();
     // Chat cannot have heard of carol: her sign-up's event is waiting in identity's outbox.
-    const early = await openDirect(carol);
+    const early = await openDirect(base, alice, carol);
     assert.equal(early.status, 404, JSON.stringify(early.body));
 
     await proxy.restore();
-    await eventually(async () => (await openDirect(carol)).status === 201, 60_000, 'chat to learn of carol');
+    await eventually(
+      async () => (await openDirect(base, alice, carol)).status === 201,
+      60_000,
+      'chat to learn of carol',
+    );
     const history = await call<{ items: { seq: number; body: string }[] }>(
       base,
       'GET',

@@ -6,10 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import { skipReason, testBackends } from '@parley/kernel/testing';
 import { openPostgresTestDatabase, type TestDatabase } from '@parley/store/testing';
 import type { Socket } from 'socket.io-client';
-import { type ParleyProcess, startParleyProcess } from '../src/cluster/parley-process.ts';
+import type { ParleyProcess } from '../src/cluster/parley-process.ts';
 import { CuttableProxy } from './support/cuttable-proxy.ts';
 import { freePort } from './support/free-port.ts';
 import { call, connected, register, type Session, socket } from './support/parley-client.ts';
+import { openDirectOnceKnown, startSingleProcess } from './support/single-process.ts';
 
 const backends = testBackends();
 
@@ -58,38 +59,18 @@ function outageSuite(cutting: Cut): void {
       const proxied = new URL(real);
       proxied.port = String(proxy.port);
       dataDir = await mkdtemp(join(tmpdir(), 'parley-outage-'));
-      const port = await freePort();
-      base = `http://127.0.0.1:${port}`;
-      parley = startParleyProcess({
-        name: 'parley',
-        url: base,
-        env: {
+      ({ parley, base } = await startSingleProcess(
+        {
           DATABASE_URL: cutting === 'PostgreSQL' ? proxied.toString() : (database.url as string),
           ...(cutting === 'Redis'
             ? { REDIS_URL: proxied.toString(), PARLEY_CACHE_PREFIX: `outage${proxy.port}:` }
             : {}),
-          PARLEY_DATA_DIR: dataDir,
-          PARLEY_PUBLIC_URL: 'http://localhost:8080',
-          PARLEY_AUTH_RATE_LIMIT: '1000',
-          LOG_LEVEL: 'warn',
-          HOST: '127.0.0.1',
-          PORT: String(port),
         },
-      });
-      await parley.waitFor('/ready', 90_000);
-      alice = await register(base, `alice-${port}@example.com`);
-      bob = await register(base, `bob-${port}@example.com`);
-      // Chat learns of new users from identity's events, a moment after they register.
-      let opened = { status: 0, body: { id: '' } };
-      for (let attempt = 0; attempt < 100 && opened.status !== 201; attempt++) {
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
-        opened = await call<{ id: string }>(base, 'POST', '/api/v1/conversations', {
-          token: alice.accessToken,
-          body: { type: 'direct', memberIds: [bob.userId] },
-        });
-      }
-      assert.equal(opened.status, 201, JSON.stringify(opened.body));
-      conversationId = opened.body.id;
+        dataDir,
+      ));
+      alice = await register(base, `alice-${proxy.port}@example.com`);
+      bob = await register(base, `bob-${proxy.port}@example.com`);
+      conversationId = await openDirectOnceKnown(base, alice, bob);
       const sent = await call(base, 'POST', `/api/v1/conversations/${conversationId}/messages`, {
         token: alice.accessToken,
         body: { body: 'before the outage', clientMessageId: 'c-1' },
