@@ -1,5 +1,3 @@
-import { sqlState } from './stored-values.ts';
-
 /** Socket-level failures: the dependency's host refused, reset or never answered the connection. */
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
@@ -15,14 +13,15 @@ const NETWORK_CODES = new Set([
 
 /**
  * SQLSTATEs that say the database cannot serve now, not that the request was wrong: connection exceptions
- * (class 08), the server shutting down or starting (57P01-57P03), and its connection limit (53300).
+ * (class 08), the server shutting down or starting (57P01-57P03), and its connection limit (53300). Matched
+ * in the same walk as the socket codes: `sqlState` would take a socket code of five capitals (EPIPE) for one.
  */
 const UNAVAILABLE_SQLSTATE = /^(08...|57P0[123]|53300)$/;
 
 /**
  * What drivers say, without a code, when their connection to the dependency broke or could not be made:
- * pg's pool and client; ioredis when its retries per request are spent, its connection is closed, a command
- * timed out, or it refuses commands while disconnected.
+ * pg's pool and client; ioredis when its connection is closed, a command timed out, or it refuses commands
+ * while disconnected (its spent retries are recognised by name).
  */
 const DRIVER_MESSAGES = [
   /^Connection terminated/,
@@ -31,7 +30,6 @@ const DRIVER_MESSAGES = [
   /^Connection is closed\.$/,
   /^Command timed out$/,
   /^Stream isn't writeable and enableOfflineQueue options is false$/,
-  /^Reached the max retries per request limit/,
 ];
 
 /**
@@ -40,8 +38,6 @@ const DRIVER_MESSAGES = [
  * that meets one is answered 503 `unavailable` and may be retried, instead of 500.
  */
 export function isDependencyOutage(error: unknown): boolean {
-  const state = sqlState(error);
-  if (state !== undefined) return UNAVAILABLE_SQLSTATE.test(state);
   const seen = new Set<unknown>();
   const pending: unknown[] = [error];
   while (pending.length > 0) {
@@ -55,7 +51,7 @@ export function isDependencyOutage(error: unknown): boolean {
       cause?: unknown;
       errors?: unknown;
     };
-    if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
+    if (typeof code === 'string' && (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code))) return true;
     if (name === 'MaxRetriesPerRequestError') return true;
     if (typeof message === 'string' && DRIVER_MESSAGES.some((pattern) => pattern.test(message))) return true;
     pending.push(cause);

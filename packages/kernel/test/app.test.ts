@@ -261,6 +261,7 @@ describe('process app', () => {
     const wrapped = (cause: unknown) => Object.assign(new Error('Failed query: select ...'), { cause });
     const outages: [string, unknown][] = [
       ['a reset connection', wrapped(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))],
+      ['a broken pipe', wrapped(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }))],
       [
         'a refused connection to every address',
         new AggregateError([Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })]),
