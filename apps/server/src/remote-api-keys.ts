@@ -86,7 +86,7 @@ export class RemoteApiKeys implements ApiKeyResolver {
     const resolvedAt = this.now();
     const answer = await this.ask(key);
     if (!answer) {
-      this.unknown.delete(id);
+      // Not there now: an expired entry was dropped before asking, and lookups of one key are shared.
       this.unknown.set(id, resolvedAt + this.unknownCacheMs);
       // Oldest first (insertion order): random keys sprayed at this process cannot grow it without bound.
       while (this.unknown.size > CAPACITY) {
