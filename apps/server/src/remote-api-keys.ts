@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { API_KEY_UNKNOWN } from '@parley/identity';
 import {
   type ApiKeyResolver,
   type DenyList,
@@ -123,9 +124,14 @@ export class RemoteApiKeys implements ApiKeyResolver {
         failure = error; // this node is unreachable: the next one may answer
         continue;
       }
-      if (response.status === 404 || response.status === 400) {
-        await response.body?.cancel();
-        return null;
+      if (response.status === 400 || response.status === 404) {
+        if (response.status === 400 || (await problemCode(response)) === API_KEY_UNKNOWN) return null;
+        // A 404 that does not name the key unknown comes from a node without identity's route: a
+        // misdirected PARLEY_UPSTREAM_IDENTITY must not turn into every key refused (and kept refused).
+        failure = new Error(
+          `${base} answered 404 without naming the key unknown: is PARLEY_UPSTREAM_IDENTITY pointing at identity?`,
+        );
+        continue;
       }
       if (!response.ok) {
         failure = new Error(`identity answered ${response.status}`);
@@ -135,6 +141,15 @@ export class RemoteApiKeys implements ApiKeyResolver {
       return toPrincipal(await response.json());
     }
     throw unavailable('API keys cannot be checked right now; try again shortly.', failure);
+  }
+}
+
+/** The `code` of a problem+json answer, or undefined when the body is not one. */
+async function problemCode(response: Response): Promise<unknown> {
+  try {
+    return ((await response.json()) as { code?: unknown } | null)?.code;
+  } catch {
+    return undefined;
   }
 }
 

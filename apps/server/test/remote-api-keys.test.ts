@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { MemoryCache } from '@parley/cache';
+import { API_KEY_UNKNOWN } from '@parley/identity';
 import { cutoffSecondsFor, DenyList } from '@parley/kernel';
 import { RemoteApiKeys } from '../src/remote-api-keys.ts';
 
@@ -24,7 +25,9 @@ describe('RemoteApiKeys', () => {
       request.on('end', () => {
         asked++;
         if (!active) {
-          response.writeHead(404, { 'content-type': 'application/json' }).end('{}');
+          response
+            .writeHead(404, { 'content-type': 'application/problem+json' })
+            .end(JSON.stringify({ status: 404, code: API_KEY_UNKNOWN }));
           return;
         }
         response.writeHead(200, { 'content-type': 'application/json' }).end(
@@ -88,5 +91,46 @@ describe('RemoteApiKeys', () => {
     assert.ok(burst.every((principal) => principal?.userId === 'usr_1'));
     assert.equal(asked, 1, 'concurrent requests with one new key share one lookup');
     await cache.close();
+  });
+
+  it('takes a 404 from a node without identity’s route for an outage, not for an unknown key', async () => {
+    // What a chat node answers for a route it does not have: PARLEY_UPSTREAM_IDENTITY pointing at it.
+    let misdirectedAsked = 0;
+    const misdirected = createServer((request, response) => {
+      misdirectedAsked++;
+      request.resume();
+      response
+        .writeHead(404, { 'content-type': 'application/problem+json' })
+        .end(JSON.stringify({ status: 404, code: 'not_found', title: 'Not Found' }));
+    });
+    await new Promise<void>((resolve) => misdirected.listen(0, '127.0.0.1', resolve));
+    const misdirectedUrl = `http://127.0.0.1:${(misdirected.address() as AddressInfo).port}`;
+    const cache = new MemoryCache();
+    const denyList = new DenyList(cache, { ttlMs: 60_000 });
+    try {
+      active = true;
+      const alone = new RemoteApiKeys({
+        identityUrls: [misdirectedUrl],
+        internalToken: 'x'.repeat(32),
+        denyList,
+      });
+      await assert.rejects(alone.resolve(KEY), (error: { status?: number; code?: string }) => {
+        assert.equal(error.status, 503);
+        assert.equal(error.code, 'unavailable');
+        return true;
+      });
+      await assert.rejects(alone.resolve(KEY), { status: 503 }, 'not remembered as an unknown key');
+      assert.equal(misdirectedAsked, 2);
+
+      const mixed = new RemoteApiKeys({
+        identityUrls: [misdirectedUrl, url],
+        internalToken: 'x'.repeat(32),
+        denyList,
+      });
+      assert.equal((await mixed.resolve(KEY))?.userId, 'usr_1', 'the next node, identity, answers');
+    } finally {
+      await cache.close();
+      await new Promise<void>((resolve) => misdirected.close(() => resolve()));
+    }
   });
 });

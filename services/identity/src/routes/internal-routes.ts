@@ -1,4 +1,4 @@
-import { notFound, requireServiceToken, type TypedApp } from '@parley/kernel';
+import { AppError, requireServiceToken, type TypedApp } from '@parley/kernel';
 import { Type } from 'typebox';
 import type { ApiKeyService } from '../domain/api-key-service.ts';
 import type { Clock } from '../domain/clock.ts';
@@ -17,6 +17,12 @@ const ResolvedApiKey = Type.Object({
    */
   checkedAt: Type.Integer(),
 });
+
+/**
+ * The code of this route's 404: an asker tells "identity does not know this key" from a 404 of a node that
+ * has no such route (PARLEY_UPSTREAM_IDENTITY pointing at another service), which must not refuse every key.
+ */
+export const API_KEY_UNKNOWN = 'api_key_unknown';
 
 /**
  * What other services' processes ask of identity: whose a personal API key is. Only identity holds the
@@ -45,7 +51,7 @@ export function registerInternalRoutes(
       const checkedAt = Math.floor(clock().getTime() / 1000);
       const principal = await apiKeys.resolve(request.body.key);
       // Unknown, expired, or its owner deactivated: the same answer for all, as for the key's own bearer.
-      if (!principal) throw notFound('No such API key.');
+      if (!principal) throw new AppError(404, API_KEY_UNKNOWN, 'No such API key.');
       return {
         userId: principal.userId,
         role: principal.role,
