@@ -1,5 +1,8 @@
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
+/** The metric types services record with, so that only the kernel depends on prom-client's version. */
+export { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
 export interface ProcessMetrics {
   registry: Registry;
   httpDuration: Histogram<'method' | 'route' | 'status_code'>;

@@ -1,5 +1,6 @@
 export * from './database.ts';
 export * from './direct-publisher.ts';
+export * from './event-metrics.ts';
 export * from './idempotent-consumer.ts';
 export * from './migrate.ts';
 export * from './outbox.ts';

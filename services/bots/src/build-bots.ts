@@ -12,7 +12,7 @@ import {
   type ServicePlugin,
   type TypedApp,
 } from '@parley/kernel';
-import { type Database, migrate, Outbox, OutboxPublishing } from '@parley/store';
+import { type Database, migrate, Outbox, OutboxPublishing, registerEventMetrics } from '@parley/store';
 import type { ChatClient } from './chat/chat-client.ts';
 import { HttpChatClient } from './chat/http-chat-client.ts';
 import { BotService } from './domain/bot-service.ts';
@@ -48,7 +48,7 @@ import { botRoutes } from './routes/bot-routes.ts';
 import { knowledgeRoutes } from './routes/knowledge-routes.ts';
 import { openAiRoutes } from './routes/openai-routes.ts';
 import type { RouteDeps } from './routes/route-deps.ts';
-import { outbox as outboxTable } from './schema/schema.ts';
+import { deadLetters, outbox as outboxTable } from './schema/schema.ts';
 import { SecretBox } from './secrets/secret-box.ts';
 import { resolveBotsSecretKey } from './secrets/secret-key.ts';
 
@@ -223,6 +223,12 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
       logger,
     };
     installAuthentication(app);
+    registerEventMetrics(app.metrics.registry, {
+      service: 'bots',
+      database,
+      tables: { outbox: outboxTable, deadLetters },
+      logger,
+    });
     botRoutes(app, routeDeps);
     knowledgeRoutes(app, routeDeps);
     openAiRoutes(app, routeDeps);

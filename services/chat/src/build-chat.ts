@@ -10,7 +10,7 @@ import {
   type ServicePlugin,
   type TypedApp,
 } from '@parley/kernel';
-import { type Database, migrate, Outbox, OutboxPublishing } from '@parley/store';
+import { type Database, migrate, Outbox, OutboxPublishing, registerEventMetrics } from '@parley/store';
 import { ConversationService } from './domain/conversations.ts';
 import type { DomainDeps } from './domain/deps.ts';
 import { HistoryService } from './domain/history.ts';
@@ -24,6 +24,7 @@ import { consumeIdentityEvents } from './events/identity-consumer.ts';
 import { RelayNudger } from './events/relay-nudger.ts';
 import { DiskFileStorage } from './files/disk-file-storage.ts';
 import type { FileStorage } from './files/file-storage.ts';
+import { ChatMetrics } from './ops/chat-metrics.ts';
 import { SocketServer } from './realtime/socket-server.ts';
 import { TypingRelay } from './realtime/typing.ts';
 import { AttachmentsRepository } from './repositories/attachments-repository.ts';
@@ -38,7 +39,7 @@ import { internalRoutes } from './routes/internal-routes.ts';
 import { messageRoutes } from './routes/message-routes.ts';
 import type { RouteDeps } from './routes/route-deps.ts';
 import { uploadRoutes } from './routes/upload-routes.ts';
-import { outbox as outboxTable } from './schema/schema.ts';
+import { deadLetters, outbox as outboxTable } from './schema/schema.ts';
 
 export const CHAT_MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 
@@ -79,6 +80,7 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
   const { config, database, logger } = deps;
   const outbox = new Outbox(database, { outbox: outboxTable }, logger);
   const notifier = new NotifierSlot();
+  const metrics = new ChatMetrics();
   const domain: DomainDeps = {
     database,
     outbox,
@@ -92,6 +94,7 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
     notifier,
     limits: { messageMaxBytes: config.messageMaxBytes, groupMaxMembers: config.groupMaxMembers },
     botDirectory: new BotDirectoryRepository(database.db),
+    metrics,
   };
   const messages = new MessageService(domain, deps.groupCommit);
   const conversations = new ConversationService(domain, messages);
@@ -113,6 +116,13 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
   const plugin = async (app: TypedApp) => {
     await migrate(database, { schema: 'chat', migrationsFolder: CHAT_MIGRATIONS });
     installAuthentication(app);
+    metrics.register(app.metrics.registry);
+    registerEventMetrics(app.metrics.registry, {
+      service: 'chat',
+      database,
+      tables: { outbox: outboxTable, deadLetters },
+      logger,
+    });
     conversationRoutes(app, routeDeps);
     messageRoutes(app, routeDeps);
     internalRoutes(app, routeDeps);
@@ -136,6 +146,7 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
       socketRateLimit: config.socketRateLimit,
       messageMaxBytes: config.messageMaxBytes,
       corsOrigins: config.corsOrigins,
+      metrics,
     });
     notifier.use(sockets);
 

@@ -15,7 +15,7 @@ import {
   TokenVerifier,
 } from '@parley/kernel';
 import { createMailer, type Mailer } from '@parley/mailer';
-import { type Database, migrate, Outbox, OutboxRelay } from '@parley/store';
+import { type Database, migrate, Outbox, OutboxRelay, registerEventMetrics } from '@parley/store';
 import { AccessTokenIssuer } from './domain/access-token-issuer.ts';
 import { AccountService } from './domain/account-service.ts';
 import { AdminService } from './domain/admin-service.ts';
@@ -45,7 +45,7 @@ import { SigningKeyRepository } from './repositories/signing-key-repository.ts';
 import { UserRepository } from './repositories/user-repository.ts';
 import { registerIdentityRoutes } from './routes/index.ts';
 import { registerInternalRoutes } from './routes/internal-routes.ts';
-import { outbox as outboxTable } from './schema/identity-schema.ts';
+import { deadLetters, outbox as outboxTable } from './schema/identity-schema.ts';
 
 export interface IdentityDeps {
   config: Config;
@@ -190,6 +190,12 @@ export async function buildIdentity(deps: IdentityDeps): Promise<Identity> {
     name: 'identity',
     plugin: async (app) => {
       installAuthentication(app);
+      registerEventMetrics(app.metrics.registry, {
+        service: 'identity',
+        database,
+        tables: { outbox: outboxTable, deadLetters },
+        logger,
+      });
       app.addHook('onReady', async () => {
         relay.start();
         mailRelay.start();

@@ -1,5 +1,6 @@
 import type { Cache } from '@parley/cache';
 import type { Database, Outbox } from '@parley/store';
+import type { ChatMetrics } from '../ops/chat-metrics.ts';
 import type { AttachmentsRepository } from '../repositories/attachments-repository.ts';
 import type { BotDirectoryRepository } from '../repositories/bot-directory-repository.ts';
 import type { ConversationsRepository } from '../repositories/conversations-repository.ts';
@@ -29,4 +30,5 @@ export interface DomainDeps {
   limits: ChatLimits;
   /** Which bot an admin chose to answer support conversations (none: they wait for a human). */
   botDirectory: BotDirectoryRepository;
+  metrics: ChatMetrics;
 }

@@ -11,11 +11,12 @@ import {
   type Principal,
   payloadTooLarge,
 } from '@parley/kernel';
+import type { ChatMetrics } from '../ops/chat-metrics.ts';
 import type { ConversationRow, MemberRow } from '../repositories/conversations-repository.ts';
 import type { MessageRow } from '../repositories/messages-repository.ts';
 import { hiddenConversation, mayRead } from './access.ts';
 import type { DomainDeps } from './deps.ts';
-import { GroupCommitter } from './group-commit.ts';
+import { GroupCommitter, type Outcome } from './group-commit.ts';
 import { toLastMessage, toMessage } from './mappers.ts';
 import { commitSendBatch, type PreparedSend, type SendResult } from './send-batch.ts';
 
@@ -55,7 +56,18 @@ export class MessageService {
       // A conversation always maps to the same lane: its sends commit in order, and lanes committing side
       // by side lock disjoint conversations.
       laneOf: (item) => item.conversationId,
-      commit: (items) => commitSendBatch(deps, items),
+      commit: async (items) => {
+        const started = performance.now();
+        try {
+          const outcomes = await commitSendBatch(deps, items);
+          // Counted before anyone hears back: whoever is told "stored" can see it counted.
+          countStored(deps.metrics, outcomes);
+          return outcomes;
+        } finally {
+          deps.metrics.sendBatchSize.observe(items.length);
+          deps.metrics.sendCommitSeconds.observe((performance.now() - started) / 1000);
+        }
+      },
       // The senders' acks go out before the events: a consumer in this process (bots, with PGlite's
       // queries running on this thread) would otherwise keep the acks waiting.
       afterAnswering: (outcomes) => {
@@ -249,6 +261,17 @@ export class MessageService {
  */
 function defaultLanes(): number {
   return Math.min(4, Math.max(1, Math.floor(availableParallelism() / 2)));
+}
+
+function countStored(metrics: ChatMetrics, outcomes: readonly Outcome<SendResult>[]): void {
+  const bySenderType = new Map<string, number>();
+  for (const outcome of outcomes) {
+    if (!outcome.ok || !outcome.value.created) continue;
+    const { senderType } = outcome.value.message;
+    bySenderType.set(senderType, (bySenderType.get(senderType) ?? 0) + 1);
+  }
+  for (const [senderType, count] of bySenderType)
+    metrics.messagesStored.inc({ sender_type: senderType }, count);
 }
 
 export function actorOf(principal: Principal): EventActor {

@@ -1,5 +1,6 @@
 import type { Ack } from '@parley/contracts';
 import { type Logger, toAppError } from '@parley/kernel';
+import type { ChatMetrics } from '../ops/chat-metrics.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 
 /** What a compiled TypeBox validator offers that a handler needs. */
@@ -46,6 +47,28 @@ export function eventHandler<P, R extends object>(
         reply(failure(appError.code, appError.message));
       },
     );
+  };
+}
+
+/**
+ * Counts how each of an event's calls ended, by the ack it got (ok, or its error code). A client that passed
+ * no ack callback is given one, since the handler answers every call: the payload's position is unchanged.
+ */
+export function countOutcomes(
+  event: string,
+  handler: (...args: unknown[]) => void,
+  metrics: ChatMetrics,
+): (...args: unknown[]) => void {
+  return (...args: unknown[]) => {
+    const last = args.at(-1);
+    const reply = typeof last === 'function' ? (last as Reply) : undefined;
+    const counted: Reply = (result) => {
+      metrics.socketEvent(event, result.ok ? 'ok' : result.error.code);
+      reply?.(result);
+    };
+    if (reply) args[args.length - 1] = counted;
+    else args.push(counted);
+    handler(...args);
   };
 }
 

@@ -14,9 +14,10 @@ import { Redis } from 'ioredis';
 import { Server, type Socket } from 'socket.io';
 import type { Notifier, ServerEvent, ServerPayload } from '../domain/notifier.ts';
 import type { SessionTerminator } from '../events/identity-consumer.ts';
+import type { ChatMetrics } from '../ops/chat-metrics.ts';
 import type { RealtimeServices } from './context.ts';
 import { DeltaRelay } from './delta-relay.ts';
-import { failure, RATE_LIMITED } from './handle.ts';
+import { countOutcomes, failure, RATE_LIMITED } from './handle.ts';
 import { onMessageSend } from './on-message-send.ts';
 import { onReceipt } from './on-receipt.ts';
 import { onSync } from './on-sync.ts';
@@ -36,6 +37,7 @@ export interface SocketServerOptions {
   socketRateLimit: number;
   messageMaxBytes: number;
   corsOrigins: string[] | '*';
+  metrics: ChatMetrics;
 }
 
 interface SocketData {
@@ -106,6 +108,7 @@ export class SocketServer implements Notifier, SessionTerminator {
         coalesceWrites(rawSocket);
       },
     );
+    options.metrics.countSocketsWith(() => this.io.engine.clientsCount);
     this.io.use((socket, next) => void this.authenticate(socket, next));
     this.io.on('connection', (socket) => this.onConnection(socket));
   }
@@ -180,10 +183,11 @@ export class SocketServer implements Notifier, SessionTerminator {
       limiter: new RateLimiter(this.options.socketRateLimit),
       logger: this.options.logger,
     };
-    socket.on('message:send', onMessageSend(context));
-    socket.on('typing', onTyping(context));
-    socket.on('receipt', onReceipt(context));
-    socket.on('sync', onSync(context));
+    const { metrics } = this.options;
+    socket.on('message:send', countOutcomes('message:send', onMessageSend(context), metrics));
+    socket.on('typing', countOutcomes('typing', onTyping(context), metrics));
+    socket.on('receipt', countOutcomes('receipt', onReceipt(context), metrics));
+    socket.on('sync', countOutcomes('sync', onSync(context), metrics));
     // Anything else still gets an answer (and costs a token), so a client waiting on an ack never hangs.
     socket.onAny((event: string, ...args: unknown[]) => {
       if (KNOWN_EVENTS.has(event)) return;
