@@ -27,6 +27,7 @@ import { EgressPolicy } from './egress/egress-policy.ts';
 import { consumeConversations } from './events/conversation-consumer.ts';
 import { consumeMessages } from './events/message-consumer.ts';
 import { CompletionService } from './openai/completion-service.ts';
+import { BotsMetrics } from './ops/bots-metrics.ts';
 import { NoPersonalContext, type PersonalContext } from './personalization/personal-context.ts';
 import { ProviderFactory } from './providers/provider-factory.ts';
 import type { ResiliencePolicy } from './providers/resilient-provider.ts';
@@ -186,6 +187,7 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
         logger,
       }),
       coalesce: { ...DEFAULT_COALESCE, ...tuning.coalesce },
+      metrics: new BotsMetrics(app.metrics.registry),
       logger,
     });
     const dispatcher = new ReplyDispatcher(

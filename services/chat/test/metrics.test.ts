@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { skipReason, testBackends } from '@parley/kernel/testing';
+import { metricSample as sample, skipReason, testBackends } from '@parley/kernel/testing';
 import { queryRows } from '@parley/store';
 import { openPgliteTestDatabase, openPostgresTestDatabase, type TestDatabase } from '@parley/store/testing';
 import { sql } from 'drizzle-orm';
@@ -16,21 +16,6 @@ if (!databaseUrl) {
   describe('chat metrics on PostgreSQL', {
     skip: skipReason('DATABASE_URL', 'chat metrics on PostgreSQL'),
   }, () => {});
-}
-
-/** One sample of the Prometheus text format, by its name and exact label set (`{}` for none). */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  const wanted = Object.entries(labels)
-    .map(([key, value]) => `${key}="${value}"`)
-    .sort()
-    .join(',');
-  for (const line of text.split('\n')) {
-    const match = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const have = (match[2] ?? '').split(',').filter(Boolean).sort().join(',');
-    if (have === wanted) return Number(match[3]);
-  }
-  return undefined;
 }
 
 for (const backend of backends) {

@@ -1,2 +1,3 @@
 export * from './backends.ts';
+export * from './metric-sample.ts';
 export * from './wait-for.ts';

@@ -4,6 +4,7 @@ import type { Outbox } from '@parley/store';
 import type { KnowledgeIndex } from '../domain/knowledge-index.ts';
 import { QUOTA_NOTICE, tokensToReserve, type UsageMeter } from '../domain/usage-meter.ts';
 import { DEFAULT_CONFIDENCE_THRESHOLD } from '../knowledge/knowledge-base.ts';
+import type { BotsMetrics } from '../ops/bots-metrics.ts';
 import type { PersonalContext } from '../personalization/personal-context.ts';
 import type { ChatTurn } from '../providers/chat-provider.ts';
 import { ProviderError } from '../providers/provider-error.ts';
@@ -36,6 +37,7 @@ export interface ReplyRunnerDeps extends StreamReplyDeps {
   commands: CommandHandler;
   poster: ReplyPoster;
   usage: UsageMeter;
+  metrics: BotsMetrics;
   logger: Logger;
 }
 
@@ -59,13 +61,14 @@ export class ReplyRunner {
   }
 
   private async finish(job: ReplyJob, result: ReplyResult, started: number): Promise<void> {
+    const durationMs = Math.max(0, Date.now() - started);
     const data: ReplyCompletedData = {
       botId: job.botId,
       conversationId: job.conversationId,
       userId: job.userId,
       triggerMessageId: job.triggerMessageId,
       ...result,
-      durationMs: Math.max(0, Date.now() - started),
+      durationMs,
     };
     await this.deps.outbox.transaction(async (tx) => {
       await this.deps.replies.complete(tx, job.triggerMessageId, result.outcome, result.replyMessageId);
@@ -74,6 +77,8 @@ export class ReplyRunner {
         createEvent(BotsEvents.replyCompleted, data, { actor: { type: 'bot', id: job.botId } }),
       );
     });
+    // Counted once recorded: a reply whose record fails is run again, and counted then.
+    this.deps.metrics.replyFinished(result, durationMs);
   }
 
   /**
