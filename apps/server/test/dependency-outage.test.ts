@@ -150,6 +150,14 @@ function outageSuite(cutting: Cut): void {
       const health = await fetch(`${base}/health`, { signal: AbortSignal.timeout(5_000) });
       assert.equal(health.status, 200, 'the process itself is alive: no restart is needed');
       await health.body?.cancel();
+      const started = Date.now();
+      const metrics = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(15_000) });
+      assert.equal(metrics.status, 200, 'a scrape still answers');
+      const text = await metrics.text();
+      assert.ok(Date.now() - started < 5000, `the scrape took ${Date.now() - started} ms`);
+      assert.match(text, /process_cpu_seconds_total/);
+      // Read from the database at scrape time: left out while it cannot be read, never made up.
+      if (cutting === 'PostgreSQL') assert.doesNotMatch(text, /^outbox_pending_events\{/m);
     });
 
     it(`serves again once ${cutting} is back, with what was stored before intact`, async () => {
