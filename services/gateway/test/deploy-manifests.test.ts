@@ -312,6 +312,68 @@ describe('deploy/helm/parley', () => {
     }
   });
 
+  it('monitors with the Prometheus Operator only when asked, and alerts on metrics the code exports', async () => {
+    assert.equal(byKind('ServiceMonitor').length + byKind('PrometheusRule').length, 0, 'off by default');
+    const template = await readFile(join(chart, 'templates', 'monitoring.yaml'), 'utf8');
+    const monitoring = obj(values.monitoring);
+    const render = (authorize: boolean) =>
+      parseAllDocuments(
+        renderTemplate(template, {
+          Values: {
+            ...values,
+            monitoring: {
+              serviceMonitor: { ...obj(monitoring.serviceMonitor), enabled: true, authorize },
+              rules: { ...obj(monitoring.rules), enabled: true },
+            },
+          },
+          Release: { Name: release, Namespace: 'chat-prod' },
+          Chart: {},
+        }),
+      ).map((document) => document.toJS() as Doc);
+    const [monitor, rules] = render(true);
+    assert.equal(monitor?.kind, 'ServiceMonitor');
+    const selected = obj(obj(obj(monitor?.spec).selector).matchLabels);
+    for (const service of byKind('Service')) {
+      const labels = obj(obj(service.metadata).labels);
+      for (const [key, value] of Object.entries(selected))
+        assert.equal(labels[key], value, `${key} selects Services`);
+      assert.ok(list(obj(service.spec).ports).some((port) => obj(port).name === 'http'));
+    }
+    const endpoint = obj(list(obj(monitor?.spec).endpoints)[0]);
+    assert.equal(endpoint.port, 'http');
+    assert.equal(endpoint.path, '/metrics');
+    const credentials = obj(obj(endpoint.authorization).credentials);
+    assert.equal(credentials.key, 'PARLEY_METRICS_TOKEN');
+    const deployment = named('Deployment', `${release}-chat`);
+    const container = obj(list(obj(obj(obj(deployment?.spec).template).spec).containers)[0]);
+    const envFrom = list(container.envFrom).map((source) => obj(obj(source).secretRef).name);
+    assert.ok(envFrom.includes(credentials.name), 'the token comes from the Secret the pods read');
+    assert.equal(obj(list(obj(render(false)[0]?.spec).endpoints)[0]).authorization, undefined);
+
+    assert.equal(rules?.kind, 'PrometheusRule');
+    const alerts = list(obj(list(obj(rules?.spec).groups)[0]).rules).map(obj);
+    assert.ok(alerts.length >= 3);
+    // Every metric an alert reads must exist in the code, so renaming one cannot silently disarm it.
+    const sources = await Promise.all(
+      [
+        'packages/store/src/event-metrics.ts',
+        'services/bots/src/ops/bots-metrics.ts',
+        'services/gateway/src/ops/gateway-metrics.ts',
+      ].map((file) => readFile(join(root, file), 'utf8')),
+    );
+    for (const alert of alerts) {
+      const expr = String(alert.expr);
+      assert.match(expr, /namespace="chat-prod"/, `${alert.alert} reads its own release's namespace`);
+      const metrics = [...expr.matchAll(/\b([a-z]+_[a-z_]+)\{/g)].map((match) => match[1]);
+      assert.ok(metrics.length > 0, String(alert.alert));
+      for (const metric of metrics)
+        assert.ok(
+          sources.some((source) => source.includes(`'${metric}'`)),
+          `${alert.alert}: ${metric} is exported`,
+        );
+    }
+  });
+
   it('autoscales the gateway and chat, and protects them with disruption budgets', () => {
     const scaled = byKind('HorizontalPodAutoscaler').map((hpa) => obj(obj(hpa.spec).scaleTargetRef));
     assert.deepEqual(scaled.map((target) => [target.kind, target.name]).sort(), [
