@@ -2,6 +2,7 @@ import { type Bus, DEFAULT_EVENT_RETENTION_MS, type Subscription } from '@parley
 import type { EventEnvelope, Logger } from '@parley/kernel';
 import { and, eq, inArray, lt } from 'drizzle-orm';
 import type { Database, Tx } from './database.ts';
+import type { DeadLetters } from './dead-letters.ts';
 import type { EventTables } from './outbox-tables.ts';
 
 export interface IdempotentConsumerOptions {
@@ -23,6 +24,8 @@ export interface IdempotentConsumerOptions {
   keepProcessedMs?: number;
   /** How often the subscription deletes the ids it no longer needs, in batches (default hourly). */
   pruneEveryMs?: number;
+  /** Where an operator replays this consumer's dead letters: it is told how the consumer handles one. */
+  deadLetters?: DeadLetters;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -39,22 +42,24 @@ const PRUNE_BATCH = 1000;
  */
 export async function subscribeIdempotent(options: IdempotentConsumerOptions): Promise<Subscription> {
   const { database, tables, group, logger } = options;
+  const handleOnce = async (event: EventEnvelope) => {
+    await database.db.transaction(async (tx) => {
+      const claimed = await tx
+        .insert(tables.processedEvents)
+        .values({ consumer: group, eventId: event.id })
+        .onConflictDoNothing()
+        .returning({ eventId: tables.processedEvents.eventId });
+      if (claimed.length === 0) return;
+      await options.handle(tx, event);
+    });
+  };
+  options.deadLetters?.handle(group, handleOnce);
   const subscription = await options.bus.subscribe({
     group,
     subjects: options.subjects,
     ...(options.maxDeliver ? { maxDeliver: options.maxDeliver } : {}),
     ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
-    handler: async (event) => {
-      await database.db.transaction(async (tx) => {
-        const claimed = await tx
-          .insert(tables.processedEvents)
-          .values({ consumer: group, eventId: event.id })
-          .onConflictDoNothing()
-          .returning({ eventId: tables.processedEvents.eventId });
-        if (claimed.length === 0) return;
-        await options.handle(tx, event);
-      });
-    },
+    handler: handleOnce,
     onDeadLetter: async (event, error, attempts) => {
       logger.error(
         { err: error, eventId: event.id, type: event.type, group, attempts },

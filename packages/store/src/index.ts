@@ -1,4 +1,6 @@
 export * from './database.ts';
+export * from './dead-letter-routes.ts';
+export * from './dead-letters.ts';
 export * from './direct-publisher.ts';
 export * from './event-metrics.ts';
 export * from './idempotent-consumer.ts';

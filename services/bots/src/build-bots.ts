@@ -12,7 +12,15 @@ import {
   type ServicePlugin,
   type TypedApp,
 } from '@parley/kernel';
-import { type Database, migrate, Outbox, OutboxPublishing, registerEventMetrics } from '@parley/store';
+import {
+  type Database,
+  DeadLetters,
+  migrate,
+  Outbox,
+  OutboxPublishing,
+  registerDeadLetterRoutes,
+  registerEventMetrics,
+} from '@parley/store';
 import type { ChatClient } from './chat/chat-client.ts';
 import { HttpChatClient } from './chat/http-chat-client.ts';
 import { BotService } from './domain/bot-service.ts';
@@ -234,6 +242,12 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
     botRoutes(app, routeDeps);
     knowledgeRoutes(app, routeDeps);
     openAiRoutes(app, routeDeps);
+    const deadLetterBox = new DeadLetters(database, deadLetters);
+    registerDeadLetterRoutes(app, {
+      service: 'bots',
+      deadLetters: deadLetterBox,
+      internalToken: deps.internalToken,
+    });
 
     const publishing = new OutboxPublishing({
       outbox,
@@ -258,6 +272,7 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
           replies: repositories.replies,
           dispatcher,
           leaseMs,
+          deadLetters: deadLetterBox,
           logger,
         }),
         await consumeConversations({ bus: deps.bus, chat, cancellation, logger }),

@@ -10,7 +10,15 @@ import {
   type ServicePlugin,
   type TypedApp,
 } from '@parley/kernel';
-import { type Database, migrate, Outbox, OutboxPublishing, registerEventMetrics } from '@parley/store';
+import {
+  type Database,
+  DeadLetters,
+  migrate,
+  Outbox,
+  OutboxPublishing,
+  registerDeadLetterRoutes,
+  registerEventMetrics,
+} from '@parley/store';
 import { ConversationService } from './domain/conversations.ts';
 import type { DomainDeps } from './domain/deps.ts';
 import { HistoryService } from './domain/history.ts';
@@ -126,6 +134,12 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
     conversationRoutes(app, routeDeps);
     messageRoutes(app, routeDeps);
     internalRoutes(app, routeDeps);
+    const deadLetterBox = new DeadLetters(database, deadLetters);
+    registerDeadLetterRoutes(app, {
+      service: 'chat',
+      deadLetters: deadLetterBox,
+      internalToken: deps.internalToken,
+    });
     await uploadRoutes(app, routeDeps, config.uploadMaxBytes);
 
     const sockets = new SocketServer({
@@ -172,9 +186,16 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
           database,
           users: domain.users,
           sessions: sockets,
+          deadLetters: deadLetterBox,
           logger,
         }),
-        await consumeBotEvents({ bus: deps.bus, database, directory: domain.botDirectory, logger }),
+        await consumeBotEvents({
+          bus: deps.bus,
+          database,
+          directory: domain.botDirectory,
+          deadLetters: deadLetterBox,
+          logger,
+        }),
       );
     });
     // Upgraded connections would keep the HTTP server from closing: drop them first.

@@ -1,7 +1,7 @@
 import type { Bus, Subscription } from '@parley/bus';
 import { ChatEvents, type MessageEventData } from '@parley/contracts';
 import type { EventEnvelope, Logger } from '@parley/kernel';
-import type { Database } from '@parley/store';
+import type { Database, DeadLetters } from '@parley/store';
 import type { ReplyDispatcher } from '../replies/reply-dispatcher.ts';
 import type { RepliesRepository } from '../repositories/replies-repository.ts';
 import type { TranscriptRepository } from '../repositories/transcript-repository.ts';
@@ -17,6 +17,8 @@ export interface MessageConsumerDeps {
   dispatcher: ReplyDispatcher;
   /** How long a claimed reply is this process's before another may take it over. */
   leaseMs: number;
+  /** Where an operator replays this consumer's dead letters. */
+  deadLetters: DeadLetters;
   logger: Logger;
 }
 
@@ -27,6 +29,7 @@ export interface MessageConsumerDeps {
  * The reply itself runs in the dispatcher, so this handler stays quick and the group keeps flowing.
  */
 export function consumeMessages(deps: MessageConsumerDeps): Promise<Subscription> {
+  deps.deadLetters.handle(MESSAGES_GROUP, (event) => handleMessage(deps, event));
   return deps.bus.subscribe({
     group: MESSAGES_GROUP,
     subjects: [ChatEvents.messageCreated],

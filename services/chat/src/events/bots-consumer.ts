@@ -1,7 +1,7 @@
 import type { Bus, Subscription } from '@parley/bus';
 import { type BotDeletedData, type BotEventData, BotsEvents } from '@parley/contracts';
 import type { EventEnvelope, Logger } from '@parley/kernel';
-import { type Database, subscribeIdempotent, type Tx } from '@parley/store';
+import { type Database, type DeadLetters, subscribeIdempotent, type Tx } from '@parley/store';
 import type { BotDirectoryRepository } from '../repositories/bot-directory-repository.ts';
 import { deadLetters, processedEvents } from '../schema/schema.ts';
 
@@ -12,6 +12,7 @@ export function consumeBotEvents(options: {
   bus: Bus;
   database: Database;
   directory: BotDirectoryRepository;
+  deadLetters: DeadLetters;
   logger: Logger;
 }): Promise<Subscription> {
   const { directory } = options;
@@ -22,6 +23,7 @@ export function consumeBotEvents(options: {
     group: BOTS_CONSUMER_GROUP,
     subjects: ['bots.bot.>'],
     logger: options.logger,
+    deadLetters: options.deadLetters,
     handle: async (tx: Tx, event: EventEnvelope) => {
       const at = new Date(event.occurredAt);
       switch (event.type) {

@@ -8,7 +8,7 @@ import {
   type UserRegisteredData,
 } from '@parley/contracts';
 import type { EventEnvelope, Logger } from '@parley/kernel';
-import { type Database, subscribeIdempotent, type Tx } from '@parley/store';
+import { type Database, type DeadLetters, subscribeIdempotent, type Tx } from '@parley/store';
 import type { UsersRepository } from '../repositories/users-repository.ts';
 import { deadLetters, processedEvents } from '../schema/schema.ts';
 
@@ -44,6 +44,7 @@ export function consumeIdentityEvents(options: {
   database: Database;
   users: UsersRepository;
   sessions: SessionTerminator;
+  deadLetters: DeadLetters;
   logger: Logger;
 }): Promise<Subscription> {
   const { users, sessions } = options;
@@ -54,6 +55,7 @@ export function consumeIdentityEvents(options: {
     group: IDENTITY_CONSUMER_GROUP,
     subjects: ['identity.>'],
     logger: options.logger,
+    deadLetters: options.deadLetters,
     handle: async (tx: Tx, event: EventEnvelope) => {
       const revision = revisionOf(event);
       switch (event.type) {

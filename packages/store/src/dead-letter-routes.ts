@@ -1,0 +1,119 @@
+import { ProblemSchema } from '@parley/contracts';
+import { AppError, notFound, requireServiceToken, type TypedApp } from '@parley/kernel';
+import { Type } from 'typebox';
+import type { DeadLetters } from './dead-letters.ts';
+
+const DeadLetterSchema = Type.Object({
+  id: Type.Integer(),
+  consumer: Type.String(),
+  eventId: Type.String(),
+  type: Type.String(),
+  /** The event as the consumer got it. */
+  envelope: Type.Object({}, { additionalProperties: true }),
+  /** The last failure's message. */
+  error: Type.String(),
+  attempts: Type.Integer(),
+  createdAt: Type.String({ format: 'date-time' }),
+});
+
+const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+const problem = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((status) => [status, ProblemSchema]));
+
+/**
+ * An operator's handle on a service's dead letters (what the `dead_letters` gauge counts), behind the
+ * service token and hidden from the public API: list them, replay one into its consumer once the cause is
+ * fixed, or discard one. A replay runs in the process asked, which must run that consumer.
+ */
+export function registerDeadLetterRoutes(
+  app: TypedApp,
+  options: { service: string; deadLetters: DeadLetters; internalToken: string },
+): void {
+  const { service, deadLetters } = options;
+  const preHandler = requireServiceToken(options.internalToken);
+  const base = `/internal/v1/${service}/dead-letters`;
+
+  app.get(
+    base,
+    {
+      preHandler,
+      schema: {
+        hide: true,
+        querystring: Type.Object(
+          {
+            consumer: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+            /** The last id of the previous page. */
+            after: Type.Optional(Type.Integer({ minimum: 0 })),
+            limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            items: Type.Array(DeadLetterSchema),
+            /** Pass as `after` for the next page; null on the last. */
+            next: Type.Union([Type.Integer(), Type.Null()]),
+          }),
+          ...problem(400, 401),
+        },
+      },
+    },
+    async (request) => {
+      const { consumer, after, limit } = request.query;
+      const rows = await deadLetters.list({
+        limit,
+        ...(consumer === undefined ? {} : { consumer }),
+        ...(after === undefined ? {} : { afterId: after }),
+      });
+      return {
+        items: rows.map((row) => ({
+          ...row,
+          envelope: row.envelope as unknown as Record<string, unknown>,
+          createdAt: row.createdAt.toISOString(),
+        })),
+        next: rows.length === limit ? (rows.at(-1)?.id ?? null) : null,
+      };
+    },
+  );
+
+  app.post(
+    `${base}/:id/replay`,
+    {
+      preHandler,
+      schema: {
+        hide: true,
+        params: IdParams,
+        response: { 200: Type.Object({ replayed: Type.Literal(true) }), ...problem(400, 401, 404, 409) },
+      },
+    },
+    async (request) => {
+      const outcome = await deadLetters.replay(request.params.id);
+      switch (outcome.kind) {
+        case 'replayed':
+          return { replayed: true as const };
+        case 'missing':
+          throw notFound('No such dead letter.');
+        case 'no_consumer':
+          throw new AppError(
+            409,
+            'consumer_not_here',
+            `This process does not run the consumer ${outcome.consumer}; ask a process of the service that does.`,
+          );
+        case 'failed':
+          throw new AppError(409, 'replay_failed', `The consumer failed again: ${outcome.error}`);
+      }
+    },
+  );
+
+  app.delete(
+    `${base}/:id`,
+    {
+      preHandler,
+      schema: { hide: true, params: IdParams, response: { 204: Type.Null(), ...problem(400, 401, 404) } },
+    },
+    async (request, reply) => {
+      if (!(await deadLetters.discard(request.params.id))) throw notFound('No such dead letter.');
+      return reply.status(204).send(null);
+    },
+  );
+}
