@@ -96,6 +96,10 @@ export async function respondStreaming(
     await service.settleFailed(prepared, usage, text);
     return;
   }
-  const counted = await service.settle(prepared, usage, text);
+  // The answer is out already: a metering failure is logged, and the stream still ends as it should.
+  const counted = await service.settle(prepared, usage, text).catch((error: unknown) => {
+    options.logger.warn({ err: error, botId: prepared.bot.id }, 'could not meter a streamed completion');
+    return undefined;
+  });
   events.finish(options.includeUsage ? counted : undefined);
 }

@@ -57,8 +57,7 @@ export class OpenAiProvider implements ChatProvider {
           completionText += text;
           yield { type: 'delta', text };
         }
-        if (chunk.usage)
-          reported = { prompt: chunk.usage.prompt_tokens, completion: chunk.usage.completion_tokens };
+        if (chunk.usage) reported = reportedCounts(chunk.usage) ?? reported;
       }
       if (request.signal.aborted) throw request.signal.reason;
     } catch (error) {
@@ -75,6 +74,20 @@ export class OpenAiProvider implements ChatProvider {
           },
     };
   }
+}
+
+/**
+ * The provider's own token counts, when they are counts: servers that merely speak OpenAI's protocol send
+ * fractions, negatives, numbers past any column, strings, nulls or nothing. Such a report is no report (the
+ * counts are estimated instead), never a metering failure that would lose the answer it came with.
+ */
+function reportedCounts(usage: unknown): { prompt: number; completion: number } | undefined {
+  const { prompt_tokens: prompt, completion_tokens: completion } = usage as Record<string, unknown>;
+  return isTokenCount(prompt) && isTokenCount(completion) ? { prompt, completion } : undefined;
+}
+
+function isTokenCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 function toProviderError(error: unknown, signal: AbortSignal): ProviderError {
