@@ -117,6 +117,28 @@ describe('managing bots', () => {
     assert.ok(!h.logs.join('\n').includes(SECRET), 'never logged');
   });
 
+  it('refuses IPv6 addresses that carry an internal IPv4 address, however they are written (400)', async () => {
+    for (const baseUrl of [
+      // NAT64 and 6to4 whose IPv4 address ends in zeros, written with the zeros compressed.
+      'http://[64:ff9b::]/v1', // 0.0.0.0
+      'http://[64:ff9b::1]/v1', // 0.0.0.1
+      'http://[2002:7f00::]/v1', // 127.0.0.0
+      'http://[2002:a00::1]/v1', // 10.0.0.0
+      'http://[2002:c0a8::]/v1', // 192.168.0.0
+      // The local-use NAT64 prefix (RFC 8215) is not globally reachable, whatever it embeds.
+      'http://[64:ff9b:1:7f00:0:100::]/v1',
+    ]) {
+      const { status, body } = await h.request<Problem>(
+        admin,
+        'POST',
+        '/api/v1/bots',
+        llmBody(`Embedded ${baseUrl}`, { baseUrl }),
+      );
+      assert.equal(status, 400, baseUrl);
+      assert.equal(body.code, 'egress_denied', baseUrl);
+    }
+  });
+
   it('refuses a provider URL on loopback or a private network unless allow-listed (400)', async () => {
     for (const baseUrl of [
       'http://127.0.0.2:11434/v1',
