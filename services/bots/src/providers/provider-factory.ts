@@ -11,7 +11,10 @@ export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 export interface ProviderFactoryOptions {
   egress: EgressGuard;
   knowledge: KnowledgeSource;
-  /** OPENAI_BASE_URL / OPENAI_API_KEY: for llm bots that set none of their own. */
+  /**
+   * OPENAI_BASE_URL / OPENAI_API_KEY: for llm bots that set none of their own. The key is sent only to the
+   * default provider (its origin), never to a base URL a bot sets.
+   */
   defaultBaseUrl: string | undefined;
   defaultApiKey: string | undefined;
   /** Opens a bot's sealed key for the request about to use it. */
@@ -47,8 +50,13 @@ export class ProviderFactory {
 
   async forBot(bot: BotRow): Promise<BotProvider> {
     if (bot.kind === 'faq') return { provider: this.knowledgeProvider, model: bot.id, metered: false };
-    const baseUrl = bot.config.baseUrl ?? this.options.defaultBaseUrl ?? OPENAI_DEFAULT_BASE_URL;
-    const key = this.options.apiKeyOf(bot) ?? this.options.defaultApiKey;
+    const defaultBaseUrl = this.options.defaultBaseUrl ?? OPENAI_DEFAULT_BASE_URL;
+    const baseUrl = bot.config.baseUrl ?? defaultBaseUrl;
+    // OPENAI_API_KEY is the default provider's key: a bot that names another provider brings its own, or
+    // goes without, rather than handing the operator's key to whoever runs the host its URL names.
+    const key =
+      this.options.apiKeyOf(bot) ??
+      (sameOrigin(baseUrl, defaultBaseUrl) ? this.options.defaultApiKey : undefined);
     if (key === undefined && baseUrl === OPENAI_DEFAULT_BASE_URL) {
       throw new ProviderError('configuration', 'The bot has no API key and OPENAI_API_KEY is not set.');
     }
@@ -73,5 +81,13 @@ export class ProviderFactory {
     });
     this.clients.set(botId, { baseUrl, key, client });
     return client;
+  }
+}
+
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
   }
 }
