@@ -449,6 +449,32 @@ if (databaseUrl && redisUrl) {
       await first.accounts.logout(carol);
       assert.equal(await gone, 'io server disconnect');
     });
+
+    it('ends the sockets of a changed role on every process, keeping those opened with the new role', async () => {
+      const kim = await first.user('agent');
+      const oldRole = await Promise.all([connect(first.url, kim.token), connect(second.url, kim.token)]);
+      const gone = oldRole.map(
+        (socket) =>
+          new Promise<string>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error('the old role’s socket stayed up')), 5000);
+            socket.once('disconnect', (reason) => {
+              clearTimeout(timer);
+              resolve(reason);
+            });
+          }),
+      );
+      await first.accounts.setRole(kim, 'user');
+      assert.deepEqual(await Promise.all(gone), ['io server disconnect', 'io server disconnect']);
+      const newRole = await connect(second.url, (await first.accounts.login({ ...kim, role: 'user' })).token);
+      try {
+        // A later profile snapshot (the same role) leaves it be.
+        await first.accounts.setRole(kim, 'user');
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.ok(newRole.connected);
+      } finally {
+        newRole.close();
+      }
+    });
   });
 } else {
   describe('chat across two processes', {

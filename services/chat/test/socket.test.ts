@@ -347,6 +347,42 @@ describe('chat real time (Socket.IO)', () => {
     assert.deepEqual(await Promise.all(gone), ['io server disconnect', 'io server disconnect']);
   });
 
+  it('ends the sockets opened with a role the user no longer has, and only those', async () => {
+    // A demoted agent's socket would otherwise keep staff rights (every support conversation) until its
+    // token expired, although identity denies that token on REST at once.
+    const [kim, lee] = await Promise.all([chat.user('agent'), chat.user()]);
+    const support = await chat.app.inject({
+      method: 'POST',
+      url: '/api/v1/conversations',
+      headers: bearer(lee),
+      payload: { type: 'support' },
+    });
+    assert.equal(support.statusCode, 201, support.body);
+    const supportId = support.json().id as string;
+    const [agentSocket, leeSocket] = await Promise.all([client(kim), client(lee)]);
+    const ended = nextEvent(agentSocket, 'session:ended');
+    const gone = new Promise<string>((resolve) => agentSocket.once('disconnect', resolve));
+    await chat.accounts.setRole(kim, 'user');
+    assert.deepEqual(await ended, { reason: 'role_changed' });
+    assert.equal(await gone, 'io server disconnect');
+    assert.equal(agentSocket.connected, false);
+    // Nothing was written with the old role's rights, and a profile update changes no one's role.
+    const history = await chat.app.inject({
+      method: 'GET',
+      url: `/api/v1/conversations/${supportId}/messages`,
+      headers: bearer(lee),
+    });
+    assert.deepEqual(history.json().items, []);
+    await chat.app.inject({
+      method: 'PATCH',
+      url: '/api/v1/users/me',
+      headers: bearer(lee),
+      payload: { displayName: 'Lee Again' },
+    });
+    await sleep(300);
+    assert.ok(leeSocket.connected);
+  });
+
   it('disconnects with token_expired when the access token runs out', async () => {
     // Identity's clock runs 28.5 s behind: its 30 s tokens expire one to two real seconds after issue.
     const skewed = await startChat({

@@ -118,7 +118,11 @@ export interface ConversationDeletedEvent {
   conversationId: string;
 }
 export interface SessionEndedEvent {
-  reason: 'token_expired' | 'session_revoked' | 'deactivated';
+  /**
+   * `role_changed`: an admin changed the user's role, so the token this socket was opened with (which
+   * carries the old role) is revoked; the client refreshes and reconnects with the new role.
+   */
+  reason: 'token_expired' | 'session_revoked' | 'deactivated' | 'role_changed';
 }
 
 /** Typed maps for socket.io's generics, shared by the server and every client (web, SDK, tests). */

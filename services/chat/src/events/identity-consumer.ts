@@ -7,7 +7,7 @@ import {
   type UserDeletedData,
   type UserRegisteredData,
 } from '@parley/contracts';
-import type { EventEnvelope, Logger } from '@parley/kernel';
+import type { EventEnvelope, Logger, Role } from '@parley/kernel';
 import { type Database, type DeadLetters, subscribeIdempotent, type Tx } from '@parley/store';
 import type { UsersRepository } from '../repositories/users-repository.ts';
 import { deadLetters, processedEvents } from '../schema/schema.ts';
@@ -19,6 +19,11 @@ export interface SessionTerminator {
     sessionIds: readonly string[] | 'all',
     reason: 'session_revoked' | 'deactivated',
   ): void;
+  /**
+   * Ends the user's connections opened with a token of another role than `role`: identity revokes those
+   * tokens when the role changes, and a connection keeps the rights its token carried at the handshake.
+   */
+  endOtherRoles(userId: string, role: Role): void;
 }
 
 export const IDENTITY_CONSUMER_GROUP = 'chat.identity';
@@ -67,8 +72,12 @@ export function consumeIdentityEvents(options: {
             { id: user.id, displayName: user.displayName, role: user.role, active: user.active },
             revision,
           );
+          if (!applied) return;
           // A late snapshot of an account that is active again must not cut off its sockets.
-          if (applied && !user.active) sessions.endSessions(user.id, 'all', 'deactivated');
+          if (!user.active) sessions.endSessions(user.id, 'all', 'deactivated');
+          // A role change revokes the tokens carrying the old role: a socket opened with one would keep its
+          // rights (a demoted agent every support conversation) until the token expired.
+          else sessions.endOtherRoles(user.id, user.role);
           return;
         }
         case IdentityEvents.userDeactivated: {

@@ -8,7 +8,7 @@ import {
   type ServerToClientEvents,
   type SessionEndedEvent,
 } from '@parley/contracts';
-import { type Authenticator, type Logger, newId, type Principal } from '@parley/kernel';
+import { type Authenticator, type Logger, newId, type Principal, type Role } from '@parley/kernel';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import { Server, type Socket } from 'socket.io';
@@ -50,6 +50,8 @@ type ChatServer = Server<ClientToServerEvents, ServerToClientEvents, Record<stri
 const KNOWN_EVENTS = new Set<string>(Object.values(CLIENT_EVENTS));
 const userRoom = (userId: string) => `user:${userId}`;
 const sessionRoom = (sessionId: string) => `session:${sessionId}`;
+/** The user's sockets opened with a token of this role (a token carries the role it was issued with). */
+const roleRoom = (userId: string, role: Role) => `role:${userId}:${role}`;
 /** setTimeout's ceiling; a later expiry is re-armed when reached. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -140,6 +142,12 @@ export class SocketServer implements Notifier, SessionTerminator {
     this.io.in(rooms).disconnectSockets(true);
   }
 
+  endOtherRoles(userId: string, role: Role): void {
+    const event: SessionEndedEvent = { reason: 'role_changed' };
+    this.io.to(userRoom(userId)).except(roleRoom(userId, role)).emit('session:ended', event);
+    this.io.in(userRoom(userId)).except(roleRoom(userId, role)).disconnectSockets(true);
+  }
+
   /** Before the HTTP server stops: drop this process's sockets so it can close. */
   disconnectLocal(): void {
     this.io.local.disconnectSockets(true);
@@ -173,7 +181,7 @@ export class SocketServer implements Notifier, SessionTerminator {
 
   private onConnection(socket: ChatSocket): void {
     const { principal } = socket.data;
-    const rooms = [userRoom(principal.userId)];
+    const rooms = [userRoom(principal.userId), roleRoom(principal.userId, principal.role)];
     if (principal.sessionId) rooms.push(sessionRoom(principal.sessionId));
     void socket.join(rooms);
     const context = {

@@ -96,6 +96,12 @@ export class Accounts {
     });
   }
 
+  /** The admin changes the user's role (identity denies the tokens that carry the old one); chat hears of it. */
+  async setRole(user: TestUser, role: Role): Promise<void> {
+    await this.call('PATCH', `/api/v1/admin/users/${user.id}`, await this.adminUser(), 200, { role });
+    await this.untilChatKnows(user.id, (known) => known.role === role);
+  }
+
   /** The admin deletes the account. */
   async remove(user: TestUser): Promise<void> {
     await this.call('DELETE', `/api/v1/admin/users/${user.id}`, await this.adminUser(), 204);
