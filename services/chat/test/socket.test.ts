@@ -237,6 +237,34 @@ describe('chat real time (Socket.IO)', () => {
     assert.deepEqual(bobGot[3], { conversationId, userId: carol.id, typing: false });
   });
 
+  it('says a held-back typing start only to who is a member when it is said', async () => {
+    const [owner, leaving, staying] = await Promise.all([chat.user(), chat.user(), chat.user()]);
+    const group = await chat.createGroup(owner, [leaving.id, staying.id]);
+    const [ownerSocket, leavingSocket, stayingSocket] = await Promise.all([
+      client(owner),
+      client(leaving),
+      client(staying),
+    ]);
+    const typing = (value: boolean) =>
+      ownerSocket.emitWithAck('typing', { conversationId: group.id, typing: value });
+    await typing(true);
+    await typing(false);
+    // Started again inside the throttle window: held back until it has passed.
+    await typing(true);
+    const leavingGot = collect(leavingSocket, 'typing');
+    const stayingGot = collect(stayingSocket, 'typing');
+    const removed = await chat.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/conversations/${group.id}/members/${leaving.id}`,
+      headers: bearer(owner),
+    });
+    assert.equal(removed.statusCode, 204, removed.body);
+    await waitFor(() => stayingGot.length >= 1, 4000);
+    assert.deepEqual(stayingGot, [{ conversationId: group.id, userId: owner.id, typing: true }]);
+    await sleep(200);
+    assert.deepEqual(leavingGot, [], 'no longer a member: told nothing of the conversation');
+  });
+
   it('stores receipts as high-water marks and tells the members', async () => {
     const [aliceSocket, bobSocket] = await Promise.all([client(alice), client(bob)]);
     const sent = await aliceSocket.emitWithAck('message:send', {

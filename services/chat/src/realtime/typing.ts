@@ -59,10 +59,11 @@ export class TypingRelay {
     if (wait <= 0) {
       this.announce(key, entry, userId, conversationId, memberIds);
     } else if (!current && !entry.deferred) {
-      // Started again right after a stop: said once the window has passed, if still typing then.
+      // Started again right after a stop: said once the window has passed, if still typing then, to the
+      // members of then (the ones of now may have left the conversation meanwhile).
       entry.deferred = setTimeout(() => {
         entry.deferred = undefined;
-        if (this.active.get(key) === entry) this.announce(key, entry, userId, conversationId, memberIds);
+        void this.announceHeldBack(key, entry, userId, conversationId);
       }, wait);
       entry.deferred.unref();
     }
@@ -93,6 +94,25 @@ export class TypingRelay {
     entry.announced = true;
     this.lastTrue.set(key, Date.now());
     this.send(userId, conversationId, true, memberIds);
+  }
+
+  private async announceHeldBack(
+    key: string,
+    entry: Typing,
+    userId: string,
+    conversationId: string,
+  ): Promise<void> {
+    if (this.active.get(key) !== entry) return;
+    let memberIds: string[];
+    try {
+      memberIds = (await this.conversations.membersOf([conversationId])).map((row) => row.userId);
+    } catch {
+      // Best effort, like an expiry: the next refresh of the start says it.
+      return;
+    }
+    // Stopped meanwhile, or no longer a member: nothing to say.
+    if (this.active.get(key) !== entry || !memberIds.includes(userId)) return;
+    this.announce(key, entry, userId, conversationId, memberIds);
   }
 
   private end(key: string, entry: Typing): void {
