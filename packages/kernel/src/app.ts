@@ -14,6 +14,7 @@ import Fastify, {
 } from 'fastify';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { presentsSecret } from './auth/guard.ts';
+import { createClientErrorHandler } from './client-errors.ts';
 import { installErrorHandler, sendProblem, toAppError } from './error-handler.ts';
 import { AppError, badRequest, unauthorized } from './errors.ts';
 import {
@@ -94,6 +95,8 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     genReqId: (request) => requestIdFrom(request.headers['x-request-id']),
     return503OnClosing: true,
+    // What the HTTP parser refuses never reaches the hooks: problem+json too, after any earlier answer.
+    clientErrorHandler: createClientErrorHandler(security),
     forceCloseConnections: 'idle',
     // The compiled function itself, not the setting: what Fastify believes is what clientOf believes.
     trustProxy: options.trustProxy ? trust : false,

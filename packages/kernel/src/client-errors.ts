@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { AppError } from './errors.ts';
+
+/** What the HTTP parser (or the server's request timeout) refused, as a coded problem. */
+function clientErrorProblem(error: { code?: unknown }): AppError {
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return new AppError(408, 'request_timeout', 'The request did not arrive in time.');
+  }
+  if (error.code === 'HPE_HEADER_OVERFLOW') {
+    return new AppError(431, 'headers_too_large', 'The request line and headers are too large.');
+  }
+  return new AppError(400, 'bad_request', 'The request is not valid HTTP/1.1.');
+}
+
+/**
+ * Node's 'clientError': a request its parser refused (conflicting framing such as Content-Length with
+ * Transfer-Encoding, a malformed header or chunk, headers over the limit) or one that timed out. It never
+ * reaches Fastify, so it is answered here in the same problem+json, with a request id and the security
+ * headers, and the connection is closed: nothing after the refused bytes can be trusted.
+ *
+ * A pipelined request read whole before it may still be waiting for its answer (its upstream is slow): the
+ * refusal waits for that answer to finish, so it is not taken for the answer of the request before it. When
+ * the refused bytes are the body of the request being answered, the refusal is that request's answer.
+ */
+export function createClientErrorHandler(
+  security: ReadonlyArray<readonly [string, string]>,
+): (error: Error & { code?: unknown }, socket: Socket) => void {
+  return (error, socket) => {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const problem = clientErrorProblem(error);
+    const refuse = () => {
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const body = JSON.stringify(problem.toProblem());
+      const headers: ReadonlyArray<readonly [string, string]> = [
+        ['content-type', 'application/problem+json; charset=utf-8'],
+        ['content-length', String(Buffer.byteLength(body))],
+        ['x-request-id', randomUUID()],
+        ...security,
+        ['connection', 'close'],
+      ];
+      const head = headers.map(([name, value]) => `${name}: ${value}\r\n`).join('');
+      const status = `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ''}\r\n`;
+      socket.end(`${status}${head}\r\n${body}`, () => socket.destroy());
+    };
+    // Node's own field for the answer being written on this connection; there is no public one.
+    const earlier = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (!earlier || earlier.writableFinished) {
+      refuse();
+      return;
+    }
+    if (!earlier.req.complete) {
+      // The refused bytes are this very request's body: the refusal is its answer, unless one has begun.
+      if (earlier.headersSent) socket.destroy();
+      else refuse();
+      return;
+    }
+    earlier.once('finish', refuse);
+    earlier.once('close', () => {
+      if (!earlier.writableFinished) socket.destroy();
+    });
+  };
+}

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type GatewayUnderTest, startGateway } from './support/gateway-under-test.ts';
+import { rawExchange } from './support/raw-request.ts';
+import { type StubUpstream, startStub } from './support/stub-upstream.ts';
+
+interface RawAnswer {
+  status: number;
+  head: string;
+  body: string;
+}
+
+/** Splits what came back on one connection into its answers (each with a Content-Length). */
+function answers(received: string): RawAnswer[] {
+  const found: RawAnswer[] = [];
+  let rest = received;
+  while (rest.startsWith('HTTP/1.1 ')) {
+    const end = rest.indexOf('\r\n\r\n');
+    assert.ok(end > 0, `an answer without the end of its head: ${rest}`);
+    const head = rest.slice(0, end);
+    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+    found.push({
+      status: Number(head.slice(9, 12)),
+      head,
+      body: rest.slice(end + 4, end + 4 + length),
+    });
+    rest = rest.slice(end + 4 + length);
+  }
+  assert.equal(rest, '', 'nothing but whole answers on the connection');
+  return found;
+}
+
+function assertProblem(answer: RawAnswer, status: number, code: string): void {
+  assert.equal(answer.status, status, answer.head);
+  assert.match(answer.head, /\r\ncontent-type: application\/problem\+json/i);
+  assert.match(answer.head, /\r\nx-request-id: [\w.:@-]+/i);
+  assert.match(answer.head, /\r\nconnection: close/i);
+  assert.match(answer.head, /\r\nx-content-type-options: nosniff/i);
+  const problem = JSON.parse(answer.body) as { status: number; code: string };
+  assert.equal(problem.status, status);
+  assert.equal(problem.code, code);
+}
+
+describe('requests the HTTP parser refuses', () => {
+  let identity: StubUpstream;
+  let gateway: GatewayUnderTest;
+
+  before(async () => {
+    identity = await startStub(async (request, response) => {
+      // Long enough for a pipelined request behind this one to have been read (and refused) meanwhile.
+      if (request.url === '/.well-known/slow') await new Promise((resolve) => setTimeout(resolve, 300));
+      const body = JSON.stringify({ url: request.url });
+      response
+        .writeHead(200, { 'content-type': 'application/json', 'content-length': body.length })
+        .end(body);
+    });
+    gateway = await startGateway({ env: { PARLEY_UPSTREAM_IDENTITY: identity.url } });
+  });
+
+  after(async () => {
+    await gateway.close();
+    await identity.close();
+  });
+
+  const malformed: Record<string, string> = {
+    'both Content-Length and Transfer-Encoding':
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    'two different Content-Lengths':
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 30\r\n\r\n{}',
+    'Transfer-Encoding: chunked, identity':
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n2\r\n{}\r\n0\r\n\r\n',
+    'an obs-fold header': 'GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nX-Foo: a\r\n bar\r\n\r\n',
+    'bare LF line endings': 'GET /.well-known/jwks.json HTTP/1.1\nHost: x\n\n',
+    'an invalid chunk size':
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
+  };
+  for (const [name, bytes] of Object.entries(malformed)) {
+    it(`answers ${name} with a 400 problem and closes, passing nothing on`, async () => {
+      const before = identity.traffic().length;
+      const [answer, ...more] = answers(await rawExchange(gateway.url, bytes));
+      assert.ok(answer);
+      assertProblem(answer, 400, 'bad_request');
+      assert.equal(more.length, 0);
+      assert.equal(identity.traffic().length, before, 'the upstream saw nothing');
+    });
+  }
+
+  it('answers oversized headers with a 431 problem', async () => {
+    const bytes = `GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`;
+    const [answer] = answers(await rawExchange(gateway.url, bytes));
+    assert.ok(answer);
+    assertProblem(answer, 431, 'headers_too_large');
+  });
+
+  it('answers the valid requests before a malformed pipelined one first, each with its own answer', async () => {
+    const bytes =
+      'GET /.well-known/slow HTTP/1.1\r\nHost: x\r\n\r\n' +
+      'GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n';
+    const [first, second, ...more] = answers(await rawExchange(gateway.url, bytes));
+    assert.ok(first && second, 'two answers');
+    assert.equal(first.status, 200, `the valid request is answered first, by the upstream: ${first.head}`);
+    assert.equal((JSON.parse(first.body) as { url: string }).url, '/.well-known/slow');
+    assertProblem(second, 400, 'bad_request');
+    assert.equal(more.length, 0);
+  });
+});
