@@ -38,6 +38,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const app = await createProcessApp({
       logger,
       bodyLimitBytes: config.bodyLimitBytes,
+      requestTimeoutMs: config.requestTimeoutMs,
       corsOrigins: config.corsOrigins,
       serveDocs: runsGateway,
       trustProxy: config.trustProxy,

@@ -58,6 +58,11 @@ export type TypedApp = FastifyInstance<
 export interface ProcessAppOptions {
   logger: Logger;
   bodyLimitBytes: number;
+  /**
+   * PARLEY_REQUEST_TIMEOUT_MS: the longest a client may take to send a whole request. Fastify turns Node's
+   * limit off by default, and a client trickling its body would then hold its connection for ever.
+   */
+  requestTimeoutMs?: number;
   corsOrigins: string[] | '*';
   title?: string;
   version?: string;
@@ -88,9 +93,19 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
   const loggerInstance: FastifyBaseLogger = options.logger;
   const security = securityHeaders();
   const trust = compileProxyTrust(options.trustProxy ?? false);
+  const requestTimeout = options.requestTimeoutMs ?? 300_000;
   const app: App = Fastify({
     loggerInstance,
     bodyLimit: options.bodyLimitBytes,
+    // A slow sender (body or headers trickled) is answered 408 by the clientErrorHandler and cut off.
+    // Node checks the limits every connectionsCheckingInterval (30 s by default): a tenth of the limit keeps
+    // the cut close to it.
+    requestTimeout,
+    http: {
+      requestTimeout,
+      headersTimeout: Math.min(60_000, requestTimeout),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(requestTimeout / 10))),
+    },
     // One line per request, written by the onResponse hook below with the route's figures.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     genReqId: (request) => requestIdFrom(request.headers['x-request-id']),

@@ -71,6 +71,11 @@ export interface Config {
   botsTotalTimeoutMs: number;
   logLevel: LogLevel;
   bodyLimitBytes: number;
+  /**
+   * The longest a client may take to send one whole request (headers and body): a slow or stalled
+   * sender is answered 408 and cut off instead of holding its connection for ever.
+   */
+  requestTimeoutMs: number;
   corsOrigins: string[] | '*';
   shutdownTimeoutMs: number;
   shutdownDelayMs: number;
@@ -226,6 +231,7 @@ export function parseConfig(env: Env, cwd: string = process.cwd()): Config {
     }),
     logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, environment === 'test' ? 'silent' : 'info'),
     bodyLimitBytes: reader.integer('PARLEY_BODY_LIMIT', 1024 * 1024, { min: 1024 }),
+    requestTimeoutMs: reader.integer('PARLEY_REQUEST_TIMEOUT_MS', 300_000, { min: 100 }),
     corsOrigins:
       corsRaw === '*'
         ? '*'

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { type GatewayUnderTest, startGateway } from './support/gateway-under-test.ts';
 import { rawExchange } from './support/raw-request.ts';
@@ -102,5 +103,83 @@ describe('requests the HTTP parser refuses', () => {
     assert.equal((JSON.parse(first.body) as { url: string }).url, '/.well-known/slow');
     assertProblem(second, 400, 'bad_request');
     assert.equal(more.length, 0);
+  });
+});
+
+/**
+ * Sends `head` on a new connection, then one byte of body every `everyMs` without ever finishing it; resolves
+ * with what the server sent and how long it took it to close the connection (rejects after `giveUpMs`).
+ */
+function trickle(url: string, head: string, everyMs: number, giveUpMs: number) {
+  const { hostname, port } = new URL(url);
+  return new Promise<{ received: string; ms: number }>((resolve, reject) => {
+    const started = Date.now();
+    let received = '';
+    const socket = connect(Number(port), hostname, () => socket.write(head));
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+    });
+    const drip = setInterval(() => {
+      if (socket.writable) socket.write(' ');
+    }, everyMs);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the connection was still open after ${giveUpMs} ms; received: ${received}`));
+    }, giveUpMs);
+    socket.on('close', () => {
+      clearInterval(drip);
+      clearTimeout(timer);
+      resolve({ received, ms: Date.now() - started });
+    });
+    socket.on('error', () => {});
+  });
+}
+
+describe('a client that sends its request slowly', () => {
+  let identity: StubUpstream;
+  let gateway: GatewayUnderTest;
+
+  before(async () => {
+    identity = await startStub(async (request, response) => {
+      if (request.url === '/.well-known/long') {
+        // An answer that takes longer than the request timeout: that limit is on receiving the request.
+        response.writeHead(200, { 'content-type': 'text/plain' });
+        for (let i = 0; i < 5; i++) {
+          response.write(`${i}`);
+          await new Promise((resolve) => setTimeout(resolve, 400));
+        }
+        response.end();
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    gateway = await startGateway({
+      env: { PARLEY_UPSTREAM_IDENTITY: identity.url, PARLEY_REQUEST_TIMEOUT_MS: '1000' },
+    });
+  });
+
+  after(async () => {
+    await gateway.close();
+    await identity.close();
+  });
+
+  it('is answered 408 and cut off once the request timeout has passed, however it trickles the body', async () => {
+    const before = identity.traffic().length;
+    const head =
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{';
+    const { received, ms } = await trickle(gateway.url, head, 100, 8000);
+    const [answer, ...more] = answers(received);
+    assert.ok(answer, 'an answer before the connection closed');
+    assertProblem(answer, 408, 'request_timeout');
+    assert.equal(more.length, 0);
+    assert.ok(ms >= 900, `not before the timeout (${ms} ms)`);
+    assert.equal(identity.traffic().length, before, 'the upstream saw nothing');
+  });
+
+  it('lets an answer take longer than the request timeout', async () => {
+    const response = await fetch(`${gateway.url}/.well-known/long`);
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), '01234');
   });
 });

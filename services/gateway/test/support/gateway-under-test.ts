@@ -52,6 +52,7 @@ export async function startGateway(options: GatewayTestOptions = {}): Promise<Ga
   const app = await createProcessApp({
     logger,
     bodyLimitBytes: config.bodyLimitBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
     corsOrigins: config.corsOrigins,
     trustProxy: config.trustProxy,
     operatorToken: config.internalToken,
