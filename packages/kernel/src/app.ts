@@ -183,6 +183,8 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
     await app.register(cors, {
       origin: options.corsOrigins === '*' ? true : options.corsOrigins,
       credentials: options.corsOrigins !== '*',
+      // @fastify/cors allows only GET, HEAD and POST unless told: the API also takes PUT, PATCH and DELETE.
+      methods: METHODS,
       exposedHeaders: [
         'x-request-id',
         'retry-after',

@@ -247,3 +247,56 @@ describe('edge policies in embedded mode', () => {
     }
   });
 });
+
+describe('edge CORS for the configured browser origins', () => {
+  let identity: StubUpstream;
+  let gateway: GatewayUnderTest;
+  const origin = 'https://app.example';
+
+  before(async () => {
+    identity = await startStub(echo('identity'));
+    gateway = await startGateway({
+      env: { PARLEY_UPSTREAM_IDENTITY: identity.url, PARLEY_CORS_ORIGINS: origin },
+    });
+  });
+
+  after(async () => {
+    await gateway.close();
+    await identity.close();
+  });
+
+  const preflight = (method: string, from = origin) =>
+    fetch(`${gateway.url}/api/v1/users/me`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: from,
+        'access-control-request-method': method,
+        'access-control-request-headers': 'authorization, content-type',
+      },
+    });
+
+  it('lets an allowed origin use every method the API has, with its headers', async () => {
+    for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']) {
+      const response = await preflight(method);
+      assert.equal(response.status, 204, method);
+      assert.equal(response.headers.get('access-control-allow-origin'), origin, method);
+      const allowed = (response.headers.get('access-control-allow-methods') ?? '')
+        .split(',')
+        .map((name) => name.trim().toUpperCase());
+      assert.ok(allowed.includes(method), `${method} is among the allowed methods: ${allowed.join(',')}`);
+      assert.match(response.headers.get('access-control-allow-headers') ?? '', /authorization/i);
+    }
+  });
+
+  it('grants nothing to another origin, on a preflight or an actual request', async () => {
+    const refused = await preflight('PATCH', 'https://app.example.evil.test');
+    assert.equal(refused.headers.get('access-control-allow-origin'), null);
+    const answered = await fetch(`${gateway.url}/.well-known/jwks.json`, {
+      headers: { origin: 'https://evil.test' },
+    });
+    assert.equal(answered.headers.get('access-control-allow-origin'), null);
+    const allowed = await fetch(`${gateway.url}/.well-known/jwks.json`, { headers: { origin } });
+    assert.equal(allowed.headers.get('access-control-allow-origin'), origin);
+    assert.match(allowed.headers.get('access-control-expose-headers') ?? '', /x-request-id/);
+  });
+});
