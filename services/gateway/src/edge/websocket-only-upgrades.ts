@@ -1,6 +1,10 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { AppError, requestIdFrom } from '@parley/kernel';
+import { writeProblem } from '../proxy/raw-response.ts';
+import { SOCKET_PATH } from '../service-routes.ts';
+import { continueTrace, formatTraceparent } from './trace-context.ts';
 
 type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -19,7 +23,11 @@ export function offersWebSocket(upgrade: string | undefined): boolean {
  * over HTTP/1.1 by the routes like any other, rather than answered 404 on a path that exists, closed
  * without an answer, or passed on to a node that might accept it past the edge's checks (h2c smuggling).
  *
- * Call it once every 'upgrade' listener is attached: they then hear WebSocket offers only.
+ * A WebSocket handshake on any method but GET is no handshake (RFC 6455) and is served the same way; a
+ * GET one that could not succeed (elsewhere than the socket path, a bad key or version) is refused here
+ * with a problem, in both modes alike.
+ *
+ * Call it once every 'upgrade' listener is attached: they then hear well-formed WebSocket handshakes only.
  */
 export function upgradeOnlyToWebSocket(server: Server): void {
   const listeners = server.listeners('upgrade') as UpgradeListener[];
@@ -27,12 +35,55 @@ export function upgradeOnlyToWebSocket(server: Server): void {
   if (listeners.length === 0) return;
   server.removeAllListeners('upgrade');
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (offersWebSocket(request.headers.upgrade)) {
-      for (const listener of listeners) listener.call(server, request, socket, head);
+    // RFC 6455 §4.1: a handshake is a GET. Any other method offering WebSocket is a plain request.
+    if (!offersWebSocket(request.headers.upgrade) || request.method !== 'GET') {
+      serveAsPlainHttp(server, request, socket as Socket, head);
       return;
     }
-    serveAsPlainHttp(server, request, socket as Socket, head);
+    const problem = handshakeProblem(request);
+    if (problem) {
+      socket.on('error', () => socket.destroy());
+      const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
+      writeProblem(socket, problem, path, {
+        'x-request-id': requestIdFrom(request.headers['x-request-id']),
+        traceparent: formatTraceparent(continueTrace(request.headers.traceparent)),
+      });
+      return;
+    }
+    for (const listener of listeners) listener.call(server, request, socket, head);
   });
+}
+
+/** Sec-WebSocket-Key: a random 16-byte nonce, base64-encoded (RFC 6455 §4.1). */
+const WEBSOCKET_KEY = /^[+/0-9A-Za-z]{22}==$/;
+/** 13 is RFC 6455; the socket layer (ws) still speaks the draft's 8 too. */
+const WEBSOCKET_VERSIONS = new Set(['8', '13']);
+
+/**
+ * What is wrong with a WebSocket handshake, judged the same way in both modes before any socket layer sees
+ * it: chat's Socket.IO in this process would answer a bad key in text/html without a request id and an offer
+ * elsewhere than its path with silence, and a node behind the proxy the same.
+ */
+function handshakeProblem(request: IncomingMessage): AppError | undefined {
+  const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
+  if (!path.startsWith(SOCKET_PATH)) {
+    return new AppError(404, 'not_found', `There is nothing to upgrade at ${path}.`);
+  }
+  const key = request.headers['sec-websocket-key'];
+  if (typeof key !== 'string' || !WEBSOCKET_KEY.test(key)) {
+    return new AppError(
+      400,
+      'bad_request',
+      'A WebSocket handshake needs a Sec-WebSocket-Key of 16 base64-encoded bytes.',
+    );
+  }
+  const version = request.headers['sec-websocket-version'];
+  if (typeof version !== 'string' || !WEBSOCKET_VERSIONS.has(version)) {
+    return new AppError(400, 'bad_request', 'This server speaks WebSocket version 13.', {
+      headers: { 'sec-websocket-version': '13' },
+    });
+  }
+  return undefined;
 }
 
 /**

@@ -65,18 +65,21 @@ export function rawExchange(url: string, bytes: string, timeoutMs = 5000): Promi
  * A WebSocket upgrade by hand, for the headers of its answer (the 101 or a refusal); the socket is closed
  * as soon as they have come.
  */
-export function rawUpgrade(url: string, headers: Record<string, string> = {}): Promise<RawResponse> {
+export function rawUpgrade(
+  url: string,
+  headers: Record<string, string> = {},
+  options: { method?: string; withoutKey?: boolean } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const outgoing = request(url, {
-      headers: {
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
-        ...headers,
-      },
-      agent: false,
-    });
+    const all: Record<string, string> = {
+      connection: 'Upgrade',
+      upgrade: 'websocket',
+      'sec-websocket-version': '13',
+      'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      ...headers,
+    };
+    if (options.withoutKey) delete all['sec-websocket-key'];
+    const outgoing = request(url, { method: options.method ?? 'GET', headers: all, agent: false });
     outgoing.on('upgrade', (response, socket) => {
       socket.destroy();
       resolve({ status: response.statusCode ?? 0, headers: response.headers, body: '' });

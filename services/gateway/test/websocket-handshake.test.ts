@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { ServicePlugin } from '@parley/kernel';
+import { Server } from 'socket.io';
+import { type GatewayUnderTest, startGateway } from './support/gateway-under-test.ts';
+import { type RawResponse, rawUpgrade } from './support/raw-request.ts';
+import { echo, type StubUpstream, startStub } from './support/stub-upstream.ts';
+
+const SOCKET = '/socket.io/?EIO=4&transport=websocket';
+
+function assertProblem(response: RawResponse, status: number, code: string): void {
+  assert.equal(response.status, status);
+  assert.equal(response.headers['content-type'], 'application/problem+json');
+  assert.match(String(response.headers['x-request-id']), /^[\w.:@-]+$/);
+  assert.equal((JSON.parse(response.body) as { code: string }).code, code);
+}
+
+/** What every mode of the edge must answer to a WebSocket offer it cannot take, before any node sees it. */
+function handshakeContract(start: () => Promise<{ url: string; upgrades: () => number }>) {
+  let url: string;
+  let upgrades: () => number;
+  before(async () => {
+    ({ url, upgrades } = await start());
+  });
+
+  it('accepts a well-formed handshake on the socket path', async () => {
+    const response = await rawUpgrade(`${url}${SOCKET}`);
+    assert.equal(response.status, 101);
+  });
+
+  it('refuses a missing or malformed Sec-WebSocket-Key with a 400 problem', async () => {
+    const before = upgrades();
+    for (const key of [undefined, '', '!!!', 'dGhlIHNhbXBsZSBub25jZQ', 'c2hvcnQ=']) {
+      const headers: Record<string, string> = key === undefined ? {} : { 'sec-websocket-key': key };
+      const response = await rawUpgrade(`${url}${SOCKET}`, headers, { withoutKey: key === undefined });
+      assertProblem(response, 400, 'bad_request');
+    }
+    assert.equal(upgrades(), before, 'no node was asked');
+  });
+
+  it('refuses an unknown Sec-WebSocket-Version with a 400 problem naming the one it speaks', async () => {
+    const response = await rawUpgrade(`${url}${SOCKET}`, { 'sec-websocket-version': '99' });
+    assertProblem(response, 400, 'bad_request');
+    assert.equal(response.headers['sec-websocket-version'], '13');
+  });
+
+  it('never switches protocols for a handshake that is not a GET', async () => {
+    const before = upgrades();
+    const response = await rawUpgrade(`${url}${SOCKET}`, {}, { method: 'POST' });
+    assert.notEqual(response.status, 101);
+    assert.equal(upgrades(), before, 'no node was asked to upgrade');
+  });
+
+  it('answers an offer elsewhere than the socket path with a 404 problem, not silence', async () => {
+    const response = await rawUpgrade(`${url}/api/v1/auth/me`);
+    assertProblem(response, 404, 'not_found');
+  });
+}
+
+describe('WebSocket handshakes at the edge, in distributed mode', () => {
+  let chat: StubUpstream;
+  let io: Server;
+  let gateway: GatewayUnderTest;
+  let upgrades = 0;
+  handshakeContract(async () => {
+    chat = await startStub(echo('chat'));
+    chat.server.prependListener('upgrade', () => {
+      upgrades++;
+    });
+    io = new Server(chat.server, { path: '/socket.io/' });
+    gateway = await startGateway({ env: { PARLEY_UPSTREAM_CHAT: chat.url } });
+    return { url: gateway.url, upgrades: () => upgrades };
+  });
+  after(async () => {
+    await gateway.close();
+    io.close();
+    await chat.close();
+  });
+});
+
+describe('WebSocket handshakes at the edge, in embedded mode', () => {
+  let gateway: GatewayUnderTest;
+  let io: Server | undefined;
+  let upgrades = 0;
+  handshakeContract(async () => {
+    // Socket.IO in the gateway's own process, as chat attaches it there.
+    const chat: ServicePlugin = {
+      name: 'chat',
+      plugin: async (app) => {
+        app.server.on('upgrade', () => {
+          upgrades++;
+        });
+        io = new Server(app.server, { path: '/socket.io/' });
+      },
+    };
+    gateway = await startGateway({ services: [chat] });
+    return { url: gateway.url, upgrades: () => upgrades };
+  });
+  after(async () => {
+    io?.close();
+    await gateway.close();
+  });
+});
