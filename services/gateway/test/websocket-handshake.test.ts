@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import type { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { ServicePlugin } from '@parley/kernel';
 import { Server } from 'socket.io';
 import { type GatewayUnderTest, startGateway } from './support/gateway-under-test.ts';
-import { type RawResponse, rawUpgrade } from './support/raw-request.ts';
+import { type RawResponse, rawExchange, rawUpgrade } from './support/raw-request.ts';
 import { echo, type StubUpstream, startStub } from './support/stub-upstream.ts';
 
 const SOCKET = '/socket.io/?EIO=4&transport=websocket';
@@ -99,5 +100,38 @@ describe('WebSocket handshakes at the edge, in embedded mode', () => {
   after(async () => {
     io?.close();
     await gateway.close();
+  });
+});
+
+describe('a chat node that refuses an upgrade and then stalls', () => {
+  const stalled: Duplex[] = [];
+  let chat: StubUpstream;
+  let gateway: GatewayUnderTest;
+
+  before(async () => {
+    chat = await startStub(echo('chat'));
+    // Its refusal announces a body it never finishes sending, and the node says nothing more.
+    chat.server.on('upgrade', (_request, socket) => {
+      stalled.push(socket);
+      socket.write(
+        'HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: 100\r\n\r\npartial',
+      );
+    });
+    gateway = await startGateway({ env: { PARLEY_UPSTREAM_CHAT: chat.url } });
+  });
+
+  after(async () => {
+    await gateway.close();
+    for (const socket of stalled) socket.destroy();
+    await chat.close();
+  });
+
+  it('does not leave the client hanging: the connection is closed once the node has gone quiet', async () => {
+    const handshake =
+      `GET ${SOCKET} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+    // The gateway's connect timeout is 500 ms in the tests: well before this gives up.
+    const received = await rawExchange(gateway.url, handshake, 5000);
+    assert.match(received, /^HTTP\/1\.1 400 /, 'what the node did send was passed on');
   });
 });

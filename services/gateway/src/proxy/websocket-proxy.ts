@@ -107,6 +107,11 @@ export function attachWebSocketProxy(server: Server, options: WebSocketProxyOpti
       settled = true;
       node.recordSuccess();
       writeHead(client, response.statusCode ?? 502, response.statusMessage, response.rawHeaders, edge);
+      // A refusal cut short (the node went quiet past the timeout, or died) ends nothing by itself: the
+      // client would wait for the rest for ever. Without the rest, its connection is closed.
+      response.once('close', () => {
+        if (!response.complete) client.destroy();
+      });
       response.pipe(client);
     });
 
