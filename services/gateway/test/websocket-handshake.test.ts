@@ -135,3 +135,34 @@ describe('a chat node that refuses an upgrade and then stalls', () => {
     assert.match(received, /^HTTP\/1\.1 400 /, 'what the node did send was passed on');
   });
 });
+
+describe('a chat node that drops one upgrade mid-handshake', () => {
+  let chat: StubUpstream;
+  let io: Server;
+  let gateway: GatewayUnderTest;
+  let drop = true;
+
+  before(async () => {
+    chat = await startStub(echo('chat'));
+    chat.server.prependListener('upgrade', (_request, socket) => {
+      // Accepted, read, then cut: a reset, not a refused connection.
+      if (drop) socket.destroy();
+    });
+    io = new Server(chat.server, { path: '/socket.io/' });
+    gateway = await startGateway({ env: { PARLEY_UPSTREAM_CHAT: chat.url } });
+  });
+
+  after(async () => {
+    await gateway.close();
+    io.close();
+    await chat.close();
+  });
+
+  it('answers that upgrade 502 but keeps the node: one reset is no refusal', async () => {
+    const dropped = await rawUpgrade(`${gateway.url}${SOCKET}`);
+    assertProblem(dropped, 502, 'bad_gateway');
+    drop = false;
+    const next = await rawUpgrade(`${gateway.url}${SOCKET}`);
+    assert.equal(next.status, 101, 'the node still takes upgrades (its breaker counts the failure)');
+  });
+});

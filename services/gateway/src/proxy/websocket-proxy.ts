@@ -5,6 +5,7 @@ import { AppError, type ForwardedClient, requestIdFrom } from '@parley/kernel';
 import { continueTrace, formatTraceparent } from '../edge/trace-context.ts';
 import type { GatewayMetrics } from '../ops/gateway-metrics.ts';
 import { SOCKET_PATH } from '../service-routes.ts';
+import { classifyFailure, type FailureKind } from '../upstream/upstream-errors.ts';
 import type { UpstreamGroup } from '../upstream/upstream-group.ts';
 import { upstreamRequestHeaders } from './headers.ts';
 import { type EdgeHeaders, writeHead, writeProblem } from './raw-response.ts';
@@ -78,7 +79,7 @@ export function attachWebSocketProxy(server: Server, options: WebSocketProxyOpti
       timeout: options.connectTimeoutMs,
     });
     let settled = false;
-    const fail = (status: 502 | 504, kind: 'connect' | 'connect_timeout', reason: string) => {
+    const fail = (status: 502 | 504, kind: FailureKind, reason: string) => {
       if (settled) return;
       settled = true;
       node.recordFailure(kind, reason);
@@ -93,7 +94,8 @@ export function attachWebSocketProxy(server: Server, options: WebSocketProxyOpti
       fail(504, 'connect_timeout', 'upgrade timed out');
       outgoing.destroy();
     });
-    outgoing.on('error', (error) => fail(502, 'connect', error.message));
+    // Only a refused connection takes the node out at once; a reset mid-handshake counts in its breaker.
+    outgoing.on('error', (error) => fail(502, classifyFailure(error), error.message));
     client.once('close', () => {
       if (settled) return;
       // The client went away first: nothing is wrong with the node, so nothing is held against it (an
