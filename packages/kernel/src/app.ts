@@ -102,6 +102,8 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
     // the cut close to it.
     requestTimeout,
     http: {
+      // Node would refuse a request without Host itself, in a bare 400 of its own: the hook below does.
+      requireHostHeader: false,
       requestTimeout,
       headersTimeout: Math.min(60_000, requestTimeout),
       connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(requestTimeout / 10))),
@@ -144,6 +146,12 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
     reply.header('x-request-id', request.id);
     // On the raw response, so answers written past Fastify (streams, hijacked replies) carry them too.
     for (const [name, value] of security) reply.raw.setHeader(name, value);
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is refused (HTTP/1.0 may omit it).
+    const raw = request.raw;
+    if (raw.headers.host === undefined && raw.httpVersionMajor === 1 && raw.httpVersionMinor >= 1) {
+      done(new AppError(400, 'bad_request', 'An HTTP/1.1 request needs a Host header.'));
+      return;
+    }
     done();
   });
   // One rule for every service's JSON bodies: a value no column could hold as sent is refused here, not

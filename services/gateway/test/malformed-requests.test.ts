@@ -86,6 +86,19 @@ describe('requests the HTTP parser refuses', () => {
     });
   }
 
+  it('answers an HTTP/1.1 request without a Host header with a 400 problem, passing nothing on', async () => {
+    const before = identity.traffic().length;
+    const received = await rawExchange(
+      gateway.url,
+      'GET /.well-known/jwks.json HTTP/1.1\r\nConnection: close\r\n\r\n',
+    );
+    const [answer, ...more] = answers(received);
+    assert.ok(answer);
+    assertProblem(answer, 400, 'bad_request');
+    assert.equal(more.length, 0);
+    assert.equal(identity.traffic().length, before, 'the upstream saw nothing');
+  });
+
   it('answers oversized headers with a 431 problem', async () => {
     const bytes = `GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`;
     const [answer] = answers(await rawExchange(gateway.url, bytes));
