@@ -166,3 +166,42 @@ describe('a chat node that drops one upgrade mid-handshake', () => {
     assert.equal(next.status, 101, 'the node still takes upgrades (its breaker counts the failure)');
   });
 });
+
+describe('a chat node that refuses an upgrade with hop-by-hop headers of its own', () => {
+  let chat: StubUpstream;
+  let gateway: GatewayUnderTest;
+
+  before(async () => {
+    chat = await startStub(echo('chat'));
+    chat.server.on('upgrade', (_request, socket) => {
+      socket.end(
+        'HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: keep-alive, X-Node-Secret\r\n' +
+          'X-Node-Secret: 10.0.0.7\r\nKeep-Alive: timeout=5\r\nTransfer-Encoding: chunked\r\n\r\n' +
+          '5\r\nnope!\r\n0\r\n\r\n',
+      );
+    });
+    gateway = await startGateway({ env: { PARLEY_UPSTREAM_CHAT: chat.url } });
+  });
+
+  after(async () => {
+    await gateway.close();
+    await chat.close();
+  });
+
+  it('passes the refusal on without them, framed by the close of the connection', async () => {
+    const handshake =
+      `GET ${SOCKET} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+    const received = await rawExchange(gateway.url, handshake, 5000);
+    const end = received.indexOf('\r\n\r\n');
+    const head = received.slice(0, end).toLowerCase();
+    assert.match(head, /^http\/1\.1 403 /);
+    assert.match(head, /\r\ncontent-type: text\/plain/);
+    assert.match(head, /\r\nx-request-id: /);
+    assert.match(head, /\r\nconnection: close/);
+    for (const name of ['x-node-secret', 'keep-alive', 'transfer-encoding', 'connection: keep-alive']) {
+      assert.ok(!head.includes(`\r\n${name}`), `${name} is not passed on:\n${head}`);
+    }
+    assert.equal(received.slice(end + 4), 'nope!', 'the body as the node meant it, de-chunked');
+  });
+});

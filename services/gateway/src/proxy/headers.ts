@@ -92,3 +92,25 @@ export function clientResponseHeadersFromRaw(raw: Buffer[]): Record<string, stri
   for (const name of connectionTokens(connection)) delete headers[name];
   return headers;
 }
+
+/**
+ * An upstream's refusal of an upgrade, as raw name/value strings, for the client: its end-to-end headers
+ * only, plus `Connection: close`. The body is passed on decoded (a chunked one de-chunked) and the client's
+ * connection closed after it, so the upstream's Transfer-Encoding and connection headers no longer apply.
+ */
+export function refusalHeadersFromRaw(raw: readonly string[]): string[] {
+  const named = new Set<string>();
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if ((raw[i] as string).toLowerCase() === 'connection') {
+      for (const token of connectionTokens(raw[i + 1])) named.add(token);
+    }
+  }
+  const kept: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (HOP_BY_HOP.has(name) || named.has(name)) continue;
+    kept.push(raw[i] as string, raw[i + 1] as string);
+  }
+  kept.push('Connection', 'close');
+  return kept;
+}

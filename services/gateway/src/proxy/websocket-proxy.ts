@@ -7,7 +7,7 @@ import type { GatewayMetrics } from '../ops/gateway-metrics.ts';
 import { SOCKET_PATH } from '../service-routes.ts';
 import { classifyFailure, type FailureKind } from '../upstream/upstream-errors.ts';
 import type { UpstreamGroup } from '../upstream/upstream-group.ts';
-import { upstreamRequestHeaders } from './headers.ts';
+import { refusalHeadersFromRaw, upstreamRequestHeaders } from './headers.ts';
 import { type EdgeHeaders, writeHead, writeProblem } from './raw-response.ts';
 import { stickyKeyFrom } from './sticky-cookie.ts';
 import { noUpstream } from './upstream-problems.ts';
@@ -108,7 +108,8 @@ export function attachWebSocketProxy(server: Server, options: WebSocketProxyOpti
       // The node refused the upgrade (a stale session id, say): its answer goes back as it is.
       settled = true;
       node.recordSuccess();
-      writeHead(client, response.statusCode ?? 502, response.statusMessage, response.rawHeaders, edge);
+      const headers = refusalHeadersFromRaw(response.rawHeaders);
+      writeHead(client, response.statusCode ?? 502, response.statusMessage, headers, edge);
       // A refusal cut short (the node went quiet past the timeout, or died) ends nothing by itself: the
       // client would wait for the rest for ever. Without the rest, its connection is closed.
       response.once('close', () => {
