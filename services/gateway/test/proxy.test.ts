@@ -97,6 +97,29 @@ describe('gateway proxying in distributed mode', () => {
     assert.equal(seen.headers.authorization, `Bearer ${token}`, 'the service verifies the token again');
   });
 
+  it('passes tracestate on with a continued trace only: a restarted trace drops it (W3C Trace Context)', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const cases = [
+      { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, continued: true },
+      { traceparent: '00-zzz', continued: false },
+      { traceparent: `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`, continued: false },
+      { traceparent: `ff-${traceId}-00f067aa0ba902b7-01`, continued: false },
+    ];
+    for (const [index, { traceparent, continued }] of cases.entries()) {
+      const requestId = `trace-state-${index}`;
+      const response = await rawRequest(`${gateway.url}/api/v1/conversations`, {
+        headers: { ...auth(), 'x-request-id': requestId, traceparent, tracestate: 'vendor=opaque' },
+      });
+      assert.equal(response.status, 200);
+      const seen = [...chatA.traffic(), ...chatB.traffic()].find(
+        (request) => request.headers['x-request-id'] === requestId,
+      );
+      assert.ok(seen, traceparent);
+      assert.equal(seen.headers.traceparent, response.headers.traceparent, traceparent);
+      assert.equal(seen.headers.tracestate, continued ? 'vendor=opaque' : undefined, traceparent);
+    }
+  });
+
   it('starts a trace when the client sent none, and gives every response a request id', async () => {
     const response = await fetch(`${gateway.url}/api/v1/auth/login`, { method: 'POST', body: '{}' });
     assert.match(response.headers.get('traceparent') ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);

@@ -56,6 +56,7 @@ export async function forwardRequest(
   const headers = upstreamRequestHeaders(request.headers, {
     requestId: request.id,
     traceparent: trace ? formatTraceparent(trace) : '',
+    traceContinued: trace?.continued ?? false,
     client,
     contentLength: replayable ? (body?.length ?? 0) : undefined,
   });

@@ -41,6 +41,8 @@ function connectionTokens(value: HeaderValue): Set<string> {
 export interface ForwardContext {
   requestId: string;
   traceparent: string;
+  /** The client's trace was continued: its tracestate goes with it; otherwise it is dropped (W3C). */
+  traceContinued: boolean;
   /** Fastify's request.ip/protocol/host, or app.clientOf for upgrades: one compiled trust decides both. */
   client: ForwardedClient;
   /** Replaces content-length (a buffered body's exact size); undefined keeps the client's. */
@@ -64,6 +66,7 @@ export function upstreamRequestHeaders(
   }
   headers['x-request-id'] = context.requestId;
   headers.traceparent = context.traceparent;
+  if (!context.traceContinued) delete headers.tracestate;
   // One address, the one this gateway determined: upstreams trust the gateway, not what clients claim.
   headers['x-forwarded-for'] = context.client.ip;
   headers['x-forwarded-proto'] = context.client.protocol;

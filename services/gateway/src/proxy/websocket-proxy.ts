@@ -41,9 +41,10 @@ export function attachWebSocketProxy(server: Server, options: WebSocketProxyOpti
 
   server.on('upgrade', (request: IncomingMessage, client: Duplex, head: Buffer) => {
     // As the edge does for HTTP: the client's request id if well-formed, the trace continued or started.
+    const trace = continueTrace(request.headers.traceparent);
     const edge: EdgeHeaders = {
       'x-request-id': requestIdFrom(request.headers['x-request-id']),
-      traceparent: formatTraceparent(continueTrace(request.headers.traceparent)),
+      traceparent: formatTraceparent(trace),
     };
     const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
     client.on('error', () => client.destroy());
@@ -65,6 +66,7 @@ export function attachWebSocketProxy(server: Server, options: WebSocketProxyOpti
     const headers = upstreamRequestHeaders(request.headers, {
       requestId: edge['x-request-id'],
       traceparent: edge.traceparent,
+      traceContinued: trace.continued,
       client: options.clientOf(request),
     });
     headers.connection = 'Upgrade';
