@@ -358,6 +358,39 @@ describe('chat REST: messages', () => {
       });
       assert.equal(wrongField.statusCode, 400);
     });
+
+    it('answers a malformed multipart body with 400, never 500, and stores nothing', async () => {
+      const head = `--abc\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\n`;
+      const malformed: Array<{ contentType: string; payload: string }> = [
+        // No boundary at all.
+        { contentType: 'multipart/form-data', payload: 'garbage' },
+        // A boundary that never appears.
+        { contentType: 'multipart/form-data; boundary=abc', payload: 'garbage' },
+        // Empty.
+        { contentType: 'multipart/form-data; boundary=abc', payload: '' },
+        // The file part is cut off: no closing boundary.
+        { contentType: 'multipart/form-data; boundary=abc', payload: `${head}hello world` },
+      ];
+      for (const { contentType, payload } of malformed) {
+        const response = await chat.app.inject({
+          method: 'POST',
+          url: '/api/v1/uploads',
+          headers: { ...bearer(alice), 'content-type': contentType },
+          payload,
+        });
+        assert.equal(response.statusCode, 400, `${contentType} ${JSON.stringify(payload)}: ${response.body}`);
+        assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
+        // Broken framing is invalid_multipart; framing that holds no part at all is a missing field.
+        assert.ok(['invalid_multipart', 'validation_failed'].includes(response.json().code), response.body);
+      }
+      // A well-formed upload still works afterwards.
+      const fine = await chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/uploads',
+        ...merge(multipart('file', 'a.txt', Buffer.from('hello world')), bearer(alice)),
+      });
+      assert.equal(fine.statusCode, 201, fine.body);
+    });
   });
 });
 

@@ -93,6 +93,10 @@ async function readHead(stream: Readable, count: number): Promise<Buffer> {
     const chunk: Buffer | null = stream.read();
     if (chunk === null) {
       if (stream.readableEnded) break;
+      // Destroyed before we listened (the client's body broke off while the part was handed over): no
+      // event will come any more, so waiting for one would hang the request.
+      if (stream.errored) throw stream.errored;
+      if (stream.destroyed) throw new Error('The upload stream closed before it ended.');
       const ended = await new Promise<boolean>((resolve, reject) => {
         const cleanup = () => {
           stream.off('readable', onReadable);

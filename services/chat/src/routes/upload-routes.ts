@@ -2,6 +2,7 @@ import multipart from '@fastify/multipart';
 import { AttachmentSchema } from '@parley/contracts';
 import { AppError, badRequest, principalOf, requireAuth, type TypedApp } from '@parley/kernel';
 import { Type } from 'typebox';
+import { malformedMultipart, watchPart } from './malformed-multipart.ts';
 import { problems, security } from './responses.ts';
 import type { RouteDeps } from './route-deps.ts';
 
@@ -30,19 +31,21 @@ export async function uploadRoutes(app: TypedApp, deps: RouteDeps, uploadMaxByte
           'Send the file as multipart/form-data in a field named "file".',
         );
       }
-      const file = await request.file();
+      const file = await request.file().catch((error: unknown) => {
+        throw malformedMultipart(error);
+      });
       if (file?.fieldname !== 'file') {
         file?.file.resume();
         throw badRequest('Send the file in a field named "file".', [
           { path: 'file', message: 'is required' },
         ]);
       }
-      const attachment = await deps.uploads.upload(
-        principalOf(request),
-        file.filename,
-        file.file,
-        () => file.file.truncated,
-      );
+      const part = watchPart(file.file);
+      const attachment = await deps.uploads
+        .upload(principalOf(request), file.filename, file.file, () => file.file.truncated)
+        .catch((error: unknown) => {
+          throw part.failed() ? malformedMultipart(error) : error;
+        });
       return reply.status(201).send(attachment);
     },
   );
