@@ -125,6 +125,20 @@ describe('identity: API keys, profiles, directory, blocks, admin', () => {
       assert.equal((await h.app.inject({ method: 'GET', url: '/api/v1/auth/api-keys' })).statusCode, 401);
       assert.equal((await me(h.app, 'prly_not-a-real-key-at-all')).statusCode, 401);
     });
+
+    it('refuses an expiry that is RFC 3339 but no instant JavaScript can hold (a leap second) with 400', async () => {
+      const account = await register(h.app);
+      const listKeys = () =>
+        h.app.inject({ method: 'GET', url: '/api/v1/auth/api-keys', headers: bearer(account.accessToken) });
+      const before = listKeys().then((response) => response.json().items.length);
+      const leap = await createKey(account, { name: 'leap', expiresAt: '2030-06-30T23:59:60Z' });
+      assert.equal(leap.statusCode, 400, leap.body);
+      assert.match(String(leap.headers['content-type']), /^application\/problem\+json/);
+      assert.equal(problemOf(leap).code, 'validation_failed');
+      const errors = problemOf(leap).errors as Array<{ path: string }>;
+      assert.equal(errors[0]?.path, 'body.expiresAt');
+      assert.equal((await listKeys()).json().items.length, await before);
+    });
   });
 
   describe('PATCH /api/v1/users/me', () => {

@@ -49,6 +49,13 @@ export class ApiKeyService implements ApiKeyResolver {
     if (principal.kind !== 'access_token')
       throw forbidden('API keys can only be created from a signed-in session.');
     const expiresAt = input.expiresAt ? new Date(input.expiresAt) : null;
+    // RFC 3339 (the schema's date-time) allows a leap second, :60, which Date cannot hold: it would be
+    // an Invalid Date that passes the comparison below and fails only when stored.
+    if (expiresAt && Number.isNaN(expiresAt.getTime())) {
+      throw badRequest('The expiry is not a time that can be stored.', [
+        { path: 'body.expiresAt', message: 'must be a valid date and time (no leap second)' },
+      ]);
+    }
     if (expiresAt && expiresAt.getTime() <= this.context.clock().getTime()) {
       throw badRequest('The expiry must lie in the future.', [
         { path: 'body.expiresAt', message: 'must be in the future' },
