@@ -383,6 +383,19 @@ describe('chat REST: messages', () => {
         // Broken framing is invalid_multipart; framing that holds no part at all is a missing field.
         assert.ok(['invalid_multipart', 'validation_failed'].includes(response.json().code), response.body);
       }
+      // A form whose "file" is a text field, not a file: the file is missing, nothing is too large.
+      const textField = await chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/uploads',
+        headers: { ...bearer(alice), 'content-type': 'multipart/form-data; boundary=abc' },
+        payload: '--abc\r\nContent-Disposition: form-data; name="file"\r\n\r\njust some text\r\n--abc--\r\n',
+      });
+      assert.equal(textField.statusCode, 400, textField.body);
+      assert.equal(textField.json().code, 'validation_failed');
+      assert.deepEqual(
+        textField.json().errors.map((error: { path: string }) => error.path),
+        ['file'],
+      );
       // A well-formed upload still works afterwards.
       const fine = await chat.app.inject({
         method: 'POST',

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { AppError } from '@parley/kernel';
+import { AppError, badRequest } from '@parley/kernel';
 
 /**
  * Busboy reports a body that is not the multipart it claims to be (no boundary, cut off before its closing
@@ -8,6 +8,13 @@ import { AppError } from '@parley/kernel';
  */
 export function malformedMultipart(error: unknown): unknown {
   if (error instanceof AppError) return error;
+  // The route takes no text fields, so @fastify/multipart's "reach fields limit" (a 413) means the form
+  // sent "file" as text rather than as a file: the file is missing, nothing was too large.
+  if ((error as { code?: unknown } | null)?.code === 'FST_FIELDS_LIMIT') {
+    return badRequest('Send the file as a file part named "file", not as a text field.', [
+      { path: 'file', message: 'must be a file' },
+    ]);
+  }
   const status = (error as { statusCode?: unknown } | null)?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) return error;
   return new AppError(400, 'invalid_multipart', 'The body is not well-formed multipart/form-data.', {
