@@ -66,7 +66,7 @@ export function upstreamRequestHeaders(
   }
   headers['x-request-id'] = context.requestId;
   headers.traceparent = context.traceparent;
-  if (!context.traceContinued) delete headers.tracestate;
+  if (!context.traceContinued && headers.tracestate !== undefined) delete headers.tracestate;
   // One address, the one this gateway determined: upstreams trust the gateway, not what clients claim.
   headers['x-forwarded-for'] = context.client.ip;
   headers['x-forwarded-proto'] = context.client.protocol;
