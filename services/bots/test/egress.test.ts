@@ -96,6 +96,13 @@ describe('egress policy at save time', () => {
     });
     await guard.checkUrl('https://not-yet.example.com/v1');
   });
+
+  it('does not hold a save for a resolver that never answers', async () => {
+    const guard = new EgressGuard(new EgressPolicy([]), () => new Promise(() => {}), 100);
+    const started = Date.now();
+    await guard.checkUrl('https://slow-dns.example.com/v1');
+    assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
+  });
 });
 
 describe('egress policy at connect time', () => {

@@ -25,9 +25,15 @@ const systemResolver: Resolver = (host) =>
 export class EgressGuard {
   readonly dispatcher: Dispatcher;
 
+  /**
+   * `saveLookupMs`: how long a save waits for DNS (default 3 s). A resolver that hangs would otherwise hold
+   * the admin's request as long as the system's resolver retries; a name that does not answer in time is
+   * treated as one that does not resolve.
+   */
   constructor(
     private readonly policy: EgressPolicy,
     private readonly resolver: Resolver = systemResolver,
+    private readonly saveLookupMs = 3000,
   ) {
     const connect = buildConnector({
       lookup: (host, options, callback) => this.lookup(host, options, callback),
@@ -45,17 +51,26 @@ export class EgressGuard {
   }
 
   /**
-   * Save-time check. A host that does not resolve right now is accepted: nothing shows it is internal,
-   * and the connect-time check still stands between it and any internal address.
+   * Save-time check. A host that does not resolve right now (or not within `saveLookupMs`) is accepted:
+   * nothing shows it is internal, and the connect-time check still stands between it and any internal
+   * address.
    */
   async checkUrl(rawUrl: string): Promise<void> {
     const host = this.policy.checkStatic(rawUrl);
     if (host === undefined) return;
     let addresses: LookupAddress[];
+    let timer: NodeJS.Timeout | undefined;
     try {
-      addresses = await this.resolver(host);
+      addresses = await Promise.race([
+        this.resolver(host),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('DNS lookup timed out')), this.saveLookupMs);
+        }),
+      ]);
     } catch {
       return;
+    } finally {
+      clearTimeout(timer);
     }
     for (const { address } of addresses) this.policy.checkAddress(address, host);
   }
