@@ -70,6 +70,7 @@ describe('gateway proxying in distributed mode', () => {
         'x-request-id': 'req-123',
         traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
         'x-forwarded-for': '6.6.6.6',
+        'x-real-ip': '6.6.6.6',
         connection: 'keep-alive, x-hop',
         'keep-alive': 'timeout=5',
         'x-hop': 'for this connection only',
@@ -91,6 +92,7 @@ describe('gateway proxying in distributed mode', () => {
     assert.equal(seen.headers.traceparent, echoed);
     assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1', 'a spoofed X-Forwarded-For is replaced');
     assert.equal(seen.headers['x-forwarded-proto'], 'http');
+    assert.equal(seen.headers['x-real-ip'], undefined, 'another address header a client could forge');
     assert.equal(seen.headers['x-custom'], 'kept');
     assert.equal(seen.headers['keep-alive'], undefined);
     assert.equal(seen.headers['x-hop'], undefined, 'named in Connection: hop-by-hop');

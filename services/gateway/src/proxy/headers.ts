@@ -14,11 +14,15 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-/** Set by the gateway itself; whatever the client sent under these names is dropped. */
+/**
+ * Set by the gateway itself; whatever the client sent under these names is dropped. X-Real-IP is never
+ * set: the client's address travels in X-Forwarded-For alone, and a forged one must not reach a service.
+ */
 const GATEWAY_OWNED = new Set([
   'host',
   'expect',
   'forwarded',
+  'x-real-ip',
   'x-forwarded-for',
   'x-forwarded-host',
   'x-forwarded-proto',
