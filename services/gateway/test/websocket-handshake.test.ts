@@ -8,6 +8,10 @@ import { type RawResponse, rawExchange, rawUpgrade } from './support/raw-request
 import { echo, type StubUpstream, startStub } from './support/stub-upstream.ts';
 
 const SOCKET = '/socket.io/?EIO=4&transport=websocket';
+/** A well-formed WebSocket offer on the socket path, as raw bytes. */
+const VALID_HANDSHAKE =
+  `GET ${SOCKET} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+  'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
 
 function assertProblem(response: RawResponse, status: number, code: string): void {
   assert.equal(response.status, status);
@@ -127,11 +131,8 @@ describe('a chat node that refuses an upgrade and then stalls', () => {
   });
 
   it('does not leave the client hanging: the connection is closed once the node has gone quiet', async () => {
-    const handshake =
-      `GET ${SOCKET} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
-      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
     // The gateway's connect timeout is 500 ms in the tests: well before this gives up.
-    const received = await rawExchange(gateway.url, handshake, 5000);
+    const received = await rawExchange(gateway.url, VALID_HANDSHAKE, 5000);
     assert.match(received, /^HTTP\/1\.1 400 /, 'what the node did send was passed on');
   });
 });
@@ -189,10 +190,7 @@ describe('a chat node that refuses an upgrade with hop-by-hop headers of its own
   });
 
   it('passes the refusal on without them, framed by the close of the connection', async () => {
-    const handshake =
-      `GET ${SOCKET} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
-      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
-    const received = await rawExchange(gateway.url, handshake, 5000);
+    const received = await rawExchange(gateway.url, VALID_HANDSHAKE, 5000);
     const end = received.indexOf('\r\n\r\n');
     const head = received.slice(0, end).toLowerCase();
     assert.match(head, /^http\/1\.1 403 /);
