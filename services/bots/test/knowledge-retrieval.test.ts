@@ -158,3 +158,27 @@ describe('the Parley Assistant knowledge base', () => {
     });
   }
 });
+
+describe('building a large knowledge base', () => {
+  it('answers as the one built at once, without holding the event loop while it builds', async () => {
+    // Twenty long documents: several hundred milliseconds of stemming in one go.
+    const documents = Array.from({ length: 20 }, (_, i) => ({
+      id: `doc_handbook_${i}`,
+      title: `Handbook part ${i}`,
+      content: Array.from(
+        { length: 400 },
+        (_, j) => `Section ${j} of part ${i} explains renewals, fines and holds for item ${i * 1000 + j}.`,
+      ).join('\n\n'),
+    }));
+    const whole = [...LIBRARY_DOCUMENTS, ...documents];
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 1);
+    const built = await KnowledgeBase.build(whole, 5);
+    clearInterval(ticker);
+    assert.ok(turns >= 3, `the event loop ran ${turns} times while it built`);
+    const atOnce = new KnowledgeBase(whole);
+    assert.equal(built.passageCount, atOnce.passageCount);
+    for (const question of ['How do I renew a book?', 'fines for item 7005', 'wifi password'])
+      assert.deepEqual(built.search(question), atOnce.search(question), question);
+  });
+});

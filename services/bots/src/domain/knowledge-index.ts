@@ -52,7 +52,7 @@ export class KnowledgeIndex implements KnowledgeSource {
   private async build(botId: string, version: number): Promise<Cached> {
     const started = performance.now();
     const documents = await this.knowledge.all(botId);
-    const entry = { version, base: new KnowledgeBase(documents) };
+    const entry = { version, base: await KnowledgeBase.build(documents) };
     this.cache.delete(botId);
     this.cache.set(botId, entry);
     while (this.cache.size > CAPACITY) {

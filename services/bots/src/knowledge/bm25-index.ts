@@ -19,10 +19,19 @@ export interface ScoredPassage {
   confidence: number;
 }
 
-interface Entry {
+/** A passage with its terms counted: the costly part of indexing, which a builder may spread out. */
+export interface Entry {
   passage: Passage;
   frequencies: Map<string, number>;
   length: number;
+}
+
+export function entryOf(passage: Passage): Entry {
+  // The title is part of every passage of its document: "Handoff" names what the paragraph is about.
+  const tokens = terms(`${passage.title}\n${passage.text}`);
+  const frequencies = new Map<string, number>();
+  for (const token of tokens) frequencies.set(token, (frequencies.get(token) ?? 0) + 1);
+  return { passage, frequencies, length: tokens.length };
 }
 
 /** An inverted index over passages, built once per knowledge-base version. */
@@ -33,18 +42,17 @@ export class Bm25Index {
   private readonly averageLength: number;
   private readonly typicalIdf: number;
 
-  constructor(passages: readonly Passage[]) {
-    this.entries = passages.map((passage, position) => {
-      // The title is part of every passage of its document: "Handoff" names what the paragraph is about.
-      const tokens = terms(`${passage.title}\n${passage.text}`);
-      const frequencies = new Map<string, number>();
-      for (const token of tokens) frequencies.set(token, (frequencies.get(token) ?? 0) + 1);
-      for (const token of frequencies.keys()) {
+  /** `counted`: the passages counted ahead ({@link entryOf}); or passages to count here. */
+  constructor(passages: readonly Passage[] | { counted: readonly Entry[] }) {
+    this.entries = Array.isArray(passages)
+      ? passages.map(entryOf)
+      : [...(passages as { counted: readonly Entry[] }).counted];
+    this.entries.forEach((entry, position) => {
+      for (const token of entry.frequencies.keys()) {
         const holders = this.postings.get(token);
         if (holders) holders.push(position);
         else this.postings.set(token, [position]);
       }
-      return { passage, frequencies, length: tokens.length };
     });
     const total = this.entries.reduce((sum, entry) => sum + entry.length, 0);
     this.averageLength = this.entries.length > 0 ? total / this.entries.length : 1;

@@ -1,4 +1,4 @@
-import { Bm25Index, type ScoredPassage } from './bm25-index.ts';
+import { Bm25Index, type Entry, entryOf, type ScoredPassage } from './bm25-index.ts';
 import { type Passage, type SourceDocument, splitPassages } from './passages.ts';
 import { queryTerms } from './tokenizer.ts';
 
@@ -14,8 +14,30 @@ export interface Answer {
 export class KnowledgeBase {
   private readonly index: Bm25Index;
 
-  constructor(documents: readonly SourceDocument[]) {
-    this.index = new Bm25Index(documents.flatMap((document) => splitPassages(document)));
+  constructor(documents: readonly SourceDocument[] | Bm25Index) {
+    this.index =
+      documents instanceof Bm25Index
+        ? documents
+        : new Bm25Index(documents.flatMap((document) => splitPassages(document)));
+  }
+
+  /**
+   * The same knowledge base, built in slices of about `sliceMs` with a turn of the event loop between
+   * them: a large knowledge base (millions of characters: most of a second of stemming) would otherwise
+   * stall every socket and request of the process while the first question after a change waits.
+   */
+  static async build(documents: readonly SourceDocument[], sliceMs = 10): Promise<KnowledgeBase> {
+    const entries: Entry[] = [];
+    let sliceStarted = performance.now();
+    for (const document of documents) {
+      for (const passage of splitPassages(document)) {
+        entries.push(entryOf(passage));
+        if (performance.now() - sliceStarted < sliceMs) continue;
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStarted = performance.now();
+      }
+    }
+    return new KnowledgeBase(new Bm25Index({ counted: entries }));
   }
 
   get passageCount(): number {
