@@ -372,6 +372,35 @@ describe('an LLM bot', () => {
     assert.deepEqual(replies, []);
   });
 
+  it('stops the reply to a question its author deletes, queued or streaming, and answers the others', async () => {
+    const tokens = Array.from({ length: 30 }, (_, i) => `w${i} `);
+    peer.respond({ kind: 'reply', tokens, tokenDelayMs: 40 });
+    const { user, conversation, recorder } = await conversationWith(llmBot.id);
+    const first = await h.send(user, conversation.id, 'Tell me all about refunds.');
+    await waitFor(() => recorder.deltas(replyClientMessageId(first.id)).length > 0);
+    // Asked while the first streams: it waits in the conversation's queue.
+    const second = await h.send(user, conversation.id, 'And about exchanges?');
+    const third = await h.send(user, conversation.id, 'And gift cards?');
+    for (const question of [first, second]) {
+      const deleted = await h.request(
+        user,
+        'DELETE',
+        `/api/v1/conversations/${conversation.id}/messages/${question.id}`,
+      );
+      assert.equal(deleted.status, 204, JSON.stringify(deleted.body));
+    }
+    const outcome = (id: string) => completed.find((data) => data.triggerMessageId === id)?.outcome;
+    await waitFor(() => [first, second, third].every((question) => outcome(question.id) !== undefined));
+    assert.equal(outcome(first.id), 'cancelled', 'stopped mid-stream');
+    assert.equal(outcome(second.id), 'cancelled', 'never started');
+    assert.equal(outcome(third.id), 'answered', 'the question still standing is answered');
+    const replies = (await h.messages(user, conversation.id)).filter((m) => m.senderType === 'bot');
+    assert.deepEqual(
+      replies.map((m) => m.clientMessageId),
+      [replyClientMessageId(third.id)],
+    );
+  });
+
   it('answers politely, without calling the provider, once the daily quota is spent', async () => {
     const { user, conversation } = await conversationWith(llmBot.id);
     await new UsageRepository(h.database.database.db).add({

@@ -8,6 +8,7 @@ import { DELTA_CHANNEL, draftKey, draftsKey, type MessageDeltaEvent } from '@par
 import { ConfigError, parseConfig } from '@parley/kernel';
 import { mergeConfig } from '../src/domain/bot-config.ts';
 import { PriceTable } from '../src/domain/price-table.ts';
+import { CancellationRegistry } from '../src/replies/cancellation.ts';
 import { parseCommand, renderTemplate, wantsHuman } from '../src/replies/commands.ts';
 import { DraftStream } from '../src/replies/draft-stream.ts';
 import { fitBytes } from '../src/replies/reply-poster.ts';
@@ -242,5 +243,34 @@ describe('settings and prices', () => {
     const cut = fitBytes('ééééé', 8);
     assert.ok(Buffer.byteLength(cut) <= 8);
     assert.equal(cut, 'éé…');
+  });
+});
+
+describe('cancelling the reply to one deleted message', () => {
+  it('stops that reply in every process, queued or streaming, and no other', async () => {
+    const cache = new MemoryCache();
+    const logger = { debug() {}, info() {}, warn() {}, error() {} } as never;
+    const [here, there] = [new CancellationRegistry(cache, logger), new CancellationRegistry(cache, logger)];
+    await Promise.all([here.start(), there.start()]);
+    try {
+      const five = there.track({ conversationId: 'cnv_1', triggerSeq: 5 });
+      const six = there.track({ conversationId: 'cnv_1', triggerSeq: 6 });
+      await here.cancelReplyTo('cnv_1', 5);
+      await waitFor(() => five.signal.aborted);
+      assert.equal(six.signal.aborted, false, 'the next question is still answered');
+      const queued = (triggerSeq: number) => ({
+        conversationId: 'cnv_1',
+        triggerSeq,
+        askedAt: Date.now() - 1000,
+      });
+      assert.equal(there.isCancelled(queued(5)), true);
+      assert.equal(there.isCancelled(queued(6)), false);
+      assert.equal(there.isCancelled(queued(4)), false, 'not a cancellation of everything before it');
+      five.done();
+      six.done();
+    } finally {
+      await Promise.all([here.stop(), there.stop()]);
+      await cache.close();
+    }
   });
 });

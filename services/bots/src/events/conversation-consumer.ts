@@ -1,5 +1,10 @@
 import type { Bus, Subscription } from '@parley/bus';
-import { ChatEvents, type ConversationDeletedData, type ConversationEventData } from '@parley/contracts';
+import {
+  ChatEvents,
+  type ConversationDeletedData,
+  type ConversationEventData,
+  type MessageEventData,
+} from '@parley/contracts';
 import type { EventEnvelope, Logger } from '@parley/kernel';
 import { type ChatClient, ChatRefusedError } from '../chat/chat-client.ts';
 import type { CancellationRegistry } from '../replies/cancellation.ts';
@@ -17,6 +22,7 @@ export interface ConversationConsumerDeps {
  * Chat's conversation changes, as far as bots care: a conversation closed, deleted or handed to people
  * stops its streaming replies in every bots process; one resolved after a handoff goes back to its bot,
  * so the bot answers again when the user next writes (API.md: quiet "until the conversation is resolved").
+ * A question its author deletes is not answered: the reply to it alone stops.
  * No bookkeeping of handled events: an event may come again long after (a crash before its ack, a relay
  * republishing it), so each action is bounded by what the event saw and does nothing once the
  * conversation has moved on.
@@ -24,7 +30,7 @@ export interface ConversationConsumerDeps {
 export function consumeConversations(deps: ConversationConsumerDeps): Promise<Subscription> {
   return deps.bus.subscribe({
     group: CONVERSATIONS_GROUP,
-    subjects: [ChatEvents.conversationUpdated, ChatEvents.conversationDeleted],
+    subjects: [ChatEvents.conversationUpdated, ChatEvents.conversationDeleted, ChatEvents.messageDeleted],
     handler: (event) => handleConversation(deps, event),
   });
 }
@@ -33,6 +39,17 @@ export async function handleConversation(
   deps: ConversationConsumerDeps,
   event: EventEnvelope,
 ): Promise<void> {
+  if (event.type === ChatEvents.messageDeleted) {
+    // A question its author took back is not answered: the reply to it stops, queued or streaming.
+    const message = (event.data as Partial<MessageEventData> | null)?.message;
+    if (
+      message?.senderType === 'user' &&
+      typeof message.conversationId === 'string' &&
+      Number.isSafeInteger(message.seq)
+    )
+      await deps.cancellation.cancelReplyTo(message.conversationId, message.seq);
+    return;
+  }
   if (event.type === ChatEvents.conversationDeleted) {
     const { conversationId } = event.data as ConversationDeletedData;
     if (typeof conversationId === 'string') await deps.cancellation.cancel(conversationId);

@@ -4,7 +4,8 @@ import type { ReplyJob } from './reply-job.ts';
 
 /**
  * Every bots process listens here. A conversation id published on it stops all of that conversation's
- * streams everywhere; `{"conversationId","upToSeq"}` (JSON) only those answering messages up to that seq.
+ * streams everywhere; `{"conversationId","upToSeq"}` (JSON) only those answering messages up to that seq;
+ * `{"conversationId","seq"}` only the one answering that message (its author deleted it).
  */
 export const CANCEL_CHANNEL = 'bots:cancel';
 
@@ -22,6 +23,8 @@ interface Cancelled {
   askedUpTo: number;
   /** Replies to messages up to this seq (what an event saw handed to people). */
   upToSeq: number;
+  /** Replies to these messages only (deleted by their authors). */
+  seqs: Set<number>;
   /** When this entry last changed, to forget it. */
   touchedAt: number;
 }
@@ -44,7 +47,8 @@ export class CancellationRegistry {
   async start(): Promise<void> {
     this.unsubscribe = await this.cache.subscribe(CANCEL_CHANNEL, (payload) => {
       const signal = parseSignal(payload);
-      if (signal) this.cancelLocal(signal.conversationId, CANCELLED, signal.upToSeq);
+      if (signal?.seq !== undefined) this.cancelOneLocal(signal.conversationId, signal.seq);
+      else if (signal) this.cancelLocal(signal.conversationId, CANCELLED, signal.upToSeq);
     });
   }
 
@@ -89,6 +93,16 @@ export class CancellationRegistry {
   }
 
   /**
+   * Stops the reply to one message in every bots process, queued or streaming: its author deleted it, so
+   * there is nothing left to answer. Replies to the conversation's other messages go on.
+   */
+  async cancelReplyTo(conversationId: string, seq: number): Promise<void> {
+    this.cancelOneLocal(conversationId, seq);
+    // Processes older than this form ignore it (no upToSeq): their reply runs on, as it did before.
+    await this.cache.publish(CANCEL_CHANNEL, JSON.stringify({ conversationId, seq }));
+  }
+
+  /**
    * Whether a cancellation has covered a reply still queued: one behind a handoff (or asked just before
    * it) must not be given. A question asked later comes with a fresh snapshot of the conversation, so it
    * is judged by that instead.
@@ -96,7 +110,11 @@ export class CancellationRegistry {
   isCancelled(reply: CancellableReply): boolean {
     const cancelled = this.cancelled.get(reply.conversationId);
     if (!cancelled) return false;
-    return cancelled.askedUpTo >= reply.askedAt || cancelled.upToSeq >= reply.triggerSeq;
+    return (
+      cancelled.askedUpTo >= reply.askedAt ||
+      cancelled.upToSeq >= reply.triggerSeq ||
+      cancelled.seqs.has(reply.triggerSeq)
+    );
   }
 
   /** Graceful shutdown: stop everything still streaming here. */
@@ -121,17 +139,28 @@ export class CancellationRegistry {
     this.logger.debug({ conversationId, streams: stopped, reason }, 'cancelling bot replies');
   }
 
-  private remember(conversationId: string, upToSeq: number | undefined): void {
+  private cancelOneLocal(conversationId: string, seq: number): void {
+    this.remember(conversationId, undefined, seq);
+    for (const [controller, triggerSeq] of this.running.get(conversationId) ?? []) {
+      if (triggerSeq === seq) controller.abort(CANCELLED);
+    }
+    this.logger.debug({ conversationId, seq }, 'cancelling the bot reply to a deleted message');
+  }
+
+  private remember(conversationId: string, upToSeq: number | undefined, onlySeq?: number): void {
     const now = Date.now();
     const before = this.cancelled.get(conversationId);
+    const seqs = before?.seqs ?? new Set<number>();
+    if (onlySeq !== undefined) seqs.add(onlySeq);
     this.cancelled.delete(conversationId);
     // Either bound only grows: an old event arriving late narrows nothing a newer one covered.
     this.cancelled.set(conversationId, {
       askedUpTo: Math.max(
         before?.askedUpTo ?? Number.NEGATIVE_INFINITY,
-        upToSeq === undefined ? now : Number.NEGATIVE_INFINITY,
+        upToSeq === undefined && onlySeq === undefined ? now : Number.NEGATIVE_INFINITY,
       ),
       upToSeq: Math.max(before?.upToSeq ?? 0, upToSeq ?? 0),
+      seqs,
       touchedAt: now,
     });
     // Oldest first (re-inserted on every cancel): what no queued reply can still be waiting on goes.
@@ -142,12 +171,16 @@ export class CancellationRegistry {
   }
 }
 
-/** A bare conversation id (cancel everything), or the bounded form; anything else is ignored. */
-function parseSignal(payload: string): { conversationId: string; upToSeq?: number } | undefined {
+/** A bare conversation id (cancel everything), the bounded form or one message; anything else is ignored. */
+function parseSignal(
+  payload: string,
+): { conversationId: string; upToSeq?: number; seq?: number } | undefined {
   if (!payload.startsWith('{')) return payload === '' ? undefined : { conversationId: payload };
   try {
-    const parsed = JSON.parse(payload) as { conversationId?: unknown; upToSeq?: unknown };
-    if (typeof parsed.conversationId !== 'string' || typeof parsed.upToSeq !== 'number') return undefined;
+    const parsed = JSON.parse(payload) as { conversationId?: unknown; upToSeq?: unknown; seq?: unknown };
+    if (typeof parsed.conversationId !== 'string') return undefined;
+    if (typeof parsed.seq === 'number') return { conversationId: parsed.conversationId, seq: parsed.seq };
+    if (typeof parsed.upToSeq !== 'number') return undefined;
     return { conversationId: parsed.conversationId, upToSeq: parsed.upToSeq };
   } catch {
     return undefined;
