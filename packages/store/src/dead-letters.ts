@@ -36,6 +36,18 @@ export class DeadLetters {
     private readonly table: EventTables['deadLetters'],
   ) {}
 
+  /** What a consumer's dead-letter sink keeps of an event it gave up on. */
+  async add(consumer: string, event: EventEnvelope, error: unknown, attempts: number): Promise<void> {
+    await this.database.db.insert(this.table).values({
+      consumer,
+      eventId: event.id,
+      type: event.type,
+      envelope: event,
+      error: messageOf(error),
+      attempts,
+    });
+  }
+
   /** How `consumer` handles one delivery: what a replay runs. */
   handle(consumer: string, handler: (event: EventEnvelope) => Promise<void>): void {
     this.handlers.set(consumer, handler);
@@ -63,7 +75,7 @@ export class DeadLetters {
     try {
       await handler(row.envelope);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = messageOf(error);
       await this.database.db
         .update(table)
         .set({ error: message, attempts: row.attempts + 1 })
@@ -82,4 +94,8 @@ export class DeadLetters {
       .returning({ id: this.table.id });
     return deleted.length > 0;
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -2,7 +2,7 @@ import { type Bus, DEFAULT_EVENT_RETENTION_MS, type Subscription } from '@parley
 import type { EventEnvelope, Logger } from '@parley/kernel';
 import { and, eq, inArray, lt } from 'drizzle-orm';
 import type { Database, Tx } from './database.ts';
-import type { DeadLetters } from './dead-letters.ts';
+import { DeadLetters } from './dead-letters.ts';
 import type { EventTables } from './outbox-tables.ts';
 
 export interface IdempotentConsumerOptions {
@@ -24,7 +24,10 @@ export interface IdempotentConsumerOptions {
   keepProcessedMs?: number;
   /** How often the subscription deletes the ids it no longer needs, in batches (default hourly). */
   pruneEveryMs?: number;
-  /** Where an operator replays this consumer's dead letters: it is told how the consumer handles one. */
+  /**
+   * The service's dead letters (over `tables.deadLetters`): where this consumer's go, and where an operator
+   * replays them. Defaults to a box of its own over that table.
+   */
   deadLetters?: DeadLetters;
 }
 
@@ -53,7 +56,8 @@ export async function subscribeIdempotent(options: IdempotentConsumerOptions): P
       await options.handle(tx, event);
     });
   };
-  options.deadLetters?.handle(group, handleOnce);
+  const deadLetters = options.deadLetters ?? new DeadLetters(database, tables.deadLetters);
+  deadLetters.handle(group, handleOnce);
   const subscription = await options.bus.subscribe({
     group,
     subjects: options.subjects,
@@ -65,14 +69,7 @@ export async function subscribeIdempotent(options: IdempotentConsumerOptions): P
         { err: error, eventId: event.id, type: event.type, group, attempts },
         'event dead-lettered',
       );
-      await database.db.insert(tables.deadLetters).values({
-        consumer: group,
-        eventId: event.id,
-        type: event.type,
-        envelope: event,
-        error: error instanceof Error ? error.message : String(error),
-        attempts,
-      });
+      await deadLetters.add(group, event, error, attempts);
     },
   });
   const pruner = new ProcessedEventsPruner({

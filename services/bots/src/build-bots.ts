@@ -267,7 +267,6 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
       subscriptions.push(
         await consumeMessages({
           bus: deps.bus,
-          database,
           transcript: repositories.transcript,
           replies: repositories.replies,
           dispatcher,

@@ -1,17 +1,15 @@
 import type { Bus, Subscription } from '@parley/bus';
 import { ChatEvents, type MessageEventData } from '@parley/contracts';
 import type { EventEnvelope, Logger } from '@parley/kernel';
-import type { Database, DeadLetters } from '@parley/store';
+import type { DeadLetters } from '@parley/store';
 import type { ReplyDispatcher } from '../replies/reply-dispatcher.ts';
 import type { RepliesRepository } from '../repositories/replies-repository.ts';
 import type { TranscriptRepository } from '../repositories/transcript-repository.ts';
-import { deadLetters } from '../schema/schema.ts';
 
 export const MESSAGES_GROUP = 'bots.messages';
 
 export interface MessageConsumerDeps {
   bus: Bus;
-  database: Database;
   transcript: TranscriptRepository;
   replies: RepliesRepository;
   dispatcher: ReplyDispatcher;
@@ -34,16 +32,7 @@ export function consumeMessages(deps: MessageConsumerDeps): Promise<Subscription
     group: MESSAGES_GROUP,
     subjects: [ChatEvents.messageCreated],
     handler: (event) => handleMessage(deps, event),
-    onDeadLetter: async (event, error, attempts) => {
-      await deps.database.db.insert(deadLetters).values({
-        consumer: MESSAGES_GROUP,
-        eventId: event.id,
-        type: event.type,
-        envelope: event,
-        error: error instanceof Error ? error.message : String(error),
-        attempts,
-      });
-    },
+    onDeadLetter: (event, error, attempts) => deps.deadLetters.add(MESSAGES_GROUP, event, error, attempts),
   });
 }
 
