@@ -1,4 +1,4 @@
-import type { Ack } from '@parley/contracts';
+import type { Ack, ClientToServerEvents } from '@parley/contracts';
 import { type Logger, toAppError } from '@parley/kernel';
 import type { ChatMetrics } from '../ops/chat-metrics.ts';
 import type { RateLimiter } from './rate-limiter.ts';
@@ -14,21 +14,29 @@ type Reply = (result: Ack<object>) => void;
 export interface EventHandlerContext {
   limiter: RateLimiter;
   logger: Logger;
+  /** Every ack is counted by event and outcome (`ok` or its error code). */
+  metrics: ChatMetrics;
 }
 
 /**
  * Wraps one client event: rate limit, schema check (a compiled TypeBox validator), the domain call, and an
- * ack either way. Nothing a client sends can throw out of here, so a bad payload never costs the socket.
+ * ack either way, counted. Nothing a client sends can throw out of here, so a bad payload never costs the
+ * socket.
  */
 export function eventHandler<P, R extends object>(
+  event: keyof ClientToServerEvents,
   validator: PayloadValidator<P>,
   context: EventHandlerContext,
   run: (payload: P) => Promise<R>,
 ): (...args: unknown[]) => void {
   return (...args: unknown[]) => {
     const last = args.at(-1);
-    const reply: Reply = typeof last === 'function' ? (last as Reply) : () => {};
-    const payload = typeof last === 'function' ? args.slice(0, -1)[0] : args[0];
+    const ack = typeof last === 'function' ? (last as Reply) : undefined;
+    const payload = ack ? args.slice(0, -1)[0] : args[0];
+    const reply: Reply = (result) => {
+      context.metrics.socketEvent(event, result.ok ? 'ok' : result.error.code);
+      ack?.(result);
+    };
     if (!context.limiter.take()) {
       reply(RATE_LIMITED);
       return;
@@ -47,28 +55,6 @@ export function eventHandler<P, R extends object>(
         reply(failure(appError.code, appError.message));
       },
     );
-  };
-}
-
-/**
- * Counts how each of an event's calls ended, by the ack it got (ok, or its error code). A client that passed
- * no ack callback is given one, since the handler answers every call: the payload's position is unchanged.
- */
-export function countOutcomes(
-  event: string,
-  handler: (...args: unknown[]) => void,
-  metrics: ChatMetrics,
-): (...args: unknown[]) => void {
-  return (...args: unknown[]) => {
-    const last = args.at(-1);
-    const reply = typeof last === 'function' ? (last as Reply) : undefined;
-    const counted: Reply = (result) => {
-      metrics.socketEvent(event, result.ok ? 'ok' : result.error.code);
-      reply?.(result);
-    };
-    if (reply) args[args.length - 1] = counted;
-    else args.push(counted);
-    handler(...args);
   };
 }
 

@@ -8,7 +8,7 @@ const validator = Compile(MessageSendPayload);
 
 /** `message:send` → `{ ok, message }`, acked once the message is durable; a retry returns the original. */
 export function onMessageSend(context: SocketContext) {
-  return eventHandler(validator, context, async (payload) => {
+  return eventHandler('message:send', validator, context, async (payload) => {
     const { message } = await context.services.messages.send(
       context.principal,
       payload.conversationId,

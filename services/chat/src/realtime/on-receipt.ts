@@ -8,7 +8,7 @@ const validator = Compile(ReceiptPayload);
 
 /** `receipt` → `{ ok }`; raises the member's delivered/read high-water mark. */
 export function onReceipt(context: SocketContext) {
-  return eventHandler(validator, context, async (payload) => {
+  return eventHandler('receipt', validator, context, async (payload) => {
     await context.services.receipts.mark(
       context.principal,
       payload.conversationId,

@@ -14,7 +14,7 @@ const validator = Compile(SyncPayload);
  */
 export function onSync(context: SocketContext) {
   let running = false;
-  return eventHandler(validator, context, async (payload) => {
+  return eventHandler('sync', validator, context, async (payload) => {
     if (running)
       throw conflict(
         'A sync is already running on this connection; wait for its answer.',

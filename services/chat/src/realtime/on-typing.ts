@@ -8,7 +8,7 @@ const validator = Compile(TypingPayload);
 
 /** `typing` → `{ ok }`; members only (not across a block), relayed to the other members, never stored. */
 export function onTyping(context: SocketContext) {
-  return eventHandler(validator, context, async (payload) => {
+  return eventHandler('typing', validator, context, async (payload) => {
     const audience = await context.services.conversations.typingAudience(
       context.principal,
       payload.conversationId,

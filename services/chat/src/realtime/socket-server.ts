@@ -17,7 +17,7 @@ import type { SessionTerminator } from '../events/identity-consumer.ts';
 import type { ChatMetrics } from '../ops/chat-metrics.ts';
 import type { RealtimeServices } from './context.ts';
 import { DeltaRelay } from './delta-relay.ts';
-import { countOutcomes, failure, RATE_LIMITED } from './handle.ts';
+import { failure, RATE_LIMITED } from './handle.ts';
 import { onMessageSend } from './on-message-send.ts';
 import { onReceipt } from './on-receipt.ts';
 import { onSync } from './on-sync.ts';
@@ -190,12 +190,12 @@ export class SocketServer implements Notifier, SessionTerminator {
       services: this.options.services,
       limiter: new RateLimiter(this.options.socketRateLimit),
       logger: this.options.logger,
+      metrics: this.options.metrics,
     };
-    const { metrics } = this.options;
-    socket.on('message:send', countOutcomes('message:send', onMessageSend(context), metrics));
-    socket.on('typing', countOutcomes('typing', onTyping(context), metrics));
-    socket.on('receipt', countOutcomes('receipt', onReceipt(context), metrics));
-    socket.on('sync', countOutcomes('sync', onSync(context), metrics));
+    socket.on('message:send', onMessageSend(context));
+    socket.on('typing', onTyping(context));
+    socket.on('receipt', onReceipt(context));
+    socket.on('sync', onSync(context));
     // Anything else still gets an answer (and costs a token), so a client waiting on an ack never hangs.
     socket.onAny((event: string, ...args: unknown[]) => {
       if (KNOWN_EVENTS.has(event)) return;
