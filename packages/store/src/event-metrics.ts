@@ -75,20 +75,20 @@ async function collectAll(gauges: Gauges, sources: readonly EventMetricsSource[]
 async function collectOne(gauges: Gauges, source: EventMetricsSource): Promise<void> {
   const { service, database, tables } = source;
   try {
-    const [backlog] = await queryRows<{ pending: number; oldest: number }>(
+    // One round trip per service and scrape: the backlog, and the dead letters by consumer as JSON.
+    const [reading] = await queryRows<{ pending: number; oldest: number; dead: Record<string, number> }>(
       database.db,
       sql`select count(*)::int as pending,
-        coalesce(extract(epoch from now() - min(${tables.outbox.createdAt})), 0)::float8 as oldest
+        coalesce(extract(epoch from now() - min(${tables.outbox.createdAt})), 0)::float8 as oldest,
+        (select coalesce(json_object_agg(d.consumer, d.count), '{}'::json) from (
+          select ${tables.deadLetters.consumer} as consumer, count(*)::int as count
+          from ${tables.deadLetters} group by 1) d) as dead
         from ${tables.outbox} where ${tables.outbox.publishedAt} is null`,
     );
-    const dead = await queryRows<{ consumer: string; count: number }>(
-      database.db,
-      sql`select ${tables.deadLetters.consumer} as consumer, count(*)::int as count
-        from ${tables.deadLetters} group by 1`,
-    );
-    gauges.pending.set({ service }, backlog?.pending ?? 0);
-    gauges.oldest.set({ service }, Math.max(0, backlog?.oldest ?? 0));
-    for (const row of dead) gauges.deadLetters.set({ service, consumer: row.consumer }, row.count);
+    gauges.pending.set({ service }, reading?.pending ?? 0);
+    gauges.oldest.set({ service }, Math.max(0, reading?.oldest ?? 0));
+    for (const [consumer, count] of Object.entries(reading?.dead ?? {}))
+      gauges.deadLetters.set({ service, consumer }, count);
   } catch (error) {
     // A scrape must not fail with the database: the process's other metrics still tell what is going on.
     gauges.pending.remove({ service });
