@@ -42,11 +42,9 @@ export class Bm25Index {
   private readonly averageLength: number;
   private readonly typicalIdf: number;
 
-  /** `counted`: the passages counted ahead ({@link entryOf}); or passages to count here. */
-  constructor(passages: readonly Passage[] | { counted: readonly Entry[] }) {
-    this.entries = Array.isArray(passages)
-      ? passages.map(entryOf)
-      : [...(passages as { counted: readonly Entry[] }).counted];
+  /** `entries`: the passages with their terms counted ({@link entryOf}). */
+  constructor(entries: readonly Entry[]) {
+    this.entries = [...entries];
     this.entries.forEach((entry, position) => {
       for (const token of entry.frequencies.keys()) {
         const holders = this.postings.get(token);

@@ -18,7 +18,7 @@ export class KnowledgeBase {
     this.index =
       documents instanceof Bm25Index
         ? documents
-        : new Bm25Index(documents.flatMap((document) => splitPassages(document)));
+        : new Bm25Index(documents.flatMap((document) => splitPassages(document).map(entryOf)));
   }
 
   /**
@@ -37,7 +37,7 @@ export class KnowledgeBase {
         sliceStarted = performance.now();
       }
     }
-    return new KnowledgeBase(new Bm25Index({ counted: entries }));
+    return new KnowledgeBase(new Bm25Index(entries));
   }
 
   get passageCount(): number {
