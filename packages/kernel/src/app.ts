@@ -104,7 +104,6 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
     http: {
       // Node would refuse a request without Host itself, in a bare 400 of its own: the hook below does.
       requireHostHeader: false,
-      requestTimeout,
       headersTimeout: Math.min(60_000, requestTimeout),
       connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(requestTimeout / 10))),
     },
