@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { type ServerResponse, STATUS_CODES } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { AppError } from './errors.ts';
+import { writeRawProblem } from './raw-problem.ts';
 
 /** What the HTTP parser (or the server's request timeout) refused, as a coded problem. */
 function clientErrorProblem(error: { code?: unknown }): AppError {
@@ -30,23 +31,8 @@ export function createClientErrorHandler(
   return (error, socket) => {
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     const problem = clientErrorProblem(error);
-    const refuse = () => {
-      if (!socket.writable) {
-        socket.destroy();
-        return;
-      }
-      const body = JSON.stringify(problem.toProblem());
-      const headers: ReadonlyArray<readonly [string, string]> = [
-        ['content-type', 'application/problem+json; charset=utf-8'],
-        ['content-length', String(Buffer.byteLength(body))],
-        ['x-request-id', randomUUID()],
-        ...security,
-        ['connection', 'close'],
-      ];
-      const head = headers.map(([name, value]) => `${name}: ${value}\r\n`).join('');
-      const status = `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ''}\r\n`;
-      socket.end(`${status}${head}\r\n${body}`, () => socket.destroy());
-    };
+    const refuse = () =>
+      writeRawProblem(socket, problem, { 'x-request-id': randomUUID(), ...Object.fromEntries(security) });
     // Node's own field for the answer being written on this connection; there is no public one.
     const earlier = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
     if (!earlier || earlier.writableFinished) {

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { AppError } from '@parley/kernel';
+import { type AppError, writeRawProblem } from '@parley/kernel';
 
 /** What the edge puts on every answer to an upgrade, as on HTTP: the request id and this hop's trace. */
 export interface EdgeHeaders {
@@ -10,20 +10,7 @@ export interface EdgeHeaders {
 
 /** Answers a request that never reached Fastify (an upgrade) with a problem+json, then closes the socket. */
 export function writeProblem(socket: Duplex, error: AppError, instance: string, edge: EdgeHeaders): void {
-  const body = JSON.stringify(error.toProblem(instance));
-  const headers = {
-    'content-type': 'application/problem+json',
-    'content-length': String(Buffer.byteLength(body)),
-    ...edge,
-    connection: 'close',
-    ...error.headers,
-  };
-  const head = Object.entries(headers)
-    .map(([name, value]) => `${name}: ${value}`)
-    .join('\r\n');
-  if (socket.writable)
-    socket.end(`HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\n${head}\r\n\r\n${body}`);
-  else socket.destroy();
+  writeRawProblem(socket, error, { ...edge }, instance);
 }
 
 /**
