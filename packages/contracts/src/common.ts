@@ -14,6 +14,11 @@ export const ProblemSchema = Type.Object(
   { $id: 'Problem', description: 'RFC 9457 problem details' },
 );
 
+/** The problem+json responses a route can give, one schema per status, so every status it answers has one. */
+export function problems(...statuses: number[]): Record<number, typeof ProblemSchema> {
+  return Object.fromEntries(statuses.map((status) => [status, ProblemSchema]));
+}
+
 export const Timestamp = Type.String({ format: 'date-time' });
 
 /** Cursor pagination query: `limit` 1..100 (default 20) and an opaque `cursor`. */

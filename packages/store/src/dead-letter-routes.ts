@@ -1,4 +1,4 @@
-import { ProblemSchema } from '@parley/contracts';
+import { problems } from '@parley/contracts';
 import { AppError, notFound, requireServiceToken, type TypedApp } from '@parley/kernel';
 import { Type } from 'typebox';
 import type { DeadLetters } from './dead-letters.ts';
@@ -17,8 +17,6 @@ const DeadLetterSchema = Type.Object({
 });
 
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
-const problem = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((status) => [status, ProblemSchema]));
 
 /**
  * An operator's handle on a service's dead letters (what the `dead_letters` gauge counts), behind the
@@ -54,7 +52,7 @@ export function registerDeadLetterRoutes(
             /** Pass as `after` for the next page; null on the last. */
             next: Type.Union([Type.Integer(), Type.Null()]),
           }),
-          ...problem(400, 401),
+          ...problems(400, 401),
         },
       },
     },
@@ -83,7 +81,7 @@ export function registerDeadLetterRoutes(
       schema: {
         hide: true,
         params: IdParams,
-        response: { 200: Type.Object({ replayed: Type.Literal(true) }), ...problem(400, 401, 404, 409) },
+        response: { 200: Type.Object({ replayed: Type.Literal(true) }), ...problems(400, 401, 404, 409) },
       },
     },
     async (request) => {
@@ -109,7 +107,7 @@ export function registerDeadLetterRoutes(
     `${base}/:id`,
     {
       preHandler,
-      schema: { hide: true, params: IdParams, response: { 204: Type.Null(), ...problem(400, 401, 404) } },
+      schema: { hide: true, params: IdParams, response: { 204: Type.Null(), ...problems(400, 401, 404) } },
     },
     async (request, reply) => {
       if (!(await deadLetters.discard(request.params.id))) throw notFound('No such dead letter.');

@@ -1,4 +1,3 @@
-import { ProblemSchema } from '@parley/contracts';
 import { type TSchema, Type } from 'typebox';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../passwords/password-policy.ts';
 
@@ -118,7 +117,4 @@ export const PageQuery = {
 
 export const NoContent = Type.Null({ description: 'No content' });
 
-/** The problem+json responses a route can give, one schema per status. */
-export function problems(...statuses: number[]): Record<number, typeof ProblemSchema> {
-  return Object.fromEntries(statuses.map((status) => [status, ProblemSchema]));
-}
+export { problems } from '@parley/contracts';
