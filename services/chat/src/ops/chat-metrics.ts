@@ -52,13 +52,14 @@ export class ChatMetrics {
     this.connectedSockets = count;
   }
 
-  socketEvent(event: string, outcome: string): void {
+  /** The counter of one event's calls with one outcome, to keep and increment. */
+  socketEventCounter(event: string, outcome: string): { inc(): void } {
     const key = `${event}\u0000${outcome}`;
     let counter = this.eventCounters.get(key);
     if (!counter) {
       counter = this.socketEvents.labels({ event, outcome });
       this.eventCounters.set(key, counter);
     }
-    counter.inc();
+    return counter;
   }
 }

@@ -29,12 +29,15 @@ export function eventHandler<P, R extends object>(
   context: EventHandlerContext,
   run: (payload: P) => Promise<R>,
 ): (...args: unknown[]) => void {
+  // The common outcome's counter found once per handler, not once per event.
+  const succeeded = context.metrics.socketEventCounter(event, 'ok');
   return (...args: unknown[]) => {
     const last = args.at(-1);
     const ack = typeof last === 'function' ? (last as Reply) : undefined;
     const payload = ack ? args.slice(0, -1)[0] : args[0];
     const reply: Reply = (result) => {
-      context.metrics.socketEvent(event, result.ok ? 'ok' : result.error.code);
+      if (result.ok) succeeded.inc();
+      else context.metrics.socketEventCounter(event, result.error.code).inc();
       ack?.(result);
     };
     if (!context.limiter.take()) {
