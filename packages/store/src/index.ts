@@ -3,6 +3,7 @@ export * from './dead-letter-routes.ts';
 export * from './dead-letters.ts';
 export * from './direct-publisher.ts';
 export * from './event-metrics.ts';
+export * from './event-operations.ts';
 export * from './idempotent-consumer.ts';
 export * from './migrate.ts';
 export * from './outbox.ts';

@@ -12,15 +12,7 @@ import {
   type ServicePlugin,
   type TypedApp,
 } from '@parley/kernel';
-import {
-  type Database,
-  DeadLetters,
-  migrate,
-  Outbox,
-  OutboxPublishing,
-  registerDeadLetterRoutes,
-  registerEventMetrics,
-} from '@parley/store';
+import { type Database, installEventOperations, migrate, Outbox, OutboxPublishing } from '@parley/store';
 import type { ChatClient } from './chat/chat-client.ts';
 import { HttpChatClient } from './chat/http-chat-client.ts';
 import { BotService } from './domain/bot-service.ts';
@@ -233,20 +225,15 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
       logger,
     };
     installAuthentication(app);
-    registerEventMetrics(app.metrics.registry, {
-      service: 'bots',
-      database,
-      tables: { outbox: outboxTable, deadLetters },
-      logger,
-    });
     botRoutes(app, routeDeps);
     knowledgeRoutes(app, routeDeps);
     openAiRoutes(app, routeDeps);
-    const deadLetterBox = new DeadLetters(database, deadLetters);
-    registerDeadLetterRoutes(app, {
+    const deadLetterBox = installEventOperations(app, {
       service: 'bots',
-      deadLetters: deadLetterBox,
+      database,
+      tables: { outbox: outboxTable, deadLetters },
       internalToken: deps.internalToken,
+      logger,
     });
 
     const publishing = new OutboxPublishing({

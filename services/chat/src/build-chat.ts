@@ -10,15 +10,7 @@ import {
   type ServicePlugin,
   type TypedApp,
 } from '@parley/kernel';
-import {
-  type Database,
-  DeadLetters,
-  migrate,
-  Outbox,
-  OutboxPublishing,
-  registerDeadLetterRoutes,
-  registerEventMetrics,
-} from '@parley/store';
+import { type Database, installEventOperations, migrate, Outbox, OutboxPublishing } from '@parley/store';
 import { ConversationService } from './domain/conversations.ts';
 import type { DomainDeps } from './domain/deps.ts';
 import { HistoryService } from './domain/history.ts';
@@ -125,20 +117,15 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
     await migrate(database, { schema: 'chat', migrationsFolder: CHAT_MIGRATIONS });
     installAuthentication(app);
     metrics.register(app.metrics.registry);
-    registerEventMetrics(app.metrics.registry, {
-      service: 'chat',
-      database,
-      tables: { outbox: outboxTable, deadLetters },
-      logger,
-    });
     conversationRoutes(app, routeDeps);
     messageRoutes(app, routeDeps);
     internalRoutes(app, routeDeps);
-    const deadLetterBox = new DeadLetters(database, deadLetters);
-    registerDeadLetterRoutes(app, {
+    const deadLetterBox = installEventOperations(app, {
       service: 'chat',
-      deadLetters: deadLetterBox,
+      database,
+      tables: { outbox: outboxTable, deadLetters },
       internalToken: deps.internalToken,
+      logger,
     });
     await uploadRoutes(app, routeDeps, config.uploadMaxBytes);
 
