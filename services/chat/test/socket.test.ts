@@ -211,6 +211,41 @@ describe('chat real time (Socket.IO)', () => {
     assert.equal(eveGot.length, 0);
   });
 
+  it('lets an agent type in a support conversation before joining it, held-back starts included', async () => {
+    // The person waiting for help should see someone is on it before the agent's first message.
+    const [agent, customer] = await Promise.all([chat.user('agent'), chat.user()]);
+    const support = await chat.app.inject({
+      method: 'POST',
+      url: '/api/v1/conversations',
+      headers: bearer(customer),
+      payload: { type: 'support' },
+    });
+    assert.equal(support.statusCode, 201, support.body);
+    const supportId = support.json().id as string;
+    const [agentSocket, customerSocket, outsiderSocket] = await Promise.all([
+      client(agent),
+      client(customer),
+      client(eve),
+    ]);
+    const heard = collect(customerSocket, 'typing');
+    const typing = (socket: ChatClient, value: boolean) =>
+      socket.emitWithAck('typing', { conversationId: supportId, typing: value });
+    assert.equal((await typing(agentSocket, true)).ok, true);
+    await waitFor(() => heard.length === 1);
+    assert.deepEqual(heard[0], { conversationId: supportId, userId: agent.id, typing: true });
+    // Stopped and started again within the throttle window: the start is said once the window has passed.
+    assert.equal((await typing(agentSocket, false)).ok, true);
+    assert.equal((await typing(agentSocket, true)).ok, true);
+    await waitFor(() => heard.length === 3, 5000);
+    assert.deepEqual(
+      heard.map((event) => event.typing),
+      [true, false, true],
+    );
+    // People other than staff still need to be members.
+    const outsider = await typing(outsiderSocket, true);
+    assert.equal(!outsider.ok && outsider.error.code, 'not_found');
+  });
+
   it('keeps the typing throttle through stop-start, and one tab closing leaves the other typing', async () => {
     const [tabOne, tabTwo, bobSocket] = await Promise.all([client(carol), client(carol), client(bob)]);
     const bobGot = collect(bobSocket, 'typing');

@@ -22,11 +22,17 @@ import type {
   MemberRow,
   NewConversationRow,
 } from '../repositories/conversations-repository.ts';
-import { hiddenConversation, mayRead } from './access.ts';
+import { hiddenConversation, mayRead, staffMayWork } from './access.ts';
 import type { DomainDeps } from './deps.ts';
 import { toConversation, toSnapshot } from './mappers.ts';
 import { actorOf, type MessageService } from './messages.ts';
 import { canTransition } from './status-machine.ts';
+
+export interface TypingAudience {
+  memberIds: string[];
+  /** The typist is staff working the conversation without being a member. */
+  asStaff: boolean;
+}
 
 export interface ConversationPage {
   items: Conversation[];
@@ -352,15 +358,24 @@ export class ConversationService {
    * Who is told that `principal` is typing: the conversation's members. In a direct conversation with a
    * block between the two nobody is, and the caller hears why, as a send would be refused there.
    */
-  async typingAudience(principal: Principal, id: string): Promise<string[]> {
+  /**
+   * Who hears the principal typing there: its members. Staff type where they may write without being
+   * members (a support agent drafting the first answer in a conversation handed over to people): the
+   * person waiting sees someone is on it before the agent's first message makes them a member.
+   */
+  async typingAudience(principal: Principal, id: string): Promise<TypingAudience> {
     const [memberRows, silenced] = await Promise.all([
       this.deps.conversations.membersOf([id]),
       this.deps.users.blockSilences(principal.userId, id),
     ]);
     const memberIds = memberRows.map((member) => member.userId);
-    if (!memberIds.includes(principal.userId)) throw hiddenConversation();
+    if (!memberIds.includes(principal.userId)) {
+      const conversation = isStaff(principal.role) ? await this.deps.conversations.findById(id) : undefined;
+      if (!conversation || !staffMayWork(principal, conversation)) throw hiddenConversation();
+      return { memberIds, asStaff: true };
+    }
     if (silenced) throw forbidden('You cannot message this user.');
-    return memberIds;
+    return { memberIds, asStaff: false };
   }
 
   private async refuseBlocked(userId: string, others: readonly string[]): Promise<void> {

@@ -6,10 +6,13 @@ import { eventHandler } from './handle.ts';
 /** Compiled once per process, not per socket: validators are code, and sockets are many. */
 const validator = Compile(TypingPayload);
 
-/** `typing` → `{ ok }`; members only (not across a block), relayed to the other members, never stored. */
+/**
+ * `typing` → `{ ok }`; members (not across a block) and staff where they may write, relayed to the other
+ * members, never stored.
+ */
 export function onTyping(context: SocketContext) {
   return eventHandler('typing', validator, context, async (payload) => {
-    const audience = await context.services.conversations.typingAudience(
+    const { memberIds, asStaff } = await context.services.conversations.typingAudience(
       context.principal,
       payload.conversationId,
     );
@@ -18,7 +21,8 @@ export function onTyping(context: SocketContext) {
       context.socketId,
       payload.conversationId,
       payload.typing,
-      audience,
+      memberIds,
+      asStaff,
     );
     return {};
   });

@@ -14,6 +14,8 @@ interface Typing {
   deferred: NodeJS.Timeout | undefined;
   /** Whether the members were told: a stop before the held-back start says nothing either. */
   announced: boolean;
+  /** Staff working the conversation without being a member: membership is not what lets them type. */
+  asStaff: boolean;
 }
 
 /** Typing indicators: relayed to the other members, throttled, expiring, never stored. */
@@ -33,6 +35,7 @@ export class TypingRelay {
     conversationId: string,
     typing: boolean,
     memberIds: readonly string[],
+    asStaff = false,
   ): Promise<void> {
     const key = `${userId} ${conversationId}`;
     const current = this.active.get(key);
@@ -47,7 +50,9 @@ export class TypingRelay {
       expiry: undefined as never,
       deferred: undefined,
       announced: false,
+      asStaff,
     };
+    entry.asStaff = asStaff;
     clearTimeout(entry.expiry);
     entry.expiry = setTimeout(() => void this.expire(key, entry, userId, conversationId), TYPING_EXPIRES_MS);
     entry.expiry.unref();
@@ -111,7 +116,7 @@ export class TypingRelay {
       return;
     }
     // Stopped meanwhile, or no longer a member: nothing to say.
-    if (this.active.get(key) !== entry || !memberIds.includes(userId)) return;
+    if (this.active.get(key) !== entry || !(entry.asStaff || memberIds.includes(userId))) return;
     this.announce(key, entry, userId, conversationId, memberIds);
   }
 
