@@ -28,6 +28,7 @@ import {
 } from '@parley/kernel';
 import { openDatabase } from '@parley/store';
 import { openPostgresTestDatabase, type TestDatabase } from '@parley/store/testing';
+import { startBareChain } from './bots/bare-chain.ts';
 import type {
   BurstResult,
   ClientCommand,
@@ -215,6 +216,31 @@ try {
   console.log(`  all ${burst.streams} replies complete after ${ms(burst.durationMs)}`);
   const ok = burst.intact === burst.streams && burst.gaps === 0;
   console.log(`  no dropped deltas → ${ok ? 'met' : 'NOT met'}`);
+
+  // The floor: the same sends and the same provider through the barest chain that keeps the promises.
+  const bare = await startBareChain(database, baseUrl);
+  try {
+    await clients.request({ kind: 'reconnect', url: bare.url, users });
+    const floor = await clients.request<LatencyResult>({
+      kind: 'latency',
+      samples: LATENCY_SAMPLES,
+      warmup: 20,
+      firstTokenDelayMs: FIRST_TOKEN_DELAY_MS,
+      thinkMs: THINK_MS,
+    });
+    console.log(
+      `\n3. The floor (bench/bots/bare-chain.ts): one statement stores the send, one write claims the reply, undici asks the provider, the first token goes straight to the socket (${floor.samples} samples, as in 1.)`,
+    );
+    console.log(line('added by the bare chain', floor.added));
+    console.log(line('  of which: send → acknowledged', floor.ack));
+    console.log(line('  of which: send → provider has the request', floor.beforeProvider));
+    console.log(line('  of which: provider first token → client', floor.tokenPath));
+    console.log(
+      `  Parley adds ${ms(latency.added.p50 - floor.added.p50)} at p50 over the floor; the target (5 ms) is ${(5 / floor.added.p50).toFixed(2)}x the floor`,
+    );
+  } finally {
+    await bare.close();
+  }
   await clients.request({ kind: 'stop' });
 } finally {
   clients.stop();

@@ -212,6 +212,10 @@ async function handle(command: ClientCommand): Promise<unknown> {
     case 'connect':
       await connect(command.url, command.users);
       return { connected: clients.length };
+    case 'reconnect':
+      for (const client of clients.splice(0)) client.socket.disconnect();
+      await connect(command.url, command.users);
+      return { connected: clients.length };
     case 'latency':
       return latency(command.samples, command.warmup, command.firstTokenDelayMs, command.thinkMs);
     case 'burst':

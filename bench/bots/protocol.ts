@@ -15,6 +15,8 @@ export interface ClientUser {
 export type ClientCommand =
   | { id: number; kind: 'startProvider' }
   | { id: number; kind: 'connect'; url: string; users: ClientUser[] }
+  /** Drops every client and connects the same users to another server. */
+  | { id: number; kind: 'reconnect'; url: string; users: ClientUser[] }
   /** One message at a time: time to first delta at the client against the provider's own first-token time. */
   | {
       id: number;
