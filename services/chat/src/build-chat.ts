@@ -138,7 +138,7 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
         receipts,
         sync: new SyncService(domain),
         conversationsRepository: domain.conversations,
-        typing: new TypingRelay(domain.conversations, notifier),
+        typing: new TypingRelay(domain.conversations, domain.users, notifier),
         logger,
       },
       cache: deps.cache,

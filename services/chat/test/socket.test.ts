@@ -300,6 +300,39 @@ describe('chat real time (Socket.IO)', () => {
     assert.deepEqual(leavingGot, [], 'no longer a member: told nothing of the conversation');
   });
 
+  it('says nothing of a held-back typing start across a block made while it was held back', async () => {
+    const [typist, watcher] = await Promise.all([chat.user(), chat.user()]);
+    const direct = await chat.app.inject({
+      method: 'POST',
+      url: '/api/v1/conversations',
+      headers: bearer(typist),
+      payload: { type: 'direct', memberIds: [watcher.id] },
+    });
+    assert.equal(direct.statusCode, 201, direct.body);
+    const directId = direct.json().id as string;
+    const [typistSocket, watcherSocket] = await Promise.all([client(typist), client(watcher)]);
+    const heard = collect(watcherSocket, 'typing');
+    const typing = (value: boolean) =>
+      typistSocket.emitWithAck('typing', { conversationId: directId, typing: value });
+    await typing(true);
+    await typing(false);
+    await waitFor(() => heard.length === 2);
+    // Started again inside the throttle window: held back, and the watcher blocks the typist meanwhile.
+    assert.equal((await typing(true)).ok, true);
+    const blocked = await chat.app.inject({
+      method: 'POST',
+      url: `/api/v1/users/${typist.id}/block`,
+      headers: bearer(watcher),
+    });
+    assert.ok(blocked.statusCode < 300, blocked.body);
+    await sleep(2500);
+    assert.deepEqual(
+      heard.map((event) => event.typing),
+      [true, false],
+      'the held-back start is not said once a block stands between them',
+    );
+  });
+
   it('stores receipts as high-water marks and tells the members', async () => {
     const [aliceSocket, bobSocket] = await Promise.all([client(alice), client(bob)]);
     const sent = await aliceSocket.emitWithAck('message:send', {

@@ -1,5 +1,6 @@
 import type { Notifier } from '../domain/notifier.ts';
 import type { ConversationsRepository } from '../repositories/conversations-repository.ts';
+import type { UsersRepository } from '../repositories/users-repository.ts';
 
 /** At most one `typing: true` per user and conversation in this window; refreshes in between are absorbed. */
 export const TYPING_THROTTLE_MS = 2000;
@@ -26,6 +27,7 @@ export class TypingRelay {
 
   constructor(
     private readonly conversations: ConversationsRepository,
+    private readonly users: UsersRepository,
     private readonly notifier: Notifier,
   ) {}
 
@@ -109,14 +111,20 @@ export class TypingRelay {
   ): Promise<void> {
     if (this.active.get(key) !== entry) return;
     let memberIds: string[];
+    let silenced: boolean;
     try {
-      memberIds = (await this.conversations.membersOf([conversationId])).map((row) => row.userId);
+      const [memberRows, blocked] = await Promise.all([
+        this.conversations.membersOf([conversationId]),
+        this.users.blockSilences(userId, conversationId),
+      ]);
+      memberIds = memberRows.map((row) => row.userId);
+      silenced = blocked;
     } catch {
       // Best effort, like an expiry: the next refresh of the start says it.
       return;
     }
-    // Stopped meanwhile, or no longer a member: nothing to say.
-    if (this.active.get(key) !== entry || !(entry.asStaff || memberIds.includes(userId))) return;
+    // Stopped meanwhile, no longer a member, or blocked since (or blocking): nothing to say.
+    if (this.active.get(key) !== entry || silenced || !(entry.asStaff || memberIds.includes(userId))) return;
     this.announce(key, entry, userId, conversationId, memberIds);
   }
 
