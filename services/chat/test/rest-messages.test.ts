@@ -261,6 +261,33 @@ describe('chat REST: messages', () => {
     assert.equal(outsider.statusCode, 404);
   });
 
+  it('tells staff who have not joined a support conversation that receipts need membership', async () => {
+    const [agent, customer] = await Promise.all([chat.user('agent'), chat.user()]);
+    const support = await chat.app.inject({
+      method: 'POST',
+      url: '/api/v1/conversations',
+      headers: bearer(customer),
+      payload: { type: 'support' },
+    });
+    assert.equal(support.statusCode, 201, support.body);
+    const supportId = support.json().id as string;
+    await send(customer, { body: 'anyone there?' }, supportId);
+    const read = () =>
+      chat.app.inject({
+        method: 'POST',
+        url: `/api/v1/conversations/${supportId}/read`,
+        headers: bearer(agent),
+        payload: { seq: 1 },
+      });
+    const early = await read();
+    assert.equal(early.statusCode, 409, early.body);
+    assert.equal(early.headers['content-type'], 'application/problem+json; charset=utf-8');
+    assert.equal(early.json().code, 'not_a_member');
+    // Answering makes the agent a member, whose read position is then kept.
+    await send(agent, { body: 'Hello, I am here to help.' }, supportId);
+    assert.equal((await read()).statusCode, 204);
+  });
+
   it('searches the full text of the caller’s conversations only (PostgreSQL FTS, on PGlite too)', async () => {
     await send(alice, { body: 'The quarterly report is ready for review' });
     const eveOwn = await chat.app.inject({

@@ -1,6 +1,6 @@
 import { ChatEvents, type ReceiptEventData, type ReceiptKind } from '@parley/contracts';
-import { createEvent, type Principal } from '@parley/kernel';
-import { hiddenConversation } from './access.ts';
+import { conflict, createEvent, isStaff, type Principal } from '@parley/kernel';
+import { hiddenConversation, staffMayWork } from './access.ts';
 import type { DomainDeps } from './deps.ts';
 import { actorOf } from './messages.ts';
 
@@ -24,7 +24,7 @@ export class ReceiptService {
       this.deps.users.blockSilences(principal.userId, conversationId),
     ]);
     const memberIds = memberRows.map((row) => row.userId);
-    if (!memberIds.includes(principal.userId)) throw hiddenConversation();
+    if (!memberIds.includes(principal.userId)) throw await this.notAMember(principal, conversationId);
     const raised = await this.deps.outbox.transaction(async (tx) => {
       const marks = await this.deps.conversations.raiseReceipt(
         tx,
@@ -60,5 +60,20 @@ export class ReceiptService {
       seq: raised.seq,
       kind,
     });
+  }
+
+  /**
+   * Staff working a conversation they have not joined see it, so "no such conversation" would be untrue;
+   * but a mark belongs to a member, which their first message there makes them.
+   */
+  private async notAMember(principal: Principal, conversationId: string): Promise<Error> {
+    const conversation = isStaff(principal.role)
+      ? await this.deps.conversations.findById(conversationId)
+      : undefined;
+    if (!conversation || !staffMayWork(principal, conversation)) return hiddenConversation();
+    return conflict(
+      'Receipts are kept for members; your first message in this conversation makes you one.',
+      'not_a_member',
+    );
   }
 }

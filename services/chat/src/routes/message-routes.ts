@@ -106,7 +106,7 @@ export function messageRoutes(app: TypedApp, deps: RouteDeps): void {
         security,
         params: IdParams,
         body: ReadBody,
-        response: { 204: Type.Null(), ...problems(400, 401, 404) },
+        response: { 204: Type.Null(), ...problems(400, 401, 404, 409) },
       },
     },
     async (request, reply) => {
