@@ -263,14 +263,7 @@ describe('chat REST: messages', () => {
 
   it('tells staff who have not joined a support conversation that receipts need membership', async () => {
     const [agent, customer] = await Promise.all([chat.user('agent'), chat.user()]);
-    const support = await chat.app.inject({
-      method: 'POST',
-      url: '/api/v1/conversations',
-      headers: bearer(customer),
-      payload: { type: 'support' },
-    });
-    assert.equal(support.statusCode, 201, support.body);
-    const supportId = support.json().id as string;
+    const supportId = (await chat.createSupport(customer)).id;
     await send(customer, { body: 'anyone there?' }, supportId);
     const read = () =>
       chat.app.inject({

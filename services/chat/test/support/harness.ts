@@ -43,6 +43,8 @@ export interface ChatHarness {
   user: Accounts['user'];
   /** Creates a group owned by `owner` through the REST API, as a client would. */
   createGroup(owner: TestUser, memberIds: string[]): Promise<Conversation>;
+  /** Opens a support conversation for `customer` through the REST API, as a client would. */
+  createSupport(customer: TestUser): Promise<Conversation>;
   close(): Promise<void>;
 }
 
@@ -117,6 +119,17 @@ export async function startChat(options: HarnessOptions = {}): Promise<ChatHarne
   const url = options.listen ? await app.listen({ port: 0, host: '127.0.0.1' }) : '';
   const accounts = new Accounts(app, database.database);
 
+  const createConversation = async (creator: TestUser, payload: object): Promise<Conversation> => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/v1/conversations',
+      headers: bearer(creator),
+      payload,
+    });
+    if (response.statusCode !== 201)
+      throw new Error(`conversation not created: ${response.statusCode} ${response.body}`);
+    return response.json() as Conversation;
+  };
   return {
     app,
     url,
@@ -126,17 +139,8 @@ export async function startChat(options: HarnessOptions = {}): Promise<ChatHarne
     dataDir,
     accounts,
     user: (role, name) => accounts.user(role, name),
-    async createGroup(owner, memberIds) {
-      const response = await app.inject({
-        method: 'POST',
-        url: '/api/v1/conversations',
-        headers: bearer(owner),
-        payload: { type: 'group', memberIds },
-      });
-      if (response.statusCode !== 201)
-        throw new Error(`group not created: ${response.statusCode} ${response.body}`);
-      return response.json() as Conversation;
-    },
+    createGroup: (owner, memberIds) => createConversation(owner, { type: 'group', memberIds }),
+    createSupport: (customer) => createConversation(customer, { type: 'support' }),
     async close() {
       await app.close();
       if (shared) return;
