@@ -175,13 +175,15 @@ try {
     `conditions: ${availableParallelism()} cores, Node ${process.version}, ${database.kind === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'}, in-memory cache and bus (one process, as npm start), loopback; Parley in this process, ${CLIENTS} Socket.IO clients and the streaming test provider in one child process; default coalescing (50 ms / 64 characters)`,
   );
 
-  const latency = await clients.request<LatencyResult>({
-    kind: 'latency',
-    samples: LATENCY_SAMPLES,
-    warmup: 20,
-    firstTokenDelayMs: FIRST_TOKEN_DELAY_MS,
-    thinkMs: THINK_MS,
-  });
+  const measureLatency = () =>
+    clients.request<LatencyResult>({
+      kind: 'latency',
+      samples: LATENCY_SAMPLES,
+      warmup: 20,
+      firstTokenDelayMs: FIRST_TOKEN_DELAY_MS,
+      thinkMs: THINK_MS,
+    });
+  const latency = await measureLatency();
   console.log(
     `\n1. Time to first delta, one message at a time (${latency.samples} samples after 20 warm-up, ${THINK_MS} ms apart)`,
   );
@@ -221,13 +223,7 @@ try {
   const bare = await startBareChain(database, baseUrl);
   try {
     await clients.request({ kind: 'reconnect', url: bare.url, users });
-    const floor = await clients.request<LatencyResult>({
-      kind: 'latency',
-      samples: LATENCY_SAMPLES,
-      warmup: 20,
-      firstTokenDelayMs: FIRST_TOKEN_DELAY_MS,
-      thinkMs: THINK_MS,
-    });
+    const floor = await measureLatency();
     console.log(
       `\n3. The floor (bench/bots/bare-chain.ts): one statement stores the send, one write claims the reply, undici asks the provider, the first token goes straight to the socket (${floor.samples} samples, as in 1.)`,
     );
