@@ -1,9 +1,27 @@
 import { isStaff, notFound, type Principal } from '@parley/kernel';
-import type { ConversationRow, MemberRow } from '../repositories/conversations-repository.ts';
+import type {
+  ConversationRow,
+  ConversationsRepository,
+  MemberRow,
+} from '../repositories/conversations-repository.ts';
 
 /** Staff work bot and support conversations without being members; direct and group ones stay private. */
 export function staffMayWork(principal: Principal, conversation: Pick<ConversationRow, 'type'>): boolean {
   return isStaff(principal.role) && (conversation.type === 'support' || conversation.type === 'bot');
+}
+
+/**
+ * For a principal known not to be a member: whether they are staff working the conversation anyway (it
+ * exists and is a bot or support one). Looked up only then, so members pay nothing for it.
+ */
+export async function staffWorksUnjoined(
+  conversations: ConversationsRepository,
+  principal: Principal,
+  conversationId: string,
+): Promise<boolean> {
+  if (!isStaff(principal.role)) return false;
+  const conversation = await conversations.findById(conversationId);
+  return conversation !== undefined && staffMayWork(principal, conversation);
 }
 
 export function mayRead(

@@ -22,7 +22,7 @@ import type {
   MemberRow,
   NewConversationRow,
 } from '../repositories/conversations-repository.ts';
-import { hiddenConversation, mayRead, staffMayWork } from './access.ts';
+import { hiddenConversation, mayRead, staffWorksUnjoined } from './access.ts';
 import type { DomainDeps } from './deps.ts';
 import { toConversation, toSnapshot } from './mappers.ts';
 import { actorOf, type MessageService } from './messages.ts';
@@ -353,15 +353,11 @@ export class ConversationService {
     return found;
   }
 
-  /** A group is no way around a block: nobody adds a user who blocked them, or whom they blocked. */
   /**
    * Who is told that `principal` is typing: the conversation's members. In a direct conversation with a
-   * block between the two nobody is, and the caller hears why, as a send would be refused there.
-   */
-  /**
-   * Who hears the principal typing there: its members. Staff type where they may write without being
-   * members (a support agent drafting the first answer in a conversation handed over to people): the
-   * person waiting sees someone is on it before the agent's first message makes them a member.
+   * block between the two nobody is, and the caller hears why, as a send would be refused there. Staff
+   * type where they may write without being members (an agent drafting the first answer to a conversation
+   * handed over to people), so the person waiting sees someone is on it.
    */
   async typingAudience(principal: Principal, id: string): Promise<TypingAudience> {
     const [memberRows, silenced] = await Promise.all([
@@ -370,14 +366,14 @@ export class ConversationService {
     ]);
     const memberIds = memberRows.map((member) => member.userId);
     if (!memberIds.includes(principal.userId)) {
-      const conversation = isStaff(principal.role) ? await this.deps.conversations.findById(id) : undefined;
-      if (!conversation || !staffMayWork(principal, conversation)) throw hiddenConversation();
+      if (!(await staffWorksUnjoined(this.deps.conversations, principal, id))) throw hiddenConversation();
       return { memberIds, asStaff: true };
     }
     if (silenced) throw forbidden('You cannot message this user.');
     return { memberIds, asStaff: false };
   }
 
+  /** A group is no way around a block: nobody adds a user who blocked them, or whom they blocked. */
   private async refuseBlocked(userId: string, others: readonly string[]): Promise<void> {
     if ((await this.deps.users.blockedAmong(userId, others)).length > 0)
       throw forbidden('You cannot add a user you have blocked or who has blocked you.');

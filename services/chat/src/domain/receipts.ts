@@ -1,6 +1,6 @@
 import { ChatEvents, type ReceiptEventData, type ReceiptKind } from '@parley/contracts';
-import { conflict, createEvent, isStaff, type Principal } from '@parley/kernel';
-import { hiddenConversation, staffMayWork } from './access.ts';
+import { conflict, createEvent, type Principal } from '@parley/kernel';
+import { hiddenConversation, staffWorksUnjoined } from './access.ts';
 import type { DomainDeps } from './deps.ts';
 import { actorOf } from './messages.ts';
 
@@ -67,10 +67,8 @@ export class ReceiptService {
    * but a mark belongs to a member, which their first message there makes them.
    */
   private async notAMember(principal: Principal, conversationId: string): Promise<Error> {
-    const conversation = isStaff(principal.role)
-      ? await this.deps.conversations.findById(conversationId)
-      : undefined;
-    if (!conversation || !staffMayWork(principal, conversation)) return hiddenConversation();
+    if (!(await staffWorksUnjoined(this.deps.conversations, principal, conversationId)))
+      return hiddenConversation();
     return conflict(
       'Receipts are kept for members; your first message in this conversation makes you one.',
       'not_a_member',
