@@ -8,6 +8,7 @@ import {
 import type { EventEnvelope, Logger } from '@parley/kernel';
 import { type ChatClient, ChatRefusedError } from '../chat/chat-client.ts';
 import type { CancellationRegistry } from '../replies/cancellation.ts';
+import { answeredByBot } from './answered-by-bot.ts';
 
 export const CONVERSATIONS_GROUP = 'bots.conversations';
 
@@ -40,9 +41,13 @@ export async function handleConversation(
   event: EventEnvelope,
 ): Promise<void> {
   if (event.type === ChatEvents.messageDeleted) {
-    // A question its author took back is not answered: the reply to it stops, queued or streaming.
-    const message = (event.data as Partial<MessageEventData> | null)?.message;
+    // A question its author took back is not answered: the reply to it stops, queued or streaming. Only
+    // where a bot answers: other deletions would reach every bots process's cancellation for nothing.
+    const data = event.data as Partial<MessageEventData> | null;
+    const message = data?.message;
     if (
+      data?.conversation &&
+      answeredByBot(data.conversation) &&
       message?.senderType === 'user' &&
       typeof message.conversationId === 'string' &&
       Number.isSafeInteger(message.seq)

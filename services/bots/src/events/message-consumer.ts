@@ -5,6 +5,7 @@ import type { DeadLetters } from '@parley/store';
 import type { ReplyDispatcher } from '../replies/reply-dispatcher.ts';
 import type { RepliesRepository } from '../repositories/replies-repository.ts';
 import type { TranscriptRepository } from '../repositories/transcript-repository.ts';
+import { answeredByBot } from './answered-by-bot.ts';
 
 export const MESSAGES_GROUP = 'bots.messages';
 
@@ -43,7 +44,7 @@ export async function handleMessage(deps: MessageConsumerDeps, event: EventEnvel
     return;
   }
   const { message, conversation } = data;
-  if ((conversation.type !== 'bot' && conversation.type !== 'support') || !conversation.botId) return;
+  if (!answeredByBot(conversation) || !conversation.botId) return;
   const entry = {
     conversationId: conversation.id,
     seq: message.seq,
