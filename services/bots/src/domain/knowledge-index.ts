@@ -53,6 +53,8 @@ export class KnowledgeIndex implements KnowledgeSource {
     const started = performance.now();
     const documents = await this.knowledge.all(botId);
     const entry = { version, base: await KnowledgeBase.build(documents) };
+    // Builds yield to the event loop, so an older version's may finish after a newer one's: never over it.
+    if ((this.cache.get(botId)?.version ?? Number.NEGATIVE_INFINITY) > version) return entry;
     this.cache.delete(botId);
     this.cache.set(botId, entry);
     while (this.cache.size > CAPACITY) {

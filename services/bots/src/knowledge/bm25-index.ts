@@ -36,7 +36,7 @@ export function entryOf(passage: Passage): Entry {
 
 /** An inverted index over passages, built once per knowledge-base version. */
 export class Bm25Index {
-  private readonly entries: Entry[];
+  private readonly entries: readonly Entry[];
   /** For each stem, the entries (by position) that hold it: a query only visits passages it can match. */
   private readonly postings = new Map<string, number[]>();
   private readonly averageLength: number;
@@ -44,7 +44,7 @@ export class Bm25Index {
 
   /** `entries`: the passages with their terms counted ({@link entryOf}). */
   constructor(entries: readonly Entry[]) {
-    this.entries = [...entries];
+    this.entries = entries;
     this.entries.forEach((entry, position) => {
       for (const token of entry.frequencies.keys()) {
         const holders = this.postings.get(token);
@@ -90,8 +90,8 @@ export class Bm25Index {
         matched.set(holder, sums);
       }
     });
+    // Every matched passage has a positive score: a contribution is only kept when above zero.
     const results = [...matched]
-      .filter(([, { score }]) => score > 0)
       .sort(([a, x], [b, y]) => y.score - x.score || y.covered - x.covered || a - b)
       .slice(0, limit);
     return results.map(([holder, { score, covered }]) => ({

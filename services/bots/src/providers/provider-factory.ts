@@ -34,9 +34,14 @@ export interface BotProvider {
 export class ProviderFactory {
   private readonly knowledgeProvider: ChatProvider;
   private readonly policy: ResiliencePolicy;
+  private readonly defaultBaseUrl: string;
+  /** Whose key OPENAI_API_KEY is; parsed once, not for every reply. */
+  private readonly defaultOrigin: string;
 
   constructor(private readonly options: ProviderFactoryOptions) {
     this.policy = { ...DEFAULT_RESILIENCE, ...options.resilience };
+    this.defaultBaseUrl = options.defaultBaseUrl ?? OPENAI_DEFAULT_BASE_URL;
+    this.defaultOrigin = originOf(this.defaultBaseUrl) ?? '';
     this.knowledgeProvider = new ResilientProvider(new KnowledgeProvider(options.knowledge), this.policy);
   }
 
@@ -50,13 +55,12 @@ export class ProviderFactory {
 
   async forBot(bot: BotRow): Promise<BotProvider> {
     if (bot.kind === 'faq') return { provider: this.knowledgeProvider, model: bot.id, metered: false };
-    const defaultBaseUrl = this.options.defaultBaseUrl ?? OPENAI_DEFAULT_BASE_URL;
-    const baseUrl = bot.config.baseUrl ?? defaultBaseUrl;
+    const baseUrl = bot.config.baseUrl ?? this.defaultBaseUrl;
     // OPENAI_API_KEY is the default provider's key: a bot that names another provider brings its own, or
     // goes without, rather than handing the operator's key to whoever runs the host its URL names.
     const key =
       this.options.apiKeyOf(bot) ??
-      (sameOrigin(baseUrl, defaultBaseUrl) ? this.options.defaultApiKey : undefined);
+      (originOf(baseUrl) === this.defaultOrigin ? this.options.defaultApiKey : undefined);
     if (key === undefined && baseUrl === OPENAI_DEFAULT_BASE_URL) {
       throw new ProviderError('configuration', 'The bot has no API key and OPENAI_API_KEY is not set.');
     }
@@ -84,10 +88,10 @@ export class ProviderFactory {
   }
 }
 
-function sameOrigin(a: string, b: string): boolean {
+function originOf(url: string): string | undefined {
   try {
-    return new URL(a).origin === new URL(b).origin;
+    return new URL(url).origin;
   } catch {
-    return false;
+    return undefined;
   }
 }
