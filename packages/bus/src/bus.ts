@@ -28,7 +28,8 @@ export interface SubscriptionOptions {
   backoffMs?: (attempt: number) => number;
   /**
    * Called once when an event failed `maxDeliver` times, or arrives past `maxDeliver` (`attempts` is then the
-   * deliveries before this one); it is then acknowledged and never redelivered.
+   * deliveries before this one); it is then acknowledged and never redelivered. The bus logs every dead
+   * letter itself, so this is only the durable record.
    */
   onDeadLetter?: (event: EventEnvelope, error: unknown, attempts: number) => Promise<void>;
 }

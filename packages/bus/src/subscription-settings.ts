@@ -31,10 +31,9 @@ export function resolveSubscription(options: SubscriptionOptions, logger: Logger
     backoffMs: guardBackoff(options.backoffMs ?? defaultBackoffMs),
     deadLetter: async (event, error, attempts) => {
       const context = { group, eventId: event.id, eventType: event.type, attempts, err: error };
-      if (!onDeadLetter) {
-        logger.error(context, 'event dead-lettered');
-        return;
-      }
+      // Logged whatever the sink: an operator watching the logs hears of every event given up on.
+      logger.error(context, 'event dead-lettered');
+      if (!onDeadLetter) return;
       try {
         await onDeadLetter(event, error, attempts);
       } catch (sinkError) {

@@ -64,13 +64,8 @@ export async function subscribeIdempotent(options: IdempotentConsumerOptions): P
     ...(options.maxDeliver ? { maxDeliver: options.maxDeliver } : {}),
     ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
     handler: handleOnce,
-    onDeadLetter: async (event, error, attempts) => {
-      logger.error(
-        { err: error, eventId: event.id, type: event.type, group, attempts },
-        'event dead-lettered',
-      );
-      await deadLetters.add(group, event, error, attempts);
-    },
+    // The bus logs it; the row is what an operator lists, replays or discards.
+    onDeadLetter: (event, error, attempts) => deadLetters.add(group, event, error, attempts),
   });
   const pruner = new ProcessedEventsPruner({
     database,
