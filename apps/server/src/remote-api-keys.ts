@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { API_KEY_UNKNOWN } from '@parley/identity';
+import { API_KEY_UNKNOWN } from '@parley/contracts';
 import {
   type ApiKeyResolver,
   type DenyList,

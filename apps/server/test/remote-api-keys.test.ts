@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { MemoryCache } from '@parley/cache';
-import { API_KEY_UNKNOWN } from '@parley/identity';
+import { API_KEY_UNKNOWN } from '@parley/contracts';
 import { cutoffSecondsFor, DenyList } from '@parley/kernel';
 import { RemoteApiKeys } from '../src/remote-api-keys.ts';
 

@@ -2,4 +2,3 @@ export { buildIdentity, type Identity, type IdentityDeps } from './build-identit
 export type { BlockDirectory } from './domain/block-directory.ts';
 export { ADMIN_PASSWORD_FILE, GENERATED_ADMIN_EMAIL } from './domain/bootstrap-admin.ts';
 export { DEFAULT_HASH_PARAMETERS, type HashParameters } from './passwords/password-hasher.ts';
-export { API_KEY_UNKNOWN } from './routes/internal-routes.ts';

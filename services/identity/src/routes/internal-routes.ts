@@ -1,3 +1,4 @@
+import { API_KEY_UNKNOWN } from '@parley/contracts';
 import { AppError, requireServiceToken, type TypedApp } from '@parley/kernel';
 import { Type } from 'typebox';
 import type { ApiKeyService } from '../domain/api-key-service.ts';
@@ -17,12 +18,6 @@ const ResolvedApiKey = Type.Object({
    */
   checkedAt: Type.Integer(),
 });
-
-/**
- * The code of this route's 404: an asker tells "identity does not know this key" from a 404 of a node that
- * has no such route (PARLEY_UPSTREAM_IDENTITY pointing at another service), which must not refuse every key.
- */
-export const API_KEY_UNKNOWN = 'api_key_unknown';
 
 /**
  * What other services' processes ask of identity: whose a personal API key is. Only identity holds the
