@@ -1,10 +1,9 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { AppError, requestIdFrom } from '@parley/kernel';
-import { writeProblem } from '../proxy/raw-response.ts';
+import { AppError } from '@parley/kernel';
+import { edgeHeadersOf, writeProblem } from '../proxy/raw-response.ts';
 import { SOCKET_PATH } from '../service-routes.ts';
-import { continueTrace, formatTraceparent } from './trace-context.ts';
 
 type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -44,10 +43,7 @@ export function upgradeOnlyToWebSocket(server: Server): void {
     if (problem) {
       socket.on('error', () => socket.destroy());
       const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
-      writeProblem(socket, problem, path, {
-        'x-request-id': requestIdFrom(request.headers['x-request-id']),
-        traceparent: formatTraceparent(continueTrace(request.headers.traceparent)),
-      });
+      writeProblem(socket, problem, path, edgeHeadersOf(request));
       return;
     }
     for (const listener of listeners) listener.call(server, request, socket, head);

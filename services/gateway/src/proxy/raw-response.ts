@@ -1,11 +1,23 @@
-import { STATUS_CODES } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type AppError, writeRawProblem } from '@parley/kernel';
+import { type AppError, requestIdFrom, writeRawProblem } from '@parley/kernel';
+import { continueTrace, formatTraceparent, type TraceContext } from '../edge/trace-context.ts';
 
 /** What the edge puts on every answer to an upgrade, as on HTTP: the request id and this hop's trace. */
 export interface EdgeHeaders {
   'x-request-id': string;
   traceparent: string;
+}
+
+/** As the edge does for HTTP: the client's request id if well-formed, the trace continued or started. */
+export function edgeHeadersOf(
+  request: IncomingMessage,
+  trace: TraceContext = continueTrace(request.headers.traceparent),
+): EdgeHeaders {
+  return {
+    'x-request-id': requestIdFrom(request.headers['x-request-id']),
+    traceparent: formatTraceparent(trace),
+  };
 }
 
 /** Answers a request that never reached Fastify (an upgrade) with a problem+json, then closes the socket. */

@@ -1,14 +1,13 @@
 import { request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { AppError, type ForwardedClient, requestIdFrom } from '@parley/kernel';
-import { continueTrace, formatTraceparent } from '../edge/trace-context.ts';
+import { AppError, type ForwardedClient } from '@parley/kernel';
+import { continueTrace } from '../edge/trace-context.ts';
 import type { GatewayMetrics } from '../ops/gateway-metrics.ts';
-import { SOCKET_PATH } from '../service-routes.ts';
 import { classifyFailure, type FailureKind } from '../upstream/upstream-errors.ts';
 import type { UpstreamGroup } from '../upstream/upstream-group.ts';
 import { refusalHeadersFromRaw, upstreamRequestHeaders } from './headers.ts';
-import { type EdgeHeaders, writeHead, writeProblem } from './raw-response.ts';
+import { edgeHeadersOf, writeHead, writeProblem } from './raw-response.ts';
 import { stickyKeyFrom } from './sticky-cookie.ts';
 import { noUpstream } from './upstream-problems.ts';
 
@@ -40,23 +39,11 @@ export function attachWebSocketProxy(server: Server, options: WebSocketProxyOpti
   const service = options.group.service;
 
   server.on('upgrade', (request: IncomingMessage, client: Duplex, head: Buffer) => {
-    // As the edge does for HTTP: the client's request id if well-formed, the trace continued or started.
     const trace = continueTrace(request.headers.traceparent);
-    const edge: EdgeHeaders = {
-      'x-request-id': requestIdFrom(request.headers['x-request-id']),
-      traceparent: formatTraceparent(trace),
-    };
+    const edge = edgeHeadersOf(request, trace);
+    // Only handshakes to the socket path get here: upgradeOnlyToWebSocket refused the rest at the edge.
     const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
     client.on('error', () => client.destroy());
-    if (!path.startsWith(SOCKET_PATH)) {
-      writeProblem(
-        client,
-        new AppError(404, 'not_found', `There is nothing to upgrade at ${path}.`),
-        path,
-        edge,
-      );
-      return;
-    }
     const node = options.group.pick({ sticky: stickyKeyFrom(request.headers) });
     if (!node) {
       options.metrics.upstreamErrors.inc({ service, upstream: 'none', kind: 'unavailable' });
