@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { afterAnswerInProgress, answerInProgress } from './answer-in-progress.ts';
 import { AppError } from './errors.ts';
+import { requestIdFrom } from './ids.ts';
 import { writeRawProblem } from './raw-problem.ts';
 
 /** What the HTTP parser (or the server's request timeout) refused, as a coded problem. */
@@ -28,26 +28,19 @@ function clientErrorProblem(error: { code?: unknown }): AppError {
 export function createClientErrorHandler(
   security: ReadonlyArray<readonly [string, string]>,
 ): (error: Error & { code?: unknown }, socket: Socket) => void {
+  const securityHeaders = Object.fromEntries(security);
   return (error, socket) => {
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     const problem = clientErrorProblem(error);
     const refuse = () =>
-      writeRawProblem(socket, problem, { 'x-request-id': randomUUID(), ...Object.fromEntries(security) });
-    // Node's own field for the answer being written on this connection; there is no public one.
-    const earlier = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (!earlier || earlier.writableFinished) {
-      refuse();
-      return;
-    }
-    if (!earlier.req.complete) {
+      writeRawProblem(socket, problem, { 'x-request-id': requestIdFrom(undefined), ...securityHeaders });
+    const earlier = answerInProgress(socket);
+    if (earlier && !earlier.req.complete) {
       // The refused bytes are this very request's body: the refusal is its answer, unless one has begun.
       if (earlier.headersSent) socket.destroy();
       else refuse();
       return;
     }
-    earlier.once('finish', refuse);
-    earlier.once('close', () => {
-      if (!earlier.writableFinished) socket.destroy();
-    });
+    afterAnswerInProgress(socket, refuse);
   };
 }

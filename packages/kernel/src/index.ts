@@ -1,3 +1,4 @@
+export * from './answer-in-progress.ts';
 export * from './app.ts';
 export * from './auth/index.ts';
 export * from './config.ts';

@@ -1,7 +1,7 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { AppError } from '@parley/kernel';
+import { AppError, afterAnswerInProgress } from '@parley/kernel';
 import { edgeHeadersOf, writeProblem } from '../proxy/raw-response.ts';
 import { SOCKET_PATH } from '../service-routes.ts';
 
@@ -99,16 +99,8 @@ function serveAsPlainHttp(server: Server, request: IncomingMessage, socket: Sock
     server.emit('connection', socket);
   };
   // A pipelined request's answer may still be on its way: the HTTP server that takes the connection back
-  // knows nothing of it and would queue this answer behind it forever. Node's own field, no public one.
-  const earlier = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-  if (!earlier || earlier.writableFinished) {
-    reinject();
-    return;
-  }
-  earlier.once('finish', reinject);
-  earlier.once('close', () => {
-    if (!earlier.writableFinished) socket.destroy();
-  });
+  // knows nothing of it and would queue this answer behind it forever.
+  afterAnswerInProgress(socket, reinject);
 }
 
 /** The request line and headers as they came (bytes kept: latin1 both ways), less `Upgrade` and its token. */
