@@ -124,8 +124,12 @@ export class RemoteApiKeys implements ApiKeyResolver {
         failure = error; // this node is unreachable: the next one may answer
         continue;
       }
-      if (response.status === 400 || response.status === 404) {
-        if (response.status === 400 || (await problemCode(response)) === API_KEY_UNKNOWN) return null;
+      if (response.status === 400) {
+        await response.body?.cancel(); // its connection goes back to the pool
+        return null;
+      }
+      if (response.status === 404) {
+        if ((await problemCode(response)) === API_KEY_UNKNOWN) return null;
         // A 404 that does not name the key unknown comes from a node without identity's route: a
         // misdirected PARLEY_UPSTREAM_IDENTITY must not turn into every key refused (and kept refused).
         failure = new Error(

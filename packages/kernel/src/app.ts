@@ -15,6 +15,7 @@ import Fastify, {
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { presentsSecret } from './auth/guard.ts';
 import { createClientErrorHandler } from './client-errors.ts';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from './config.ts';
 import { installErrorHandler, sendProblem, toAppError } from './error-handler.ts';
 import { AppError, badRequest, unauthorized } from './errors.ts';
 import {
@@ -93,7 +94,7 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
   const loggerInstance: FastifyBaseLogger = options.logger;
   const security = securityHeaders();
   const trust = compileProxyTrust(options.trustProxy ?? false);
-  const requestTimeout = options.requestTimeoutMs ?? 300_000;
+  const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const app: App = Fastify({
     loggerInstance,
     bodyLimit: options.bodyLimitBytes,

@@ -100,6 +100,9 @@ export interface Config {
 }
 
 /** What uploads accept unless PARLEY_UPLOAD_TYPES says otherwise: images, PDFs, plain text. */
+/** How long a request may take to arrive whole (PARLEY_REQUEST_TIMEOUT_MS): generous for large uploads. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
+
 export const DEFAULT_UPLOAD_TYPES = [
   'image/png',
   'image/jpeg',
@@ -231,7 +234,7 @@ export function parseConfig(env: Env, cwd: string = process.cwd()): Config {
     }),
     logLevel: reader.oneOf('LOG_LEVEL', LOG_LEVELS, environment === 'test' ? 'silent' : 'info'),
     bodyLimitBytes: reader.integer('PARLEY_BODY_LIMIT', 1024 * 1024, { min: 1024 }),
-    requestTimeoutMs: reader.integer('PARLEY_REQUEST_TIMEOUT_MS', 300_000, { min: 100 }),
+    requestTimeoutMs: reader.integer('PARLEY_REQUEST_TIMEOUT_MS', DEFAULT_REQUEST_TIMEOUT_MS, { min: 100 }),
     corsOrigins:
       corsRaw === '*'
         ? '*'
