@@ -1,4 +1,4 @@
-import { problems } from '@parley/contracts';
+import { Page, problems, Timestamp } from '@parley/contracts';
 import { AppError, notFound, requireServiceToken, type TypedApp } from '@parley/kernel';
 import { Type } from 'typebox';
 import type { DeadLetters } from './dead-letters.ts';
@@ -13,7 +13,7 @@ const DeadLetterSchema = Type.Object({
   /** The last failure's message. */
   error: Type.String(),
   attempts: Type.Integer(),
-  createdAt: Type.String({ format: 'date-time' }),
+  createdAt: Timestamp,
 });
 
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
@@ -40,28 +40,24 @@ export function registerDeadLetterRoutes(
         querystring: Type.Object(
           {
             consumer: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-            /** The last id of the previous page. */
-            after: Type.Optional(Type.Integer({ minimum: 0 })),
             limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+            /** The previous page's `nextCursor` (the API's paging, as everywhere: API.md). */
+            cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
           },
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({
-            items: Type.Array(DeadLetterSchema),
-            /** Pass as `after` for the next page; null on the last. */
-            next: Type.Union([Type.Integer(), Type.Null()]),
-          }),
+          200: Page(DeadLetterSchema),
           ...problems(400, 401),
         },
       },
     },
     async (request) => {
-      const { consumer, after, limit } = request.query;
+      const { consumer, cursor, limit } = request.query;
       const rows = await deadLetters.list({
         limit,
         ...(consumer === undefined ? {} : { consumer }),
-        ...(after === undefined ? {} : { afterId: after }),
+        ...(cursor === undefined ? {} : { afterId: Number(cursor) }),
       });
       return {
         items: rows.map((row) => ({
@@ -69,7 +65,7 @@ export function registerDeadLetterRoutes(
           envelope: row.envelope as unknown as Record<string, unknown>,
           createdAt: row.createdAt.toISOString(),
         })),
-        next: rows.length === limit ? (rows.at(-1)?.id ?? null) : null,
+        nextCursor: rows.length === limit ? String(rows.at(-1)?.id) : null,
       };
     },
   );

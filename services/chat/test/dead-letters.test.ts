@@ -89,7 +89,7 @@ describe('chat dead letters: listed, replayed into their consumer, discarded', (
     assert.equal(replayed.statusCode, 409);
     assert.equal(replayed.json().code, 'replay_failed');
     const [kept] = (
-      await chat.app.inject({ method: 'GET', url: `${BASE}?after=${id - 1}&limit=1`, headers: service })
+      await chat.app.inject({ method: 'GET', url: `${BASE}?cursor=${id - 1}&limit=1`, headers: service })
     ).json().items;
     assert.equal(kept.id, id);
     assert.equal(kept.attempts, 6);
@@ -117,15 +117,19 @@ describe('chat dead letters: listed, replayed into their consumer, discarded', (
     for (let i = 0; i < 3; i++) ids.push(await deadLetter(IDENTITY_CONSUMER_GROUP, registered(newId('usr'))));
     const first = (await chat.app.inject({ method: 'GET', url: `${BASE}?limit=2`, headers: service })).json();
     assert.equal(first.items.length, 2);
-    assert.equal(first.next, first.items[1].id);
+    assert.equal(first.nextCursor, String(first.items[1].id));
     const rest = (
-      await chat.app.inject({ method: 'GET', url: `${BASE}?limit=2&after=${first.next}`, headers: service })
+      await chat.app.inject({
+        method: 'GET',
+        url: `${BASE}?limit=2&cursor=${first.nextCursor}`,
+        headers: service,
+      })
     ).json();
     assert.deepEqual(
       [...first.items, ...rest.items].map((item: { id: number }) => item.id),
       ids,
     );
-    for (const query of ['limit=0', 'limit=abc', 'after=-1', 'limit=201']) {
+    for (const query of ['limit=0', 'limit=abc', 'cursor=-1', 'limit=201']) {
       const bad = await chat.app.inject({ method: 'GET', url: `${BASE}?${query}`, headers: service });
       assert.equal(bad.statusCode, 400, query);
       assert.equal(bad.json().code, 'validation_failed', query);
