@@ -1,3 +1,4 @@
+import type { Bus, Subscription, SubscriptionOptions } from '@parley/bus';
 import type { EventEnvelope } from '@parley/kernel';
 import { and, asc, eq, gt } from 'drizzle-orm';
 import type { Database } from './database.ts';
@@ -51,6 +52,25 @@ export class DeadLetters {
   /** How `consumer` handles one delivery: what a replay runs. */
   handle(consumer: string, handler: (event: EventEnvelope) => Promise<void>): void {
     this.handlers.set(consumer, handler);
+  }
+
+  /**
+   * Subscribes a consumer whose given-up events end here, replayable through the very handler the bus
+   * runs (the bus logs each one as it gives up).
+   */
+  subscribe(
+    bus: Bus,
+    options: Omit<SubscriptionOptions, 'handler' | 'onDeadLetter'> & {
+      handler: (event: EventEnvelope) => Promise<void>;
+    },
+  ): Promise<Subscription> {
+    const { group, handler } = options;
+    this.handle(group, handler);
+    return bus.subscribe({
+      ...options,
+      handler: (event) => handler(event),
+      onDeadLetter: (event, error, attempts) => this.add(group, event, error, attempts),
+    });
   }
 
   /** Oldest first, after `afterId` (paging), optionally one consumer's. */

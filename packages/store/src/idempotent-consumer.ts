@@ -57,15 +57,12 @@ export async function subscribeIdempotent(options: IdempotentConsumerOptions): P
     });
   };
   const deadLetters = options.deadLetters ?? new DeadLetters(database, tables.deadLetters);
-  deadLetters.handle(group, handleOnce);
-  const subscription = await options.bus.subscribe({
+  const subscription = await deadLetters.subscribe(options.bus, {
     group,
     subjects: options.subjects,
     ...(options.maxDeliver ? { maxDeliver: options.maxDeliver } : {}),
     ...(options.backoffMs ? { backoffMs: options.backoffMs } : {}),
     handler: handleOnce,
-    // The bus logs it; the row is what an operator lists, replays or discards.
-    onDeadLetter: (event, error, attempts) => deadLetters.add(group, event, error, attempts),
   });
   const pruner = new ProcessedEventsPruner({
     database,

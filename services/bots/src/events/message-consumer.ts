@@ -28,12 +28,10 @@ export interface MessageConsumerDeps {
  * The reply itself runs in the dispatcher, so this handler stays quick and the group keeps flowing.
  */
 export function consumeMessages(deps: MessageConsumerDeps): Promise<Subscription> {
-  deps.deadLetters.handle(MESSAGES_GROUP, (event) => handleMessage(deps, event));
-  return deps.bus.subscribe({
+  return deps.deadLetters.subscribe(deps.bus, {
     group: MESSAGES_GROUP,
     subjects: [ChatEvents.messageCreated],
     handler: (event) => handleMessage(deps, event),
-    onDeadLetter: (event, error, attempts) => deps.deadLetters.add(MESSAGES_GROUP, event, error, attempts),
   });
 }
 
