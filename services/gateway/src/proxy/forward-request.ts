@@ -3,7 +3,6 @@ import type { ServiceName } from '@parley/kernel';
 import { payloadTooLarge } from '@parley/kernel';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Dispatcher } from 'undici';
-import { formatTraceparent } from '../edge/trace-context.ts';
 import type { GatewayMetrics } from '../ops/gateway-metrics.ts';
 import {
   classifyFailure,
@@ -55,12 +54,10 @@ export async function forwardRequest(
   const client = { ip: request.ip, protocol: request.protocol, host: request.host };
   const headers = upstreamRequestHeaders(request.headers, {
     requestId: request.id,
-    traceparent: trace ? formatTraceparent(trace) : '',
-    traceContinued: trace?.continued ?? false,
+    trace,
     client,
     contentLength: replayable ? (body?.length ?? 0) : undefined,
   });
-  if (!headers.traceparent) delete headers.traceparent;
   const sticky = options.sticky ? stickyKeyFrom(request.headers) : undefined;
 
   let clientGone = false;

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ForwardedClient } from '@parley/kernel';
+import { formatTraceparent, type TraceContext } from '../edge/trace-context.ts';
 
 /** Headers that describe one connection, not the message: never forwarded in either direction (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set([
@@ -44,9 +45,11 @@ function connectionTokens(value: HeaderValue): Set<string> {
 
 export interface ForwardContext {
   requestId: string;
-  traceparent: string;
-  /** The client's trace was continued: its tracestate goes with it; otherwise it is dropped (W3C). */
-  traceContinued: boolean;
+  /**
+   * This hop's trace (none: no traceparent goes on). When it continues the client's, the client's
+   * tracestate goes with it; otherwise that is dropped (W3C).
+   */
+  trace: TraceContext | null | undefined;
   /** Fastify's request.ip/protocol/host, or app.clientOf for upgrades: one compiled trust decides both. */
   client: ForwardedClient;
   /** Replaces content-length (a buffered body's exact size); undefined keeps the client's. */
@@ -69,8 +72,8 @@ export function upstreamRequestHeaders(
     else delete headers['content-length'];
   }
   headers['x-request-id'] = context.requestId;
-  headers.traceparent = context.traceparent;
-  if (!context.traceContinued && headers.tracestate !== undefined) delete headers.tracestate;
+  if (context.trace) headers.traceparent = formatTraceparent(context.trace);
+  if (!context.trace?.continued && headers.tracestate !== undefined) delete headers.tracestate;
   // One address, the one this gateway determined: upstreams trust the gateway, not what clients claim.
   headers['x-forwarded-for'] = context.client.ip;
   headers['x-forwarded-proto'] = context.client.protocol;

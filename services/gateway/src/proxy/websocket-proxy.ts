@@ -52,8 +52,7 @@ export function attachWebSocketProxy(server: Server, options: WebSocketProxyOpti
     }
     const headers = upstreamRequestHeaders(request.headers, {
       requestId: edge['x-request-id'],
-      traceparent: edge.traceparent,
-      traceContinued: trace.continued,
+      trace,
       client: options.clientOf(request),
     });
     headers.connection = 'Upgrade';
