@@ -99,10 +99,10 @@ export interface Config {
   uploadTypes: string[];
 }
 
-/** What uploads accept unless PARLEY_UPLOAD_TYPES says otherwise: images, PDFs, plain text. */
 /** How long a request may take to arrive whole (PARLEY_REQUEST_TIMEOUT_MS): generous for large uploads. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
 
+/** What uploads accept unless PARLEY_UPLOAD_TYPES says otherwise: images, PDFs, plain text. */
 export const DEFAULT_UPLOAD_TYPES = [
   'image/png',
   'image/jpeg',
