@@ -68,7 +68,6 @@ export class DeadLetters {
     this.handle(group, handler);
     return bus.subscribe({
       ...options,
-      handler: (event) => handler(event),
       onDeadLetter: (event, error, attempts) => this.add(group, event, error, attempts),
     });
   }
