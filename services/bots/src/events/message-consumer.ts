@@ -42,7 +42,7 @@ export async function handleMessage(deps: MessageConsumerDeps, event: EventEnvel
     return;
   }
   const { message, conversation } = data;
-  if (!answeredByBot(conversation) || !conversation.botId) return;
+  if (!answeredByBot(conversation)) return;
   const entry = {
     conversationId: conversation.id,
     seq: message.seq,
