@@ -30,6 +30,7 @@ import { createProcessMetrics, type ProcessMetrics } from './metrics.ts';
 import { Readiness } from './readiness.ts';
 import { securityHeaders } from './security-headers.ts';
 import { unstorableValueIn } from './stored-values.ts';
+import { answerUnservedRequests } from './unserved-requests.ts';
 import { createValidatorCompiler } from './validation.ts';
 
 declare module 'fastify' {
@@ -127,6 +128,7 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
     },
   });
 
+  answerUnservedRequests(app.server, security);
   app.setValidatorCompiler(createValidatorCompiler());
   // The services speak JSON: a text/plain body is 415, not a string that then fails validation as 400.
   app.removeContentTypeParser('text/plain');

@@ -99,6 +99,28 @@ describe('requests the HTTP parser refuses', () => {
     assert.equal(identity.traffic().length, before, 'the upstream saw nothing');
   });
 
+  it('answers an expectation other than 100-continue with a 417 problem, passing nothing on', async () => {
+    const before = identity.traffic().length;
+    const bytes =
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n{}';
+    const [answer, ...more] = answers(await rawExchange(gateway.url, bytes));
+    assert.ok(answer);
+    assertProblem(answer, 417, 'expectation_failed');
+    assert.equal(more.length, 0);
+    assert.equal(identity.traffic().length, before, 'the upstream saw nothing');
+  });
+
+  it('answers CONNECT with a 405 problem instead of dropping the connection', async () => {
+    const before = identity.traffic().length;
+    const [answer, ...more] = answers(
+      await rawExchange(gateway.url, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'),
+    );
+    assert.ok(answer);
+    assertProblem(answer, 405, 'method_not_allowed');
+    assert.equal(more.length, 0);
+    assert.equal(identity.traffic().length, before, 'the upstream saw nothing');
+  });
+
   it('answers oversized headers with a 431 problem', async () => {
     const bytes = `GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`;
     const [answer] = answers(await rawExchange(gateway.url, bytes));
