@@ -17,6 +17,7 @@ import type { SessionTerminator } from '../events/identity-consumer.ts';
 import type { ChatMetrics } from '../ops/chat-metrics.ts';
 import type { RealtimeServices } from './context.ts';
 import { DeltaRelay } from './delta-relay.ts';
+import { answerEngineRefusal } from './engine-refusals.ts';
 import { failure, RATE_LIMITED } from './handle.ts';
 import { onMessageSend } from './on-message-send.ts';
 import { onReceipt } from './on-receipt.ts';
@@ -110,6 +111,7 @@ export class SocketServer implements Notifier, SessionTerminator {
         coalesceWrites(rawSocket);
       },
     );
+    this.io.engine.on('connection_error', answerEngineRefusal);
     options.metrics.countSocketsWith(() => this.io.engine.clientsCount);
     this.io.use((socket, next) => void this.authenticate(socket, next));
     this.io.on('connection', (socket) => this.onConnection(socket));
