@@ -41,6 +41,29 @@ if (databaseUrl) {
       }
     });
   });
+
+  describe('PostgreSQL connections', () => {
+    it('plans named statements generically on every connection the pool opens', async () => {
+      const test = await openPostgresTestDatabase(databaseUrl, 4);
+      try {
+        // In parallel, so the pool opens several connections; each must have the setting from its start.
+        const settings = await Promise.all(
+          Array.from({ length: 4 }, () =>
+            queryRows<{ mode: string }>(
+              test.database.db,
+              sql`select current_setting('plan_cache_mode') as mode, pg_sleep(0.02)`,
+            ),
+          ),
+        );
+        assert.deepEqual(
+          settings.map(([row]) => row?.mode),
+          Array(4).fill('force_generic_plan'),
+        );
+      } finally {
+        await test.dispose();
+      }
+    });
+  });
 } else {
   describe('store contract: PostgreSQL', {
     skip: skipReason('DATABASE_URL', 'PostgreSQL store contract'),
