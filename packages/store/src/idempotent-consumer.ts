@@ -2,13 +2,13 @@ import { type Bus, DEFAULT_EVENT_RETENTION_MS, type Subscription } from '@parley
 import type { EventEnvelope, Logger } from '@parley/kernel';
 import { and, eq, inArray, lt } from 'drizzle-orm';
 import type { Database, Tx } from './database.ts';
-import { DeadLetters } from './dead-letters.ts';
+import type { DeadLetters } from './dead-letters.ts';
 import type { EventTables } from './outbox-tables.ts';
 
 export interface IdempotentConsumerOptions {
   bus: Bus;
   database: Database;
-  tables: Pick<EventTables, 'processedEvents' | 'deadLetters'>;
+  tables: Pick<EventTables, 'processedEvents'>;
   /** Durable consumer group, also the key under which handled event ids are remembered. */
   group: string;
   subjects: string[];
@@ -25,10 +25,10 @@ export interface IdempotentConsumerOptions {
   /** How often the subscription deletes the ids it no longer needs, in batches (default hourly). */
   pruneEveryMs?: number;
   /**
-   * The service's dead letters (over `tables.deadLetters`): where this consumer's go, and where an operator
-   * replays them. Defaults to a box of its own over that table.
+   * The service's dead letters: where this consumer's go, and the box its dead-letter routes replay from
+   * (a box of the consumer's own would hold the rows but know no handler to replay them with).
    */
-  deadLetters?: DeadLetters;
+  deadLetters: DeadLetters;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -56,8 +56,7 @@ export async function subscribeIdempotent(options: IdempotentConsumerOptions): P
       await options.handle(tx, event);
     });
   };
-  const deadLetters = options.deadLetters ?? new DeadLetters(database, tables.deadLetters);
-  const subscription = await deadLetters.subscribe(options.bus, {
+  const subscription = await options.deadLetters.subscribe(options.bus, {
     group,
     subjects: options.subjects,
     ...(options.maxDeliver ? { maxDeliver: options.maxDeliver } : {}),

@@ -11,6 +11,7 @@ import { createLogger } from '@parley/kernel';
 import { skipReason, testBackends } from '@parley/kernel/testing';
 import { eq, inArray } from 'drizzle-orm';
 import { type Database, openDatabase } from '../src/database.ts';
+import { DeadLetters } from '../src/dead-letters.ts';
 import { subscribeIdempotent } from '../src/idempotent-consumer.ts';
 import { migrate } from '../src/migrate.ts';
 import { openPostgresTestDatabase } from '../src/testing/test-database.ts';
@@ -80,6 +81,7 @@ async function restart(database: Database) {
     bus,
     database,
     tables,
+    deadLetters: new DeadLetters(database, tables.deadLetters),
     group: 'crash',
     subjects: ['fixture.crash.>'],
     logger,

@@ -3,6 +3,7 @@ import { it } from 'node:test';
 import { MemoryBus } from '@parley/bus';
 import { createEvent, createLogger } from '@parley/kernel';
 import { eq } from 'drizzle-orm';
+import { DeadLetters } from '../src/dead-letters.ts';
 import { DirectPublisher } from '../src/direct-publisher.ts';
 import { subscribeIdempotent } from '../src/idempotent-consumer.ts';
 import { Outbox } from '../src/outbox.ts';
@@ -148,6 +149,7 @@ export function runOutboxSettlementCases(handle: () => TestDatabase): void {
         bus,
         database,
         tables,
+        deadLetters: new DeadLetters(database, tables.deadLetters),
         group,
         subjects: [type],
         logger,

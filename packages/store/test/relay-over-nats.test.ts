@@ -7,6 +7,7 @@ import { createEvent, createLogger } from '@parley/kernel';
 import { skipReason, testBackends } from '@parley/kernel/testing';
 import { eq } from 'drizzle-orm';
 import { connect } from 'nats';
+import { DeadLetters } from '../src/dead-letters.ts';
 import { subscribeIdempotent } from '../src/idempotent-consumer.ts';
 import { migrate } from '../src/migrate.ts';
 import { Outbox } from '../src/outbox.ts';
@@ -55,6 +56,7 @@ describe(
         bus: consumerBus,
         database: handle.database,
         tables,
+        deadLetters: new DeadLetters(handle.database, tables.deadLetters),
         group,
         subjects: ['fixture.nats.*'],
         logger,

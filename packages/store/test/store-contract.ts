@@ -8,6 +8,7 @@ import { MemoryBus } from '@parley/bus';
 import { createEvent, createLogger, type EventEnvelope } from '@parley/kernel';
 import { count, eq, inArray, sql } from 'drizzle-orm';
 import { queryRows, withSerializationRetry } from '../src/database.ts';
+import { DeadLetters } from '../src/dead-letters.ts';
 import { DirectPublisher } from '../src/direct-publisher.ts';
 import { pruneProcessedEvents, subscribeIdempotent } from '../src/idempotent-consumer.ts';
 import { migrate } from '../src/migrate.ts';
@@ -278,6 +279,7 @@ export function runStoreContract(name: string, open: () => Promise<TestDatabase>
         bus,
         database: handle.database,
         tables,
+        deadLetters: new DeadLetters(handle.database, tables.deadLetters),
         group,
         subjects: ['fixture.crash.*'],
         logger,
@@ -332,6 +334,7 @@ export function runStoreContract(name: string, open: () => Promise<TestDatabase>
         bus,
         database: handle.database,
         tables,
+        deadLetters: new DeadLetters(handle.database, tables.deadLetters),
         group,
         subjects: ['fixture.poison.*'],
         logger,
@@ -439,6 +442,7 @@ export function runStoreContract(name: string, open: () => Promise<TestDatabase>
         bus,
         database: handle.database,
         tables,
+        deadLetters: new DeadLetters(handle.database, tables.deadLetters),
         group,
         subjects: ['fixture.prune.*'],
         logger,

@@ -3,7 +3,7 @@ import { type BotDeletedData, type BotEventData, BotsEvents } from '@parley/cont
 import type { EventEnvelope, Logger } from '@parley/kernel';
 import { type Database, type DeadLetters, subscribeIdempotent, type Tx } from '@parley/store';
 import type { BotDirectoryRepository } from '../repositories/bot-directory-repository.ts';
-import { deadLetters, processedEvents } from '../schema/schema.ts';
+import { processedEvents } from '../schema/schema.ts';
 
 export const BOTS_CONSUMER_GROUP = 'chat.bots';
 
@@ -19,7 +19,7 @@ export function consumeBotEvents(options: {
   return subscribeIdempotent({
     bus: options.bus,
     database: options.database,
-    tables: { processedEvents, deadLetters },
+    tables: { processedEvents },
     group: BOTS_CONSUMER_GROUP,
     subjects: ['bots.bot.>'],
     logger: options.logger,

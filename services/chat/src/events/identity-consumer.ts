@@ -10,7 +10,7 @@ import {
 import type { EventEnvelope, Logger, Role } from '@parley/kernel';
 import { type Database, type DeadLetters, subscribeIdempotent, type Tx } from '@parley/store';
 import type { UsersRepository } from '../repositories/users-repository.ts';
-import { deadLetters, processedEvents } from '../schema/schema.ts';
+import { processedEvents } from '../schema/schema.ts';
 
 /** What chat does to live connections when identity says a user or session is gone. */
 export interface SessionTerminator {
@@ -56,7 +56,7 @@ export function consumeIdentityEvents(options: {
   return subscribeIdempotent({
     bus: options.bus,
     database: options.database,
-    tables: { processedEvents, deadLetters },
+    tables: { processedEvents },
     group: IDENTITY_CONSUMER_GROUP,
     subjects: ['identity.>'],
     logger: options.logger,
