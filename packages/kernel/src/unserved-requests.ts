@@ -2,7 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AppError } from './errors.ts';
 import { requestIdFrom } from './ids.ts';
-import { writeRawProblem } from './raw-problem.ts';
+import { sendRawProblem, writeRawProblem } from './raw-problem.ts';
 
 /**
  * Two requests Node answers before Fastify sees them, with an empty response of its own: one whose
@@ -14,9 +14,10 @@ export function answerUnservedRequests(
   server: Server,
   security: ReadonlyArray<readonly [string, string]>,
 ): void {
+  const securityHeaders = Object.fromEntries(security);
   const headersFor = (request: IncomingMessage) => ({
     'x-request-id': requestIdFrom(request.headers['x-request-id']),
-    ...Object.fromEntries(security),
+    ...securityHeaders,
   });
   server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     const problem = new AppError(
@@ -24,14 +25,8 @@ export function answerUnservedRequests(
       'expectation_failed',
       'Only "Expect: 100-continue" is understood here; send the request without the other expectation.',
     );
-    const body = JSON.stringify(problem.toProblem(request.url?.split('?')[0]));
-    response.writeHead(problem.status, {
-      ...headersFor(request),
-      'content-type': 'application/problem+json',
-      'content-length': Buffer.byteLength(body),
-      connection: 'close',
-    });
-    response.end(body);
+    const headers = { ...headersFor(request), connection: 'close' };
+    sendRawProblem(response, problem, headers, request.url?.split('?')[0]);
   });
   server.on('connect', (request: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => socket.destroy());

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AppError, requestIdFrom, writeRawProblem } from '@parley/kernel';
+import { AppError, requestIdFrom, sendRawProblem, writeRawProblem } from '@parley/kernel';
 
 /** What engine.io tells of a request it refuses ('connection_error'), before it answers it itself. */
 export interface EngineRefusal {
@@ -48,18 +48,8 @@ export function answerEngineRefusal(refusal: EngineRefusal): void {
   const requestId = requestIdFrom(req.headers['x-request-id']);
   // The path only: the query carries the session id.
   const instance = req.url?.split('?')[0];
-  const res = req.res;
-  if (!res) {
-    // An upgrade: there is no response object, only the connection.
-    writeRawProblem(req.socket, problem, { 'x-request-id': requestId }, instance);
-    return;
-  }
-  if (res.headersSent) return;
-  const body = JSON.stringify(problem.toProblem(instance));
-  res.writeHead(problem.status, {
-    'content-type': 'application/problem+json',
-    'content-length': Buffer.byteLength(body),
-    'x-request-id': requestId,
-  });
-  res.end(body);
+  const headers = { 'x-request-id': requestId };
+  // An upgrade has no response object, only the connection.
+  if (req.res) sendRawProblem(req.res, problem, headers, instance);
+  else writeRawProblem(req.socket, problem, headers, instance);
 }
