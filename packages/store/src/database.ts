@@ -46,17 +46,6 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPglite(options.dataDir);
 }
 
-/**
- * Named statements (PreparedQuery, queryPreparedDocument) are the hot paths, written to run well on a
- * generic plan (send-statements.ts). Left to choose, PostgreSQL kept re-planning the chat send batch on
- * some connections at bind (0.4 ms of a 1.2 ms statement, seen in the server's log at low send rates);
- * forced generic, a bot conversation's send was acknowledged ~0.5 ms sooner at p50 (bench/bots.ts, two
- * A/B pairs). Statements without a name are planned for their values as before. Not on PGlite: its
- * prepared statements take the document as a literal (prepared-document.ts), and forced generic there
- * the same benchmark answered 1–2 ms later.
- */
-const GENERIC_PLANS = 'plan_cache_mode = force_generic_plan';
-
 async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
   const pool = new pg.Pool({
     connectionString: url,
@@ -64,8 +53,15 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,
     application_name: 'parley',
-    // A startup parameter, so it costs no round trip and holds before the connection's first statement.
-    options: `-c ${GENERIC_PLANS.replaceAll(' ', '')}`,
+    // Named statements (PreparedQuery, queryPreparedDocument) are the hot paths, written to run well on a
+    // generic plan (send-statements.ts). Left to choose, PostgreSQL kept re-planning the chat send batch on
+    // some connections at bind (0.4 ms of a 1.2 ms statement, seen in the server's log at low send rates);
+    // forced generic, a bot conversation's send was acknowledged ~0.5 ms sooner at p50 (bench/bots.ts, two
+    // A/B pairs). Statements without a name are planned for their values as before. Not on PGlite: its
+    // prepared statements take the document as a literal (prepared-document.ts), and forced generic there
+    // the same benchmark answered 1–2 ms later. As a startup parameter it costs no round trip and holds
+    // from the connection's first statement.
+    options: '-c plan_cache_mode=force_generic_plan',
   });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', (error) => options.logger?.warn({ err: error }, 'idle database connection failed'));
