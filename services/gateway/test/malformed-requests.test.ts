@@ -75,51 +75,41 @@ describe('requests the HTTP parser refuses', () => {
     'an invalid chunk size':
       'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
   };
-  for (const [name, bytes] of Object.entries(malformed)) {
-    it(`answers ${name} with a 400 problem and closes, passing nothing on`, async () => {
-      const before = identity.traffic().length;
-      const [answer, ...more] = answers(await rawExchange(gateway.url, bytes));
-      assert.ok(answer);
-      assertProblem(answer, 400, 'bad_request');
-      assert.equal(more.length, 0);
-      assert.equal(identity.traffic().length, before, 'the upstream saw nothing');
-    });
-  }
-
-  it('answers an HTTP/1.1 request without a Host header with a 400 problem, passing nothing on', async () => {
+  /** One refused request on a connection: its problem is the only answer, and the upstream saw nothing. */
+  const assertRefusedAlone = async (bytes: string, status: number, code: string) => {
     const before = identity.traffic().length;
-    const received = await rawExchange(
-      gateway.url,
-      'GET /.well-known/jwks.json HTTP/1.1\r\nConnection: close\r\n\r\n',
-    );
-    const [answer, ...more] = answers(received);
-    assert.ok(answer);
-    assertProblem(answer, 400, 'bad_request');
-    assert.equal(more.length, 0);
-    assert.equal(identity.traffic().length, before, 'the upstream saw nothing');
-  });
-
-  it('answers an expectation other than 100-continue with a 417 problem, passing nothing on', async () => {
-    const before = identity.traffic().length;
-    const bytes =
-      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n{}';
     const [answer, ...more] = answers(await rawExchange(gateway.url, bytes));
     assert.ok(answer);
-    assertProblem(answer, 417, 'expectation_failed');
+    assertProblem(answer, status, code);
     assert.equal(more.length, 0);
     assert.equal(identity.traffic().length, before, 'the upstream saw nothing');
-  });
+  };
 
-  it('answers CONNECT with a 405 problem instead of dropping the connection', async () => {
-    const before = identity.traffic().length;
-    const [answer, ...more] = answers(
-      await rawExchange(gateway.url, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'),
-    );
-    assert.ok(answer);
-    assertProblem(answer, 405, 'method_not_allowed');
-    assert.equal(more.length, 0);
-    assert.equal(identity.traffic().length, before, 'the upstream saw nothing');
-  });
+  for (const [name, bytes] of Object.entries(malformed)) {
+    it(`answers ${name} with a 400 problem and closes, passing nothing on`, () =>
+      assertRefusedAlone(bytes, 400, 'bad_request'));
+  }
+
+  it('answers an HTTP/1.1 request without a Host header with a 400 problem, passing nothing on', () =>
+    assertRefusedAlone(
+      'GET /.well-known/jwks.json HTTP/1.1\r\nConnection: close\r\n\r\n',
+      400,
+      'bad_request',
+    ));
+
+  it('answers an expectation other than 100-continue with a 417 problem, passing nothing on', () =>
+    assertRefusedAlone(
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n{}',
+      417,
+      'expectation_failed',
+    ));
+
+  it('answers CONNECT with a 405 problem instead of dropping the connection', () =>
+    assertRefusedAlone(
+      'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+      405,
+      'method_not_allowed',
+    ));
 
   it('answers oversized headers with a 431 problem', async () => {
     const bytes = `GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`;
