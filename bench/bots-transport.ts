@@ -2,14 +2,14 @@
 // way sends 150 sequential streaming chat completions to a local provider in a child process (30 ms apart,
 // as replies come one by one) and measures, on one clock, (1) the call until the provider has the request
 // and (2) the provider writing its first chunk until the caller holds it parsed. Printed side by side:
-//   - the OpenAI SDK over the egress guard's fetch (undici's fetch on the guard's dispatcher): what bots do;
+//   - the OpenAI SDK over the egress guard's fetch: what bots do (undici.request under a fetch-shaped
+//     function, services/bots/src/egress/direct-fetch.ts);
+//   - the OpenAI SDK over undici's own fetch on the same dispatcher: what bots did before that;
 //   - raw undici.request on the same dispatcher, no SDK and no SSE parsing: the floor.
-// A fetch built on undici.request for the SDK was tried: 0.25 ms sooner at the provider, 0.1-0.2 ms later
-// to the first chunk, so not kept.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
-import { type Dispatcher, request } from 'undici';
+import { type Dispatcher, request, fetch as undiciFetch } from 'undici';
 import { EgressGuard } from '../services/bots/src/egress/egress-guard.ts';
 import { EgressPolicy } from '../services/bots/src/egress/egress-policy.ts';
 
@@ -26,6 +26,11 @@ const port = await new Promise<number>((resolve) =>
 );
 const baseURL = `http://127.0.0.1:${port}/v1`;
 const guard = new EgressGuard(new EgressPolicy(['127.0.0.1']));
+const fetchOnGuard = (input: string | URL | Request, init?: RequestInit) =>
+  undiciFetch(String(input), {
+    ...(init as Parameters<typeof undiciFetch>[1]),
+    dispatcher: guard.dispatcher,
+  }) as unknown as Promise<Response>;
 
 interface Timings {
   toProvider: number[];
@@ -105,6 +110,7 @@ console.log(
 for (let round = 1; round <= 2; round++) {
   console.log(`round ${round}`);
   show('OpenAI SDK over the guard’s fetch (bots)', await viaSdk(guard.fetch));
+  show('OpenAI SDK over undici’s fetch', await viaSdk(fetchOnGuard));
   show('raw undici.request, no SDK (floor)', await raw(guard.dispatcher));
 }
 provider.disconnect();

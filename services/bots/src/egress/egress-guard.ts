@@ -1,6 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 import { Agent, buildConnector, type Dispatcher, fetch as undiciFetch } from 'undici';
+import { directFetch, isDirectRequest } from './direct-fetch.ts';
 import { EgressDeniedError, type EgressPolicy, normalizeHost } from './egress-policy.ts';
 
 type LookupCallback = (
@@ -75,10 +76,19 @@ export class EgressGuard {
     for (const { address } of addresses) this.policy.checkAddress(address, host);
   }
 
-  /** `fetch` whose every connection goes through the guard; what the OpenAI SDK is given. */
+  /**
+   * `fetch` whose every connection goes through the guard; what the OpenAI SDK is given. The SDK's own
+   * calls take the direct path (direct-fetch.ts); the rest, and redirects, go through undici's fetch.
+   */
   readonly fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = typeof input === 'string' || input instanceof URL ? input.toString() : input.url;
     this.policy.checkStatic(url);
+    if (!(input instanceof Request) && isDirectRequest(init)) {
+      const direct = await directFetch(this.dispatcher, url, init);
+      if (direct) {
+        return direct;
+      }
+    }
     // The package's fetch does not know Node's own Request class: a Request is passed on taken apart.
     const fromRequest =
       input instanceof Request
