@@ -624,6 +624,41 @@ describe('exactly one reply', () => {
     assert.equal((await h.messages(user, conversation.id)).length, 2);
   });
 
+  it('stops any provider call a redelivery asked for ahead of its claim, and posts nothing', async () => {
+    peer.respond({ kind: 'reply', tokens: ['Within', ' thirty days.'] });
+    const { user, conversation } = await conversationWith(llmBot.id);
+    const seen: EventEnvelope[] = [];
+    const spy = await h.bus.subscribe({
+      group: 'test-spy-ahead',
+      subjects: [ChatEvents.messageCreated],
+      handler: async (event) => {
+        seen.push(event);
+      },
+    });
+    const question = await h.send(user, conversation.id, 'How long do I have for a refund?');
+    await h.replyTo(user, question);
+    await waitFor(() =>
+      seen.some((event) => (event.data as { message: Message }).message.id === question.id),
+    );
+    await spy.close();
+    const original = seen.find((event) => (event.data as { message: Message }).message.id === question.id)!;
+    // Once the reply has ended here, a copy's reads (and call) go ahead of its claim.
+    await waitFor(() => h.bots.runtime.inFlight() === 0);
+    // The copy's call would never end by itself: only losing the claim can stop it.
+    peer.respond({ kind: 'hang' });
+    const asked = peer.requests.length;
+    await h.bus.publish(createEvent(original.type, original.data));
+    // Well inside the first-token timeout (500 ms), which would otherwise be what ends it. The claim may
+    // also be lost before the call has left: then the provider hears nothing at all.
+    await sleep(300);
+    for (const request of peer.requests.slice(asked)) assert.equal(request.abandoned, true);
+    const messages = await h.messages(user, conversation.id);
+    assert.deepEqual(
+      messages.map((m) => m.senderType),
+      ['user', 'bot'],
+    );
+  });
+
   it('a reply whose process died is taken over once its lease lapses, still as one message', async () => {
     const { user, conversation } = await conversationWith(DEFAULT_BOT_ID);
     // Pending (still the bot's): the consumer records this message but claims no reply; we claim it as a

@@ -5,6 +5,7 @@ import type { BotProvider } from '../providers/provider-factory.ts';
 import type { BotRow } from '../repositories/bots-repository.ts';
 import type { ReplyClaim } from '../repositories/replies-repository.ts';
 import type { ParsedCommand } from './commands.ts';
+import type { ProviderCall } from './provider-call.ts';
 
 /** One user message to answer, as claimed: who asked, where, and which bot answers. */
 export interface ReplyJob extends ReplyClaim {
@@ -25,8 +26,9 @@ export type Preparation =
   | { kind: 'command'; bot: BotRow; command: ParsedCommand }
   | { kind: 'handoff' }
   /**
-   * A provider call, its tokens reserved against the user's quota (undefined for a provider that is not
-   * metered): whoever ends up not making the call gives them back (ReplyRunner.discard).
+   * A provider call, already asked for, its tokens reserved against the user's quota (undefined for a
+   * provider that is not metered): whoever ends up not reading the call abandons it and gives the tokens
+   * back (ReplyRunner.discard).
    */
   | {
       kind: 'stream';
@@ -34,4 +36,5 @@ export type Preparation =
       chosen: BotProvider;
       messages: ChatTurn[];
       reservation: QuotaReservation | undefined;
+      call: ProviderCall;
     };

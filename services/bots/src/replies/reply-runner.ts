@@ -12,6 +12,7 @@ import type { BotProvider, ProviderFactory } from '../providers/provider-factory
 import type { BotRow, BotsRepository } from '../repositories/bots-repository.ts';
 import type { RepliesRepository } from '../repositories/replies-repository.ts';
 import type { TranscriptRepository } from '../repositories/transcript-repository.ts';
+import type { CancellationRegistry } from './cancellation.ts';
 import type { CommandHandler } from './command-handler.ts';
 import { parseCommand, wantsHuman } from './commands.ts';
 import { NOTICES } from './notices.ts';
@@ -21,6 +22,7 @@ import {
   historyTurns,
   systemMessage,
 } from './prompt-builder.ts';
+import { ProviderCall } from './provider-call.ts';
 import type { Preparation, ReplyJob } from './reply-job.ts';
 import { type ReplyResult, simpleResult } from './reply-outcome.ts';
 import type { ReplyPoster } from './reply-poster.ts';
@@ -29,6 +31,8 @@ import { type StreamReplyDeps, streamReply } from './stream-reply.ts';
 export interface ReplyRunnerDeps extends StreamReplyDeps {
   outbox: Outbox;
   bots: BotsRepository;
+  /** Stops the provider calls replies start (replies/provider-call.ts). */
+  cancellation: CancellationRegistry;
   replies: RepliesRepository;
   transcript: TranscriptRepository;
   knowledge: KnowledgeIndex;
@@ -83,8 +87,9 @@ export class ReplyRunner {
 
   /**
    * Everything answering `job` needs to know, read without saying anything, so it may run before the reply
-   * is claimed. The one thing it writes is the quota reservation of the provider call it decides on: a
-   * preparation that is thrown away (another process claimed the reply) must go through {@link discard}.
+   * is claimed; for a provider answer, the call is asked for too (its chunks wait until the reply runs).
+   * What it commits to is that call and its quota reservation: a preparation that is thrown away (another
+   * process claimed the reply) must go through {@link discard}.
    */
   async prepare(job: ReplyJob): Promise<Preparation> {
     const [bot, question] = await Promise.all([
@@ -109,21 +114,29 @@ export class ReplyRunner {
       bot.kind === 'llm'
         ? await this.llmPrompt(job, bot, question)
         : [{ role: 'user' as const, content: question }];
-    if (!chosen.metered) return { kind: 'stream', bot, chosen, messages, reservation: undefined };
     // Reserved last, once the prompt it is estimated from is known: nothing after it can fail.
-    const reservation = await this.deps.usage.reserve(
-      job.userId,
-      tokensToReserve(messages, bot.config.maxTokens),
-    );
-    if (!reservation) return { kind: 'notice', notice: QUOTA_NOTICE, outcome: 'quota' };
-    return { kind: 'stream', bot, chosen, messages, reservation };
+    const reservation = chosen.metered
+      ? await this.deps.usage.reserve(job.userId, tokensToReserve(messages, bot.config.maxTokens))
+      : undefined;
+    if (chosen.metered && !reservation) return { kind: 'notice', notice: QUOTA_NOTICE, outcome: 'quota' };
+    const call = new ProviderCall(this.deps.cancellation, job, chosen, {
+      model: chosen.model,
+      messages,
+      temperature: bot.config.temperature,
+      maxTokens: bot.config.maxTokens,
+    });
+    return { kind: 'stream', bot, chosen, messages, reservation, call };
   }
 
-  /** Gives back the quota a preparation reserved, when its provider call is not going to be made. */
+  /** Stops the provider call a preparation started and gives back its quota, when the call is not read. */
   discard(prepared: Promise<Preparation> | undefined): void {
     void prepared
       ?.then(
-        (preparation) => (preparation.kind === 'stream' ? preparation.reservation?.release() : undefined),
+        (preparation) => {
+          if (preparation.kind !== 'stream') return undefined;
+          preparation.call.abandon();
+          return preparation.reservation?.release();
+        },
         () => undefined, // a preparation that failed reserved nothing
       )
       .catch((error: unknown) =>
@@ -161,6 +174,7 @@ export class ReplyRunner {
           prepared.chosen,
           prepared.messages,
           prepared.reservation,
+          prepared.call,
         );
     }
   }

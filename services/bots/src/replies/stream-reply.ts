@@ -6,9 +6,10 @@ import { billedUsage, type ChatTurn, type TokenUsage } from '../providers/chat-p
 import { ProviderError } from '../providers/provider-error.ts';
 import type { BotProvider } from '../providers/provider-factory.ts';
 import type { BotRow } from '../repositories/bots-repository.ts';
-import { CANCELLED, type CancellationRegistry, SHUTDOWN } from './cancellation.ts';
+import { CANCELLED, SHUTDOWN } from './cancellation.ts';
 import { type CoalescePolicy, DraftStream } from './draft-stream.ts';
 import { NOTICES } from './notices.ts';
+import type { ProviderCall } from './provider-call.ts';
 import type { ReplyJob } from './reply-job.ts';
 import type { ReplyResult } from './reply-outcome.ts';
 import type { ReplyPoster } from './reply-poster.ts';
@@ -23,7 +24,6 @@ export class ReplyReleased extends Error {
 
 export interface StreamReplyDeps {
   cache: Cache;
-  cancellation: CancellationRegistry;
   poster: ReplyPoster;
   coalesce: CoalescePolicy;
   logger: Logger;
@@ -42,8 +42,8 @@ export async function streamReply(
   chosen: BotProvider,
   messages: ChatTurn[],
   reservation: QuotaReservation | undefined,
+  call: ProviderCall,
 ): Promise<ReplyResult> {
-  const tracking = deps.cancellation.track(job);
   const draft = new DraftStream(
     deps.cache,
     job.conversationId,
@@ -55,13 +55,7 @@ export async function streamReply(
   let firstTokenMs: number | null = null;
   let failure: unknown;
   try {
-    for await (const chunk of chosen.provider.stream({
-      model: chosen.model,
-      messages,
-      temperature: bot.config.temperature,
-      maxTokens: bot.config.maxTokens,
-      signal: tracking.signal,
-    })) {
+    for await (const chunk of call.chunks()) {
       if (chunk.type === 'delta') {
         firstTokenMs ??= Math.max(0, Date.now() - job.askedAt);
         draft.push(chunk.text);
@@ -70,19 +64,17 @@ export async function streamReply(
     }
   } catch (error) {
     failure = error;
-  } finally {
-    tracking.done();
   }
   try {
-    const reason: unknown = tracking.signal.reason;
-    if (tracking.signal.aborted && reason === SHUTDOWN) {
+    const reason: unknown = call.signal.reason;
+    if (call.signal.aborted && reason === SHUTDOWN) {
       // The process taking the reply over asks (and reserves) again; what this call used was billed.
       await meter(bot, chosen, reservation, messages, usage, draft.textSoFar).catch((error: unknown) =>
         deps.logger.warn({ err: error }, 'could not meter a reply stopped at shutdown'),
       );
       throw new ReplyReleased();
     }
-    if (tracking.signal.aborted && reason === CANCELLED) {
+    if (call.signal.aborted && reason === CANCELLED) {
       // Nothing more goes out: what is still pending in the draft is dropped with it.
       const metered = await meter(bot, chosen, reservation, messages, usage, draft.textSoFar);
       return { outcome: 'cancelled', replyMessageId: null, firstTokenMs, ...metered };

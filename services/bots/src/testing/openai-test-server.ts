@@ -26,6 +26,8 @@ export interface RecordedRequest {
   /** performance.now() when the request body had arrived, and when the first token was written. */
   receivedAt: number;
   firstTokenAt: number | undefined;
+  /** True once the caller hung up before the answer was complete (it aborted the request). */
+  abandoned: boolean;
 }
 
 /**
@@ -100,7 +102,11 @@ export class OpenAiTestServer {
       body,
       receivedAt: performance.now(),
       firstTokenAt: undefined,
+      abandoned: false,
     };
+    response.once('close', () => {
+      if (!response.writableFinished) recorded.abandoned = true;
+    });
     this.requests.push(recorded);
     const script = this.script(recorded);
     switch (script.kind) {
