@@ -15,6 +15,7 @@ import {
 import { type Database, installEventOperations, migrate, Outbox, OutboxPublishing } from '@parley/store';
 import type { ChatClient } from './chat/chat-client.ts';
 import { HttpChatClient } from './chat/http-chat-client.ts';
+import { BotLookup } from './domain/bot-lookup.ts';
 import { BotService } from './domain/bot-service.ts';
 import { CommandService } from './domain/command-service.ts';
 import { seedDefaultBot } from './domain/default-bot-seeder.ts';
@@ -132,7 +133,8 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
   };
   const egress = new EgressGuard(new EgressPolicy(config.egressAllowlist), deps.resolve);
   const secrets = new SecretBox(await resolveBotsSecretKey(config));
-  const bots = new BotService({ outbox, bots: repositories.bots, egress, secrets });
+  const lookup = new BotLookup(repositories.bots, deps.cache, logger);
+  const bots = new BotService({ outbox, bots: repositories.bots, egress, secrets, lookup });
   const knowledgeIndex = new KnowledgeIndex(repositories.bots, repositories.knowledge, logger);
   const usage = new UsageMeter(repositories.usage, new PriceTable(config.botsPrices), {
     dailyQuota: config.botsDailyTokenQuota,
@@ -171,6 +173,7 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
     const runner = new ReplyRunner({
       ...repositories,
       outbox,
+      lookup,
       cache: deps.cache,
       cancellation,
       poster,
@@ -212,7 +215,7 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
     const routeDeps: RouteDeps = {
       authenticator: deps.authenticator,
       bots,
-      knowledge: new KnowledgeService(outbox, repositories.bots, repositories.knowledge),
+      knowledge: new KnowledgeService(outbox, repositories.bots, repositories.knowledge, lookup),
       commands: new CommandService(repositories.bots, repositories.commands),
       completions: new CompletionService({
         bots: repositories.bots,
@@ -250,6 +253,7 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
 
     app.addHook('onReady', async () => {
       await cancellation.start();
+      await lookup.start();
       publishing.start();
       subscriptions.push(
         await consumeMessages({
@@ -271,6 +275,7 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
       await sweeper.stop();
       await dispatcher.stop(tuning.shutdownGraceMs ?? 5000);
       await cancellation.stop();
+      await lookup.stop();
       stopWaking();
       await publishing.stop();
       await egress.close();

@@ -9,6 +9,7 @@ import { openDatabase } from '@parley/store';
 import { openPostgresTestDatabase, type TestDatabase } from '@parley/store/testing';
 import { connect } from 'nats';
 import { DEFAULT_BOT_ID } from '../src/domain/default-bot.ts';
+import { NOTICES } from '../src/replies/notices.ts';
 import { type Harness, sleep, startParley, type TestUser } from './support/harness.ts';
 import { TestAuthenticator } from './support/test-auth.ts';
 
@@ -117,6 +118,36 @@ describe(
       const answered = [first.bots.runtime.completed(), second.bots.runtime.completed()];
       assert.equal(answered[0]! + answered[1]!, sent.length);
       assert.ok(answered[0]! > 0 && answered[1]! > 0, `both processes answered (${answered.join(' + ')})`);
+    });
+
+    it('stops answering as a bot switched off on the other process at once, not when its memory lapses', async () => {
+      const admin = await first.user('admin');
+      const created = await second.request<{ id: string }>(admin, 'POST', '/api/v1/bots', {
+        name: `Switched off ${suffix}`,
+        kind: 'faq',
+      });
+      assert.equal(created.status, 201);
+      const botId = created.body.id;
+      const users = await Promise.all(Array.from({ length: 6 }, () => first.user()));
+      const conversations = await Promise.all(users.map((user) => first.openBotConversation(user, botId)));
+      // Until both processes have answered as this bot within the last moment, so both remember it.
+      for (let round = 0; ; round++) {
+        const before = [first.bots.runtime.completed(), second.bots.runtime.completed()];
+        const asked = await Promise.all(
+          users.map((user, i) => first.send(user, conversations[i]!.id, `/help ${round}`)),
+        );
+        await Promise.all(asked.map((message, i) => first.replyTo(users[i]!, message, 20_000)));
+        const after = [first.bots.runtime.completed(), second.bots.runtime.completed()];
+        if (after[0]! > before[0]! && after[1]! > before[1]!) break;
+        assert.ok(round < 10, 'both processes answered within ten rounds');
+      }
+      const patched = await second.request(admin, 'PATCH', `/api/v1/bots/${botId}`, { active: false });
+      assert.equal(patched.status, 200);
+      const asked = await Promise.all(
+        users.map((user, i) => first.send(user, conversations[i]!.id, 'What commands are there?')),
+      );
+      const replies = await Promise.all(asked.map((message, i) => first.replyTo(users[i]!, message, 20_000)));
+      for (const reply of replies) assert.equal(reply.body, NOTICES.unavailable);
     });
   },
 );

@@ -12,6 +12,7 @@ import { EgressDeniedError } from '../egress/egress-policy.ts';
 import type { BotRow, BotsRepository } from '../repositories/bots-repository.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import { mergeConfig } from './bot-config.ts';
+import type { BotLookup } from './bot-lookup.ts';
 import { toBotSnapshot, toBotView } from './bot-views.ts';
 import { decodeCursor, type Page, toPage } from './cursor.ts';
 
@@ -20,6 +21,8 @@ export interface BotServiceDeps {
   bots: BotsRepository;
   egress: EgressGuard;
   secrets: SecretBox;
+  /** Told of every committed change, so replies stop using what they remember of a bot. */
+  lookup: BotLookup;
 }
 
 const nameTaken = () => conflict('A bot with this name exists already.', 'bot_name_taken');
@@ -57,9 +60,10 @@ export class BotService {
     const change = mergeConfig(body.kind, {}, body.config);
     await this.checkEgress(change.config.baseUrl);
     const id = newId('bot');
+    let demoted: string[] = [];
     try {
       const row = await this.deps.outbox.transaction(async (tx) => {
-        if (body.support) await this.takeSupportRole(tx, id, principal);
+        if (body.support) demoted = await this.takeSupportRole(tx, id, principal);
         const created = await this.deps.bots.insert(tx, {
           id,
           name: body.name.trim(),
@@ -73,6 +77,7 @@ export class BotService {
         await this.publish(tx, BotsEvents.botCreated, created, principal);
         return created;
       });
+      await this.deps.lookup.changed(demoted);
       return toBotView(row, true);
     } catch (error) {
       if (isUniqueViolation(error)) throw nameTaken();
@@ -83,12 +88,13 @@ export class BotService {
   async update(principal: Principal, id: string, body: UpdateBotBody): Promise<Bot> {
     // Checked before the transaction (it resolves names): the row lock below is held only briefly.
     if (body.config?.baseUrl) await this.checkEgress(body.config.baseUrl);
+    let demoted: string[] = [];
     try {
       const row = await this.deps.outbox.transaction(async (tx) => {
         // The support role's lock before any bot row (as create takes it), then this bot's row: merged
         // with the settings as they are under its lock, two admins changing different settings at once
         // both keep theirs.
-        if (body.support) await this.takeSupportRole(tx, id, principal);
+        if (body.support) demoted = await this.takeSupportRole(tx, id, principal);
         const current = await this.deps.bots.findForUpdate(tx, id);
         if (!current) throw notFound('There is no such bot.');
         const change = mergeConfig(current.kind, current.config, body.config);
@@ -106,6 +112,7 @@ export class BotService {
         await this.publish(tx, BotsEvents.botUpdated, updated, principal);
         return updated;
       });
+      await this.deps.lookup.changed([id, ...demoted]);
       return toBotView(row, true);
     } catch (error) {
       if (isUniqueViolation(error)) throw nameTaken();
@@ -129,6 +136,7 @@ export class BotService {
       return gone;
     });
     if (!deleted) throw notFound('There is no such bot.');
+    await this.deps.lookup.changed([id]);
   }
 
   /** The provider key in clear, for the one request about to use it. */
@@ -148,10 +156,14 @@ export class BotService {
     }
   }
 
-  /** One support bot at a time: the bot that had the role loses it in the same transaction, and says so. */
-  private async takeSupportRole(tx: Tx, botId: string, principal: Principal): Promise<void> {
-    for (const previous of await this.deps.bots.takeSupportFromOthers(tx, botId))
-      await this.publish(tx, BotsEvents.botUpdated, previous, principal);
+  /**
+   * One support bot at a time: the bot that had the role loses it in the same transaction, and says so.
+   * Returns the bots that lost it.
+   */
+  private async takeSupportRole(tx: Tx, botId: string, principal: Principal): Promise<string[]> {
+    const demoted = await this.deps.bots.takeSupportFromOthers(tx, botId);
+    for (const previous of demoted) await this.publish(tx, BotsEvents.botUpdated, previous, principal);
+    return demoted.map((previous) => previous.id);
   }
 
   private async publish(tx: Tx, type: string, row: BotRow, principal: Principal): Promise<void> {

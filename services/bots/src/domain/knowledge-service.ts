@@ -4,6 +4,7 @@ import type { Outbox } from '@parley/store';
 import { splitPassages } from '../knowledge/passages.ts';
 import type { BotsRepository } from '../repositories/bots-repository.ts';
 import type { KnowledgeRepository, KnowledgeRow } from '../repositories/knowledge-repository.ts';
+import type { BotLookup } from './bot-lookup.ts';
 import { decodeCursor, type Page, toPage } from './cursor.ts';
 
 function toDocument(row: KnowledgeRow): KnowledgeDocument {
@@ -23,6 +24,8 @@ export class KnowledgeService {
     private readonly outbox: Outbox,
     private readonly bots: BotsRepository,
     private readonly knowledge: KnowledgeRepository,
+    /** Told when a bot's knowledge version moved, so replies stop answering from the old one. */
+    private readonly lookup: BotLookup,
   ) {}
 
   async add(botId: string, body: AddKnowledgeBody): Promise<KnowledgeDocument> {
@@ -40,6 +43,7 @@ export class KnowledgeService {
       await this.bots.bumpKnowledgeVersion(tx, botId);
       return created;
     });
+    await this.lookup.changed([botId]);
     return toDocument(row);
   }
 
@@ -58,6 +62,7 @@ export class KnowledgeService {
       return gone;
     });
     if (!removed) throw notFound('There is no such document.');
+    await this.lookup.changed([botId]);
   }
 
   private async requireBot(botId: string): Promise<void> {

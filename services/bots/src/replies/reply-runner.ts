@@ -1,6 +1,7 @@
 import { BotsEvents, type ReplyCompletedData } from '@parley/contracts';
 import { createEvent, type Logger } from '@parley/kernel';
 import type { Outbox } from '@parley/store';
+import type { BotLookup } from '../domain/bot-lookup.ts';
 import type { KnowledgeIndex } from '../domain/knowledge-index.ts';
 import { QUOTA_NOTICE, tokensToReserve, type UsageMeter } from '../domain/usage-meter.ts';
 import { DEFAULT_CONFIDENCE_THRESHOLD } from '../knowledge/knowledge-base.ts';
@@ -9,7 +10,7 @@ import type { PersonalContext } from '../personalization/personal-context.ts';
 import type { ChatTurn } from '../providers/chat-provider.ts';
 import { ProviderError } from '../providers/provider-error.ts';
 import type { BotProvider, ProviderFactory } from '../providers/provider-factory.ts';
-import type { BotRow, BotsRepository } from '../repositories/bots-repository.ts';
+import type { BotRow } from '../repositories/bots-repository.ts';
 import type { RepliesRepository } from '../repositories/replies-repository.ts';
 import type { TranscriptRepository } from '../repositories/transcript-repository.ts';
 import type { CancellationRegistry } from './cancellation.ts';
@@ -30,7 +31,8 @@ import { type StreamReplyDeps, streamReply } from './stream-reply.ts';
 
 export interface ReplyRunnerDeps extends StreamReplyDeps {
   outbox: Outbox;
-  bots: BotsRepository;
+  /** The bot each reply answers as: remembered for a second, forgotten on every change. */
+  lookup: BotLookup;
   /** Stops the provider calls replies start (replies/provider-call.ts). */
   cancellation: CancellationRegistry;
   replies: RepliesRepository;
@@ -93,7 +95,7 @@ export class ReplyRunner {
    */
   async prepare(job: ReplyJob): Promise<Preparation> {
     const [bot, question] = await Promise.all([
-      this.deps.bots.findById(job.botId),
+      this.deps.lookup.find(job.botId),
       job.body ?? this.deps.transcript.find(job.conversationId, job.triggerSeq).then((row) => row?.body),
     ]);
     // A bot deleted or switched off since; or a taken-over reply whose question aged out of the transcript.
