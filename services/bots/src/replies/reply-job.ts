@@ -38,3 +38,6 @@ export type Preparation =
       reservation: QuotaReservation | undefined;
       call: ProviderCall;
     };
+
+/** A preparation that answers through a provider: what streamReply runs. */
+export type StreamPreparation = Extract<Preparation, { kind: 'stream' }>;

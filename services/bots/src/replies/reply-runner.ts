@@ -3,7 +3,12 @@ import { createEvent, type Logger } from '@parley/kernel';
 import type { Outbox } from '@parley/store';
 import type { BotLookup } from '../domain/bot-lookup.ts';
 import type { KnowledgeIndex } from '../domain/knowledge-index.ts';
-import { QUOTA_NOTICE, tokensToReserve, type UsageMeter } from '../domain/usage-meter.ts';
+import {
+  QUOTA_NOTICE,
+  type QuotaReservation,
+  tokensToReserve,
+  type UsageMeter,
+} from '../domain/usage-meter.ts';
 import { DEFAULT_CONFIDENCE_THRESHOLD } from '../knowledge/knowledge-base.ts';
 import type { BotsMetrics } from '../ops/bots-metrics.ts';
 import type { PersonalContext } from '../personalization/personal-context.ts';
@@ -117,10 +122,14 @@ export class ReplyRunner {
         ? await this.llmPrompt(job, bot, question)
         : [{ role: 'user' as const, content: question }];
     // Reserved last, once the prompt it is estimated from is known: nothing after it can fail.
-    const reservation = chosen.metered
-      ? await this.deps.usage.reserve(job.userId, tokensToReserve(messages, bot.config.maxTokens))
-      : undefined;
-    if (chosen.metered && !reservation) return { kind: 'notice', notice: QUOTA_NOTICE, outcome: 'quota' };
+    let reservation: QuotaReservation | undefined;
+    if (chosen.metered) {
+      reservation = await this.deps.usage.reserve(
+        job.userId,
+        tokensToReserve(messages, bot.config.maxTokens),
+      );
+      if (!reservation) return { kind: 'notice', notice: QUOTA_NOTICE, outcome: 'quota' };
+    }
     const call = new ProviderCall(this.deps.cancellation, job, chosen, {
       model: chosen.model,
       messages,
@@ -169,15 +178,7 @@ export class ReplyRunner {
       case 'handoff':
         return this.deps.commands.handOff(job);
       case 'stream':
-        return streamReply(
-          this.deps,
-          job,
-          prepared.bot,
-          prepared.chosen,
-          prepared.messages,
-          prepared.reservation,
-          prepared.call,
-        );
+        return streamReply(this.deps, job, prepared);
     }
   }
 

@@ -9,8 +9,7 @@ import type { BotRow } from '../repositories/bots-repository.ts';
 import { CANCELLED, SHUTDOWN } from './cancellation.ts';
 import { type CoalescePolicy, DraftStream } from './draft-stream.ts';
 import { NOTICES } from './notices.ts';
-import type { ProviderCall } from './provider-call.ts';
-import type { ReplyJob } from './reply-job.ts';
+import type { ReplyJob, StreamPreparation } from './reply-job.ts';
 import type { ReplyResult } from './reply-outcome.ts';
 import type { ReplyPoster } from './reply-poster.ts';
 
@@ -38,11 +37,7 @@ export interface StreamReplyDeps {
 export async function streamReply(
   deps: StreamReplyDeps,
   job: ReplyJob,
-  bot: BotRow,
-  chosen: BotProvider,
-  messages: ChatTurn[],
-  reservation: QuotaReservation | undefined,
-  call: ProviderCall,
+  { bot, chosen, messages, reservation, call }: StreamPreparation,
 ): Promise<ReplyResult> {
   const draft = new DraftStream(
     deps.cache,
