@@ -6,9 +6,9 @@ const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /**
- * What every provider call is: a buffered body (the SDK's JSON, as text or bytes) or none, on a URL, with
- * fetch's default redirect handling. Anything else (a streamed or form body, a non-default redirect or
- * credentials mode) is left to fetch itself.
+ * What every provider call is: a buffered body (the SDK's JSON, as text or bytes) or none, with fetch's
+ * default redirect handling. Anything else (a streamed or form body, a `manual` or `error` redirect mode)
+ * is left to fetch itself.
  */
 export function isDirectRequest(init: RequestInit | undefined): boolean {
   if (!init) return true;

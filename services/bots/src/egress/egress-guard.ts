@@ -85,9 +85,7 @@ export class EgressGuard {
     this.policy.checkStatic(url);
     if (!(input instanceof Request) && isDirectRequest(init)) {
       const direct = await directFetch(this.dispatcher, url, init);
-      if (direct) {
-        return direct;
-      }
+      if (direct) return direct;
     }
     // The package's fetch does not know Node's own Request class: a Request is passed on taken apart.
     const fromRequest =
