@@ -597,23 +597,34 @@ describe('commands and handoff', () => {
 });
 
 describe('exactly one reply', () => {
-  it('survives redelivery and a republished copy of the event', async () => {
-    const { user, conversation } = await conversationWith(DEFAULT_BOT_ID);
+  /**
+   * A question to `botId` in a new conversation, once answered, with the `chat.message.created` event it
+   * went out as: what a redelivery or a republished copy repeats.
+   */
+  async function answeredQuestion(botId: string, body: string) {
+    const { user, conversation } = await conversationWith(botId);
     const seen: EventEnvelope[] = [];
     const spy = await h.bus.subscribe({
-      group: 'test-spy',
+      group: `test-spy-${botId}`,
       subjects: [ChatEvents.messageCreated],
       handler: async (event) => {
         seen.push(event);
       },
     });
-    const question = await h.send(user, conversation.id, 'How do I edit a message?');
+    const question = await h.send(user, conversation.id, body);
     await h.replyTo(user, question);
-    await waitFor(() =>
-      seen.some((event) => (event.data as { message: Message }).message.id === question.id),
-    );
+    const isQuestion = (event: EventEnvelope) =>
+      (event.data as { message: Message }).message.id === question.id;
+    await waitFor(() => seen.some(isQuestion));
     await spy.close();
-    const original = seen.find((event) => (event.data as { message: Message }).message.id === question.id)!;
+    return { user, conversation, question, original: seen.find(isQuestion)! };
+  }
+
+  it('survives redelivery and a republished copy of the event', async () => {
+    const { user, conversation, question, original } = await answeredQuestion(
+      DEFAULT_BOT_ID,
+      'How do I edit a message?',
+    );
     await h.bus.publish(original);
     await h.bus.publish(createEvent(original.type, original.data));
     await sleep(400);
@@ -626,22 +637,10 @@ describe('exactly one reply', () => {
 
   it('stops any provider call a redelivery asked for ahead of its claim, and posts nothing', async () => {
     peer.respond({ kind: 'reply', tokens: ['Within', ' thirty days.'] });
-    const { user, conversation } = await conversationWith(llmBot.id);
-    const seen: EventEnvelope[] = [];
-    const spy = await h.bus.subscribe({
-      group: 'test-spy-ahead',
-      subjects: [ChatEvents.messageCreated],
-      handler: async (event) => {
-        seen.push(event);
-      },
-    });
-    const question = await h.send(user, conversation.id, 'How long do I have for a refund?');
-    await h.replyTo(user, question);
-    await waitFor(() =>
-      seen.some((event) => (event.data as { message: Message }).message.id === question.id),
+    const { user, conversation, original } = await answeredQuestion(
+      llmBot.id,
+      'How long do I have for a refund?',
     );
-    await spy.close();
-    const original = seen.find((event) => (event.data as { message: Message }).message.id === question.id)!;
     // Once the reply has ended here, a copy's reads (and call) go ahead of its claim.
     await waitFor(() => h.bots.runtime.inFlight() === 0);
     // The copy's call would never end by itself: only losing the claim can stop it.
