@@ -12,6 +12,9 @@ import OpenAI from 'openai';
 import { type Dispatcher, request, fetch as undiciFetch } from 'undici';
 import { EgressGuard } from '../services/bots/src/egress/egress-guard.ts';
 import { EgressPolicy } from '../services/bots/src/egress/egress-policy.ts';
+import { relaunchWithShippingFlags, shippingFlagsInUse } from './support/shipping-flags.ts';
+
+relaunchWithShippingFlags();
 
 const REQUESTS = 150;
 const WARMUP = 20;
@@ -105,7 +108,7 @@ const show = (name: string, timings: Timings) =>
   );
 
 console.log(
-  `conditions: Node ${process.version}, loopback, provider in a child process, ${REQUESTS - WARMUP} requests per way after ${WARMUP} warm-up, 30 ms apart; two rounds`,
+  `conditions: Node ${process.version} (${shippingFlagsInUse()}), loopback, provider in a child process, ${REQUESTS - WARMUP} requests per way after ${WARMUP} warm-up, 30 ms apart; two rounds`,
 );
 for (let round = 1; round <= 2; round++) {
   console.log(`round ${round}`);

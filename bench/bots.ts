@@ -37,6 +37,9 @@ import type {
   LatencyResult,
   Percentiles,
 } from './bots/protocol.ts';
+import { relaunchWithShippingFlags, shippingFlagsInUse } from './support/shipping-flags.ts';
+
+relaunchWithShippingFlags();
 
 /** `--clients=N --samples=N` shrink a run for a quick look; the defaults are what the issue asks for. */
 const option = (name: string, fallback: number) =>
@@ -172,7 +175,7 @@ try {
   await clients.request({ kind: 'connect', url, users });
 
   console.log(
-    `conditions: ${availableParallelism()} cores, Node ${process.version}, ${database.kind === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'}, in-memory cache and bus (one process, as npm start), loopback; Parley in this process, ${CLIENTS} Socket.IO clients and the streaming test provider in one child process; default coalescing (50 ms / 64 characters)`,
+    `conditions: ${availableParallelism()} cores, Node ${process.version} (${shippingFlagsInUse()}), ${database.kind === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'}, in-memory cache and bus (one process, as npm start), loopback; Parley in this process, ${CLIENTS} Socket.IO clients and the streaming test provider in one child process; default coalescing (50 ms / 64 characters)`,
   );
 
   const measureLatency = () =>

@@ -20,6 +20,9 @@ import { startRawServer } from './chat/raw-server.ts';
 import { startBenchChat } from './chat/setup.ts';
 import { cpuPer, fmt, sleep } from './chat/stats.ts';
 import { median } from './support/median.ts';
+import { relaunchWithShippingFlags, shippingFlagsInUse } from './support/shipping-flags.ts';
+
+relaunchWithShippingFlags();
 
 const ROUNDS = 3;
 /** Production's default pool (PARLEY_DATABASE_POOL_SIZE): Parley is measured as it ships. */
@@ -50,7 +53,7 @@ try {
       current_setting('server_version') as version`,
   );
   console.log(
-    `conditions: ${availableParallelism()} cores, ${load1()}, Node ${process.version}, PostgreSQL ${settings?.version} (fsync ${settings?.fsync}, synchronous_commit ${settings?.sync}), loopback; server = this process, clients = one load process`,
+    `conditions: ${availableParallelism()} cores, ${load1()}, Node ${process.version} (${shippingFlagsInUse()}), PostgreSQL ${settings?.version} (fsync ${settings?.fsync}, synchronous_commit ${settings?.sync}), loopback; server = this process, clients = one load process`,
   );
   const inserts = await rawInserts(raw, RAW_CONNECTIONS);
   const rawServer = await startRawServer();

@@ -9,6 +9,9 @@ import { MemoryCache } from '@parley/cache';
 import { buildIdentity, DEFAULT_HASH_PARAMETERS } from '@parley/identity';
 import { createLogger, createProcessApp, parseConfig, TokenVerifier } from '@parley/kernel';
 import { openDatabase } from '@parley/store';
+import { relaunchWithShippingFlags, shippingFlagsInUse } from './support/shipping-flags.ts';
+
+relaunchWithShippingFlags();
 
 const LOGINS = 200;
 const HASHES = 80;
@@ -41,7 +44,7 @@ const cpu = cpus()[0];
 console.log('Identity benchmark');
 console.log(
   `machine: ${availableParallelism()} cores (${cpu?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
-    `node ${process.version}, ${process.platform}/${process.arch}; argon2 runs on the libuv thread pool`,
+    `node ${process.version} (${shippingFlagsInUse()}), ${process.platform}/${process.arch}; argon2 runs on the libuv thread pool`,
 );
 console.log(
   `argon2id m=${DEFAULT_HASH_PARAMETERS.memoryCost} KiB t=${DEFAULT_HASH_PARAMETERS.timeCost} p=${DEFAULT_HASH_PARAMETERS.parallelism}; ` +

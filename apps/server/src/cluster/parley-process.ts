@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { environmentForChildren } from '@parley/kernel';
+import { PARLEY_NODE_FLAGS } from '../node-flags.ts';
 import type { ProcessSpec } from './topology.ts';
 
 const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
@@ -34,7 +35,7 @@ export function startParleyProcess(spec: ProcessSpec, options: StartOptions = {}
   const inherited = Object.fromEntries(
     Object.entries(environmentForChildren({})).filter(([name]) => !NOT_INHERITED.test(name)),
   );
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+  const child = spawn(process.execPath, [...PARLEY_NODE_FLAGS, '--import', 'tsx', MAIN], {
     cwd: ROOT,
     env: { ...inherited, ...spec.env },
     stdio: ['ignore', 'pipe', 'pipe'],
