@@ -132,7 +132,8 @@ try {
     `Parley sustained persisted messages/s (50 sockets x 10 in flight, 25 conversations, pool ${PARLEY_POOL}): ${fmt(sustainedRate, 0)} msg/s ${rounds(sustained)} = ${fmt(sustainedRate / singleRate, 2)}x raw single-row (target >= 2x); server CPU ${fmt(median(sustainedCpu), 0)} µs/msg; ${load1()}`,
   );
 
-  // 2. Ack latency at half the sustained rate, open loop; the raw Socket.IO ack at the same rate beside it.
+  // 2. Ack latency at half the sustained rate, open loop; beside it, at the same rate, the raw Socket.IO ack
+  //    and the database's own single-row insert latency (what a durable ack cannot beat).
   const halfLoad = sustainedRate / 2;
   const paced = (group: 'senders' | 'raw-senders') =>
     load.request<PacedResult>({
@@ -143,9 +144,11 @@ try {
       ms: 3000,
     });
   const rawAcks: PacedResult[] = [];
+  const insertLatencies: PacedResult[] = [];
   const acks: PacedResult[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     rawAcks.push(await paced('raw-senders'));
+    insertLatencies.push({ ack: await inserts.pacedSingle(halfLoad, 3000), failed: 0 });
     acks.push(await paced('senders'));
   }
   const ackText = (results: PacedResult[]) =>
@@ -154,6 +157,9 @@ try {
       2,
     )})`;
   console.log(`raw Socket.IO ack latency at ${fmt(halfLoad, 0)} msg/s: ${ackText(rawAcks)}`);
+  console.log(
+    `raw single-row insert latency at ${fmt(halfLoad, 0)} rows/s (${RAW_CONNECTIONS} connections): ${ackText(insertLatencies)}`,
+  );
   console.log(
     `Parley ack latency at ${fmt(halfLoad, 0)} msg/s: ${ackText(acks)} (target p99 < 20 ms); ${load1()}`,
   );

@@ -1,5 +1,7 @@
 import type { Database } from '@parley/store';
 import { sql } from 'drizzle-orm';
+import type { LatencySummary } from './protocol.ts';
+import { pace, summarize } from './stats.ts';
 
 const body = 'x'.repeat(120);
 
@@ -19,6 +21,22 @@ export async function closedLoop(workers: number, ms: number, task: () => Promis
   return done / ((performance.now() - started) / 1000);
 }
 
+/** What a send's commit costs at best: single-row autocommit inserts at `rate`, open loop, each one timed. */
+async function pacedSingleRows(
+  insert: () => Promise<unknown>,
+  rate: number,
+  ms: number,
+): Promise<LatencySummary> {
+  const latencies: number[] = [];
+  const outstanding: Promise<void>[] = [];
+  await pace(rate, ms, () => {
+    const started = performance.now();
+    outstanding.push(insert().then(() => void latencies.push(performance.now() - started)));
+  });
+  await Promise.all(outstanding);
+  return summarize(latencies);
+}
+
 /**
  * The database ceilings: a message-shaped row (with its (conversation, seq) key) inserted raw from this
  * process, one row per autocommit statement, or 100 rows per statement.
@@ -28,14 +46,16 @@ export async function rawInserts(database: Database, connections: number) {
     conversation_id text not null, seq integer not null, sender_id text not null, body text not null,
     created_at timestamptz not null default now(), unique (conversation_id, seq))`);
   let seq = 0;
+  const insertOne = () => {
+    const next = ++seq;
+    return database.db.execute(
+      sql`insert into bench_messages (id, conversation_id, seq, sender_id, body) values (${`m${next}`}, 'c1', ${next}, 'u1', ${body})`,
+    );
+  };
   return {
-    single: (ms: number) =>
-      closedLoop(connections, ms, () => {
-        const next = ++seq;
-        return database.db.execute(
-          sql`insert into bench_messages (id, conversation_id, seq, sender_id, body) values (${`m${next}`}, 'c1', ${next}, 'u1', ${body})`,
-        );
-      }),
+    single: (ms: number) => closedLoop(connections, ms, insertOne),
+    /** The floor under Parley's ack latency at the same rate: the database's own commit latency. */
+    pacedSingle: (rate: number, ms: number) => pacedSingleRows(insertOne, rate, ms),
     batched: async (ms: number) =>
       100 *
       (await closedLoop(4, ms, () => {
