@@ -8,6 +8,8 @@
  * survives; the promoted garbage then costs mark-compacts, whose pauses were much of the ack p99. In
  * interleaved bench/chat.ts runs on 2 cores, 64 MB took the ack p99 at half load from 45-50 ms to 21-28 ms
  * (at a 14-20% higher rate) and the CPU per stored message from 55 to 44 µs. V8 grows the young
- * generation toward this size only under such load.
+ * generation toward this size only under such load; the price is memory then: two 64 MB semi-spaces
+ * instead of two of 16 MB (the chat bench's server process at full load peaked at 525 MiB RSS against
+ * 436), inside the Helm chart's limits (deploy/helm/parley/values.yaml).
  */
 export const PARLEY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
