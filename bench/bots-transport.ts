@@ -14,7 +14,7 @@ import { EgressGuard } from '../services/bots/src/egress/egress-guard.ts';
 import { EgressPolicy } from '../services/bots/src/egress/egress-policy.ts';
 import { relaunchWithShippingFlags, shippingFlagsInUse } from './support/shipping-flags.ts';
 
-relaunchWithShippingFlags();
+await relaunchWithShippingFlags();
 
 const REQUESTS = 150;
 const WARMUP = 20;

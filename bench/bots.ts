@@ -39,7 +39,7 @@ import type {
 } from './bots/protocol.ts';
 import { relaunchWithShippingFlags, shippingFlagsInUse } from './support/shipping-flags.ts';
 
-relaunchWithShippingFlags();
+await relaunchWithShippingFlags();
 
 /** `--clients=N --samples=N` shrink a run for a quick look; the defaults are what the issue asks for. */
 const option = (name: string, fallback: number) =>

@@ -11,7 +11,7 @@ import { createLogger, createProcessApp, parseConfig, TokenVerifier } from '@par
 import { openDatabase } from '@parley/store';
 import { relaunchWithShippingFlags, shippingFlagsInUse } from './support/shipping-flags.ts';
 
-relaunchWithShippingFlags();
+await relaunchWithShippingFlags();
 
 const LOGINS = 200;
 const HASHES = 80;

@@ -21,20 +21,29 @@ export async function closedLoop(workers: number, ms: number, task: () => Promis
   return done / ((performance.now() - started) / 1000);
 }
 
-/** What a send's commit costs at best: single-row autocommit inserts at `rate`, open loop, each one timed. */
+/**
+ * Single-row autocommit inserts at `rate`, open loop, each timed from this process through the pool: the
+ * database's commit latency as a plain client sees it at that rate. A failed insert is counted, not timed.
+ */
 async function pacedSingleRows(
   insert: () => Promise<unknown>,
   rate: number,
   ms: number,
-): Promise<LatencySummary> {
+): Promise<{ ack: LatencySummary; failed: number }> {
   const latencies: number[] = [];
   const outstanding: Promise<void>[] = [];
+  let failed = 0;
   await pace(rate, ms, () => {
     const started = performance.now();
-    outstanding.push(insert().then(() => void latencies.push(performance.now() - started)));
+    outstanding.push(
+      insert().then(
+        () => void latencies.push(performance.now() - started),
+        () => void failed++,
+      ),
+    );
   });
   await Promise.all(outstanding);
-  return summarize(latencies);
+  return { ack: summarize(latencies), failed };
 }
 
 /**
@@ -54,7 +63,7 @@ export async function rawInserts(database: Database, connections: number) {
   };
   return {
     single: (ms: number) => closedLoop(connections, ms, insertOne),
-    /** The floor under Parley's ack latency at the same rate: the database's own commit latency. */
+    /** Beside Parley's ack latency at the same rate: what the database's commits alone take. */
     pacedSingle: (rate: number, ms: number) => pacedSingleRows(insertOne, rate, ms),
     batched: async (ms: number) =>
       100 *
