@@ -10,6 +10,6 @@
  * (at a 14-20% higher rate) and the CPU per stored message from 55 to 44 µs. V8 grows the young
  * generation toward this size only under such load; the price is memory then: two 64 MB semi-spaces
  * instead of two of 16 MB (the chat bench's server process at full load peaked at 525 MiB RSS against
- * 436), inside the Helm chart's limits (deploy/helm/parley/values.yaml).
+ * 436, inside the chart's 768Mi chat limit in deploy/helm/parley/values.yaml; other roles not measured).
  */
 export const PARLEY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
