@@ -9,7 +9,8 @@
  * interleaved bench/chat.ts runs on 2 cores, 64 MB took the ack p99 at half load from 45-50 ms to 21-28 ms
  * (at a 14-20% higher rate) and the CPU per stored message from 55 to 44 µs. V8 grows the young
  * generation toward this size only under such load; the price is memory then: two 64 MB semi-spaces
- * instead of two of 16 MB (the chat bench's server process at full load peaked at 525 MiB RSS against
- * 436, inside the chart's 768Mi chat limit in deploy/helm/parley/values.yaml; other roles not measured).
+ * instead of two of 16 MB. Peak RSS under the benches' load stays inside the limits of
+ * deploy/helm/parley/values.yaml: the chat bench's server 525 MiB (436 with the default; chat's limit
+ * 768Mi), the gateway bench's gateway 338 MiB (512Mi) and its identity node 316 MiB (768Mi).
  */
 export const PARLEY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
