@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { ClientToServerEvents, Message, ServerToClientEvents } from '@parley/contracts';
 import { io, type Socket } from 'socket.io-client';
 import type { ClosedLoopResult, FanoutResult, LoadCommand, LoadReply, PacedResult } from './protocol.ts';
-import { pace, sleep, summarize } from './stats.ts';
+import { pace, pacedLatency, sleep, summarize } from './stats.ts';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -64,24 +64,13 @@ async function closedLoop(command: Extract<LoadCommand, { kind: 'closedLoop' }>)
   return { completed, failed, perSecond: completed / ((performance.now() - started) / 1000) };
 }
 
-async function paced(command: Extract<LoadCommand, { kind: 'paced' }>): Promise<PacedResult> {
+function paced(command: Extract<LoadCommand, { kind: 'paced' }>): Promise<PacedResult> {
   const sockets = group(command.group);
-  const latencies: number[] = [];
-  const outstanding: Promise<void>[] = [];
-  let failed = 0;
   let next = 0;
-  await pace(command.rate, command.ms, () => {
+  return pacedLatency(command.rate, command.ms, () => {
     const index = next++ % sockets.length;
-    const started = performance.now();
-    outstanding.push(
-      send(sockets[index]!, command.conversations[index]!).then((ok) => {
-        if (ok) latencies.push(performance.now() - started);
-        else failed++;
-      }),
-    );
+    return send(sockets[index]!, command.conversations[index]!);
   });
-  await Promise.all(outstanding);
-  return { ack: summarize(latencies), failed };
 }
 
 async function fanout(command: Extract<LoadCommand, { kind: 'fanout' }>): Promise<FanoutResult> {

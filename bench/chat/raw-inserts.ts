@@ -1,7 +1,6 @@
 import type { Database } from '@parley/store';
 import { sql } from 'drizzle-orm';
-import type { LatencySummary } from './protocol.ts';
-import { pace, summarize } from './stats.ts';
+import { pacedLatency } from './stats.ts';
 
 const body = 'x'.repeat(120);
 
@@ -22,31 +21,6 @@ export async function closedLoop(workers: number, ms: number, task: () => Promis
 }
 
 /**
- * Single-row autocommit inserts at `rate`, open loop, each timed from this process through the pool: the
- * database's commit latency as a plain client sees it at that rate. A failed insert is counted, not timed.
- */
-async function pacedSingleRows(
-  insert: () => Promise<unknown>,
-  rate: number,
-  ms: number,
-): Promise<{ ack: LatencySummary; failed: number }> {
-  const latencies: number[] = [];
-  const outstanding: Promise<void>[] = [];
-  let failed = 0;
-  await pace(rate, ms, () => {
-    const started = performance.now();
-    outstanding.push(
-      insert().then(
-        () => void latencies.push(performance.now() - started),
-        () => void failed++,
-      ),
-    );
-  });
-  await Promise.all(outstanding);
-  return { ack: summarize(latencies), failed };
-}
-
-/**
  * The database ceilings: a message-shaped row (with its (conversation, seq) key) inserted raw from this
  * process, one row per autocommit statement, or 100 rows per statement.
  */
@@ -63,8 +37,11 @@ export async function rawInserts(database: Database, connections: number) {
   };
   return {
     single: (ms: number) => closedLoop(connections, ms, insertOne),
-    /** Beside Parley's ack latency at the same rate: what the database's commits alone take. */
-    pacedSingle: (rate: number, ms: number) => pacedSingleRows(insertOne, rate, ms),
+    /**
+     * Single-row inserts at `rate`, open loop, each timed from this process through the pool: beside
+     * Parley's ack latency at the same rate, the database's commits as a plain client sees them.
+     */
+    pacedSingle: (rate: number, ms: number) => pacedLatency(rate, ms, () => insertOne().then(() => true)),
     batched: async (ms: number) =>
       100 *
       (await closedLoop(4, ms, () => {

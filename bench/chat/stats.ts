@@ -30,6 +30,36 @@ export async function pace(rate: number, ms: number, tick: () => void): Promise<
   }
 }
 
+/**
+ * Runs `task` at `rate` per second for `ms`, open loop, and times each one that succeeds; one that answers
+ * false or fails is counted, not timed.
+ */
+export async function pacedLatency(
+  rate: number,
+  ms: number,
+  task: () => Promise<boolean>,
+): Promise<{ ack: LatencySummary; failed: number }> {
+  const latencies: number[] = [];
+  const outstanding: Promise<void>[] = [];
+  let failed = 0;
+  await pace(rate, ms, () => {
+    const started = performance.now();
+    outstanding.push(
+      task().then(
+        (ok) => {
+          if (ok) latencies.push(performance.now() - started);
+          else failed++;
+        },
+        () => {
+          failed++;
+        },
+      ),
+    );
+  });
+  await Promise.all(outstanding);
+  return { ack: summarize(latencies), failed };
+}
+
 /** Microseconds of this process's CPU (user + system) that `work` took, per unit it reports. */
 export async function cpuPer<T>(work: () => Promise<T>, units: (result: T) => number) {
   const before = process.cpuUsage();
