@@ -7,7 +7,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { environmentForChildren } from '@parley/kernel';
-import { PARLEY_NODE_FLAGS } from '../apps/server/src/node-flags.ts';
+import { parleyNodeArguments } from '../apps/server/src/node-flags.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const main = join(root, 'apps/server/src/main.ts');
@@ -15,7 +15,7 @@ const port = 18_080;
 
 async function timeStart(env: Record<string, string>): Promise<number> {
   const started = performance.now();
-  const child = spawn(process.execPath, [...PARLEY_NODE_FLAGS, '--import', 'tsx', main], {
+  const child = spawn(process.execPath, parleyNodeArguments(main), {
     cwd: root,
     env: environmentForChildren({
       DATABASE_URL: '',

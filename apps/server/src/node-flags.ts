@@ -14,3 +14,11 @@
  * 768Mi), the gateway bench's gateway 338 MiB (512Mi) and its identity node 316 MiB (768Mi).
  */
 export const PARLEY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
+
+/** Node's arguments for running a Parley entry point (main.ts) as it ships. */
+export const parleyNodeArguments = (entryPoint: string): string[] => [
+  ...PARLEY_NODE_FLAGS,
+  '--import',
+  'tsx',
+  entryPoint,
+];

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { PARLEY_NODE_FLAGS } from '../src/node-flags.ts';
+import { PARLEY_NODE_FLAGS, parleyNodeArguments } from '../src/node-flags.ts';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -26,8 +26,9 @@ describe("Parley's V8 flags", () => {
     const { scripts } = JSON.parse(await readFile(`${root}/package.json`, 'utf8')) as {
       scripts: Record<string, string>;
     };
-    const prefix = ['node', ...PARLEY_NODE_FLAGS, '--import', 'tsx'].join(' ');
-    assert.equal(scripts.start, `${prefix} apps/server/src/main.ts`);
-    assert.equal(scripts.dev, `${prefix} --watch apps/server/src/main.ts`);
+    const main = 'apps/server/src/main.ts';
+    assert.equal(scripts.start, ['node', ...parleyNodeArguments(main)].join(' '));
+    // `--watch` goes before the entry point, after the flags.
+    assert.equal(scripts.dev, ['node', ...PARLEY_NODE_FLAGS, '--import', 'tsx', '--watch', main].join(' '));
   });
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { environmentForChildren } from '@parley/kernel';
-import { PARLEY_NODE_FLAGS } from '../src/node-flags.ts';
+import { parleyNodeArguments } from '../src/node-flags.ts';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const main = join(root, 'apps/server/src/main.ts');
@@ -35,7 +35,7 @@ const EMBEDDED = { DATABASE_URL: '', REDIS_URL: '', NATS_URL: '', PARLEY_SERVICE
 
 /** Starts `npm start`'s entry point as its own process, on embedded defaults except the given variables. */
 function startParley(env: Record<string, string>): Started {
-  const child = spawn(process.execPath, [...PARLEY_NODE_FLAGS, '--import', 'tsx', main], {
+  const child = spawn(process.execPath, parleyNodeArguments(main), {
     cwd: root,
     env: environmentForChildren({ ...EMBEDDED, NODE_ENV: 'development', LOG_LEVEL: 'info', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],

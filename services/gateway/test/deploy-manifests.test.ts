@@ -5,7 +5,7 @@ import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { compileProxyTrust, SERVICE_NAMES } from '@parley/kernel';
 import { parse, parseAllDocuments } from 'yaml';
-import { PARLEY_NODE_FLAGS } from '../../../apps/server/src/node-flags.ts';
+import { parleyNodeArguments } from '../../../apps/server/src/node-flags.ts';
 import { renderTemplate } from './support/helm-lite.ts';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -54,13 +54,7 @@ describe('deploy/Dockerfile and .dockerignore', () => {
     assert.equal(last('EXPOSE'), String(PORT));
     assert.match(last('ENV'), new RegExp(`PORT=${PORT}`));
     assert.match(last('HEALTHCHECK'), /\/health/);
-    assert.deepEqual(JSON.parse(last('CMD')), [
-      'node',
-      ...PARLEY_NODE_FLAGS,
-      '--import',
-      'tsx',
-      'apps/server/src/main.ts',
-    ]);
+    assert.deepEqual(JSON.parse(last('CMD')), ['node', ...parleyNodeArguments('apps/server/src/main.ts')]);
     assert.match(last('ENV'), /PARLEY_SERVICES=all/, 'the role comes from PARLEY_SERVICES');
   });
 

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { environmentForChildren } from '@parley/kernel';
-import { PARLEY_NODE_FLAGS } from '../node-flags.ts';
+import { parleyNodeArguments } from '../node-flags.ts';
 import type { ProcessSpec } from './topology.ts';
 
 const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
@@ -35,7 +35,7 @@ export function startParleyProcess(spec: ProcessSpec, options: StartOptions = {}
   const inherited = Object.fromEntries(
     Object.entries(environmentForChildren({})).filter(([name]) => !NOT_INHERITED.test(name)),
   );
-  const child = spawn(process.execPath, [...PARLEY_NODE_FLAGS, '--import', 'tsx', MAIN], {
+  const child = spawn(process.execPath, parleyNodeArguments(MAIN), {
     cwd: ROOT,
     env: { ...inherited, ...spec.env },
     stdio: ['ignore', 'pipe', 'pipe'],
