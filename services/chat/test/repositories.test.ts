@@ -96,7 +96,7 @@ describe('chat repositories', () => {
     });
 
     it('finds changes by revision within the user’s conversations', () => {
-      const { sql: text } = messages.changesQuery('u', 5, undefined, 100).toSQL();
+      const { sql: text } = messages.changesQuery('u', 5, [], 100).toSQL();
       assert.match(compact(text), /"chat"\."messages"\."revision" > \$1/);
       assert.match(compact(text), /order by "chat"\."messages"\."revision" asc limit \$3$/);
     });

@@ -634,6 +634,65 @@ describe('chat real time (Socket.IO)', () => {
     assert.deepEqual((again as { changes: Message[] }).changes, []);
   });
 
+  it('catches staff up on a support conversation they work without joining, and only on what they asked about', async () => {
+    const [agent, customer] = await Promise.all([chat.user('agent'), chat.user()]);
+    const supportId = (await chat.createSupport(customer)).id;
+    const otherSupportId = (await chat.createSupport(customer)).id;
+    const customerSocket = await client(customer);
+    const sent: Message[] = [];
+    for (const [index, id] of [supportId, supportId, supportId, otherSupportId].entries()) {
+      const ack = await customerSocket.emitWithAck('message:send', {
+        conversationId: id,
+        body: `help ${index}`,
+        clientMessageId: `staff-sync-${index}`,
+      });
+      sent.push((ack as { message: Message }).message);
+    }
+    const agentSocket = await client(agent);
+    const first = (await agentSocket.emitWithAck('sync', {
+      conversations: { [supportId]: 0, [conversationId]: 0 },
+    })) as { ok: boolean; messages: Message[]; syncToken: string };
+    assert.equal(first.ok, true);
+    // The support conversation's messages; none of the group the agent is not in.
+    assert.deepEqual(
+      first.messages.map((m) => [m.conversationId, m.body]),
+      [
+        [supportId, 'help 0'],
+        [supportId, 'help 1'],
+        [supportId, 'help 2'],
+      ],
+    );
+
+    const edit = (message: Message, body: string) =>
+      chat.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/conversations/${message.conversationId}/messages/${message.id}`,
+        headers: bearer(customer),
+        payload: { body },
+      });
+    assert.equal((await edit(sent[0]!, 'help 0, edited')).statusCode, 200);
+    assert.equal((await edit(sent[3]!, 'elsewhere, edited')).statusCode, 200);
+    const second = (await agentSocket.emitWithAck('sync', {
+      conversations: { [supportId]: 3 },
+      since: first.syncToken,
+    })) as { messages: Message[]; changes: Message[] };
+    assert.deepEqual(second.messages, []);
+    // The edit where the agent asked, not the one in the support conversation it did not ask about.
+    assert.deepEqual(
+      second.changes.map((m) => [m.id, m.body]),
+      [[sent[0]!.id, 'help 0, edited']],
+    );
+
+    // Someone who is not staff learns nothing of it.
+    const outsider = await client(eve);
+    const refused = (await outsider.emitWithAck('sync', {
+      conversations: { [supportId]: 0 },
+      since: first.syncToken,
+    })) as { messages: Message[]; changes: Message[] };
+    assert.deepEqual(refused.messages, []);
+    assert.deepEqual(refused.changes, []);
+  });
+
   it('cuts a long backlog at the cap with more: true', async () => {
     const group = await chat.createGroup(alice, [bob.id]);
     const sender = await client(alice);

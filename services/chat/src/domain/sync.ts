@@ -1,5 +1,6 @@
 import { type Draft, draftKey, draftsKey, type Message, type SyncResult } from '@parley/contracts';
-import { badRequest, type Principal } from '@parley/kernel';
+import { badRequest, isStaff, type Principal } from '@parley/kernel';
+import { staffMayWork } from './access.ts';
 import type { DomainDeps } from './deps.ts';
 import { toMessage } from './mappers.ts';
 
@@ -33,6 +34,8 @@ export class SyncService {
     // so changes up to it are all visible to the queries below, and later ones come with the next sync.
     const revision = await this.deps.sync.currentRevision();
     const lastSeqs = await this.deps.conversations.lastSeqsOf(principal.userId);
+    const worked = await this.workedUnjoined(principal, lastSeen, lastSeqs);
+    for (const { id, lastSeq } of worked) lastSeqs.set(id, lastSeq);
     const conversationIds = Object.keys(lastSeen).filter((id) => lastSeqs.has(id));
 
     const more: Record<string, true> = {};
@@ -58,7 +61,7 @@ export class SyncService {
       const rows = await this.deps.messages.changesSince(
         principal.userId,
         sinceRevision,
-        undefined,
+        worked.map(({ id }) => id),
         SYNC_CHANGE_CAP,
       );
       const upTo = rows.filter((row) => (row.revision ?? 0) <= revision);
@@ -77,6 +80,22 @@ export class SyncService {
       drafts: await this.drafts(conversationIds),
       syncToken: syncToken(token),
     };
+  }
+
+  /**
+   * The conversations asked about that the caller is not a member of but works as staff (bot and support
+   * ones): they read them over REST, so they catch up on them here too. Only those asked about: staff are
+   * not told of every support conversation's edits.
+   */
+  private async workedUnjoined(
+    principal: Principal,
+    lastSeen: Readonly<Record<string, number>>,
+    memberOf: ReadonlyMap<string, number>,
+  ): Promise<Array<{ id: string; lastSeq: number }>> {
+    if (!isStaff(principal.role)) return [];
+    const unjoined = Object.keys(lastSeen).filter((id) => !memberOf.has(id));
+    const rows = await this.deps.conversations.lastSeqsByIds(unjoined);
+    return rows.filter((row) => staffMayWork(principal, row));
   }
 
   private async drafts(conversationIds: readonly string[]): Promise<Draft[]> {

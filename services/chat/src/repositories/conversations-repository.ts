@@ -276,4 +276,15 @@ export class ConversationsRepository {
       .where(eq(members.userId, userId));
     return new Map(rows.map((row) => [row.id, row.lastSeq]));
   }
+
+  /** Type and last seq of each of these conversations that exists, membership aside. */
+  async lastSeqsByIds(
+    ids: readonly string[],
+  ): Promise<Array<Pick<ConversationRow, 'id' | 'type' | 'lastSeq'>>> {
+    if (ids.length === 0) return [];
+    return this.db
+      .select({ id: conversations.id, type: conversations.type, lastSeq: conversations.lastSeq })
+      .from(conversations)
+      .where(inArray(conversations.id, [...ids]));
+  }
 }

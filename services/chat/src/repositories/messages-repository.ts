@@ -1,5 +1,5 @@
 import type { Executor } from '@parley/store';
-import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, or, sql } from 'drizzle-orm';
 import { members, messages } from '../schema/schema.ts';
 
 export type MessageRow = typeof messages.$inferSelect;
@@ -46,39 +46,36 @@ export class MessagesRepository {
     return row;
   }
 
-  changesQuery(
-    userId: string,
-    sinceRevision: number,
-    conversationIds: readonly string[] | undefined,
-    limit: number,
-  ) {
+  changesQuery(userId: string, sinceRevision: number, alsoIn: readonly string[], limit: number) {
     const mine = this.db
       .select({ id: members.conversationId })
       .from(members)
       .where(eq(members.userId, userId));
+    const inMine = inArray(messages.conversationId, mine);
     return this.db
       .select()
       .from(messages)
       .where(
         and(
           gt(messages.revision, sinceRevision),
-          inArray(messages.conversationId, mine),
-          conversationIds ? inArray(messages.conversationId, [...conversationIds]) : undefined,
+          alsoIn.length > 0 ? or(inMine, inArray(messages.conversationId, [...alsoIn])) : inMine,
         ),
       )
       .orderBy(asc(messages.revision))
       .limit(limit);
   }
 
-  /** Edits and deletes with a revision after `sinceRevision`, in the user's conversations, in change order. */
+  /**
+   * Edits and deletes with a revision after `sinceRevision`, in change order, in the user's conversations
+   * and in `alsoIn` (conversations the user may read without being a member: staff working them).
+   */
   async changesSince(
     userId: string,
     sinceRevision: number,
-    conversationIds: readonly string[] | undefined,
+    alsoIn: readonly string[],
     limit: number,
   ): Promise<MessageRow[]> {
-    if (conversationIds && conversationIds.length === 0) return [];
-    return this.changesQuery(userId, sinceRevision, conversationIds, limit);
+    return this.changesQuery(userId, sinceRevision, alsoIn, limit);
   }
 
   searchQuery(userId: string, query: string, beforeId: string | undefined, limit: number) {
