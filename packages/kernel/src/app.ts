@@ -16,6 +16,7 @@ import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { presentsSecret } from './auth/guard.ts';
 import { createClientErrorHandler } from './client-errors.ts';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from './config.ts';
+import { deferredRequestLogger } from './deferred-request-logger.ts';
 import { installErrorHandler, sendProblem, toAppError } from './error-handler.ts';
 import { AppError, badRequest, unauthorized } from './errors.ts';
 import {
@@ -111,6 +112,7 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
     },
     // One line per request, written by the onResponse hook below with the route's figures.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    childLoggerFactory: deferredRequestLogger,
     genReqId: (request) => requestIdFrom(request.headers['x-request-id']),
     return503OnClosing: true,
     // What the HTTP parser refuses never reaches the hooks: problem+json too, after any earlier answer.

@@ -16,5 +16,6 @@ export * from './presence.ts';
 export * from './raw-problem.ts';
 export * from './readiness.ts';
 export * from './secret-file.ts';
+export * from './security-headers.ts';
 export * from './service.ts';
 export * from './stored-values.ts';

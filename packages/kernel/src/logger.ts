@@ -13,15 +13,27 @@ const REDACTED_PATHS = [
   '*.accessToken',
   '*.apiKey',
   '*.token',
+  // `*.name` matches one level down only: the same names at the top of a logged object too.
   'password',
   'apiKey',
+  'token',
+  'accessToken',
+  'refreshToken',
 ];
 
-export function createLogger(options: { level: LogLevel; name?: string }): Logger {
-  return pino({
+export interface LoggerOptions {
+  level: LogLevel;
+  name?: string;
+  /** Where lines go (standard output unless given). */
+  destination?: { write(line: string): void };
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const settings = {
     level: options.level,
     base: { service: options.name ?? 'parley' },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  return options.destination ? pino(settings, options.destination) : pino(settings);
 }
