@@ -1,4 +1,4 @@
-import type { App, Logger, ServiceName } from '@parley/kernel';
+import { type App, type Logger, type ServiceName, securityHeaders } from '@parley/kernel';
 import type { JwksFetch } from './edge/edge-key-source.ts';
 import type { GatewaySettings } from './gateway-settings.ts';
 import { createGatewayMetrics } from './ops/gateway-metrics.ts';
@@ -6,6 +6,7 @@ import { OpenApiAggregator } from './ops/openapi-aggregator.ts';
 import type { OpenApiDocument } from './ops/openapi-merge.ts';
 import { RouteLabels } from './ops/route-labels.ts';
 import { upstreamReadiness } from './ops/upstream-readiness.ts';
+import { edgeOwnHeaders } from './proxy/headers.ts';
 import { registerHttpProxy } from './proxy/http-proxy.ts';
 import { attachWebSocketProxy } from './proxy/websocket-proxy.ts';
 import { SERVICE_ROUTES, SOCKET_SERVICE } from './service-routes.ts';
@@ -59,6 +60,8 @@ export function createUpstreams(options: UpstreamOptions): Upstreams | undefined
         bodyLimitBytes: config.bodyLimitBytes,
         // Room for the multipart envelope around the largest accepted file.
         streamLimitBytes: config.uploadMaxBytes + 1024 * 1024,
+        // The kernel's onRequest hook sets these on every answer of this process, proxied ones included.
+        edgeOwnHeaders: edgeOwnHeaders(securityHeaders()),
       });
       const chat = groups.get(SOCKET_SERVICE);
       if (chat) {

@@ -234,6 +234,34 @@ describe('gateway proxying in distributed mode', () => {
     }
   });
 
+  it("passes an upstream's own security headers on, none of the edge's left out or doubled", async () => {
+    identity.handle = (_request, response) => {
+      response.setHeader('x-frame-options', 'SAMEORIGIN');
+      response.setHeader('content-security-policy', "default-src 'none'");
+      response.setHeader('referrer-policy', ['no-referrer', 'strict-origin']);
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    };
+    try {
+      const response = await rawRequest(`${gateway.url}/api/v1/auth/me`, { headers: auth() });
+      assert.equal(response.status, 200);
+      const lines = (name: string) =>
+        response.rawHeaders.flatMap((value, index) =>
+          index % 2 === 1 && response.rawHeaders[index - 1]?.toLowerCase() === name ? [value] : [],
+        );
+      // The same as the edge's own: once.
+      assert.deepEqual(lines('x-frame-options'), ['SAMEORIGIN']);
+      // The upstream's differs from the edge's: the upstream's alone, as for any header it sets.
+      assert.deepEqual(lines('content-security-policy'), ["default-src 'none'"]);
+      // One line like the edge's and one not: both, in the upstream's order.
+      assert.deepEqual(lines('referrer-policy'), ['no-referrer', 'strict-origin']);
+      // Untouched by the upstream: the edge's, once.
+      assert.deepEqual(lines('x-content-type-options'), ['nosniff']);
+      assert.deepEqual(lines('x-xss-protection'), ['0']);
+    } finally {
+      identity.handle = echo('identity');
+    }
+  });
+
   it('refuses a buffered body over the limit with 413 before any upstream sees it, and streams uploads', async () => {
     const before = chatA.traffic().length + chatB.traffic().length;
     const big = await fetch(`${gateway.url}/api/v1/conversations`, {

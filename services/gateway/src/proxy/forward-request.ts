@@ -14,7 +14,7 @@ import {
 import type { UpstreamGroup } from '../upstream/upstream-group.ts';
 import type { UpstreamNode } from '../upstream/upstream-node.ts';
 import { BodyTooLargeError } from './body-limit.ts';
-import { upstreamRequestHeaders } from './headers.ts';
+import { type EdgeOwnHeaders, upstreamRequestHeaders } from './headers.ts';
 import { isPollingRequest, stickyCookie, stickyKeyFrom } from './sticky-cookie.ts';
 import { type ExchangeHandle, exchange, type UpstreamAnswer } from './upstream-exchange.ts';
 import { noUpstream, upstreamFailed } from './upstream-problems.ts';
@@ -25,6 +25,8 @@ export interface ForwardOptions {
   /** Keep long-polling sessions on the node that opened them. */
   sticky: boolean;
   maxAttempts: number;
+  /** What the edge writes on every answer itself: upstream lines equal to these are not copied over. */
+  edgeOwnHeaders: EdgeOwnHeaders;
 }
 
 /** Upstream statuses that say "this node cannot serve now" rather than "this request is wrong". */
@@ -84,6 +86,7 @@ export async function forwardRequest(
       current = exchange(
         node.pool,
         { path: request.url, method: method as Dispatcher.HttpMethod, headers, body: body ?? null },
+        options.edgeOwnHeaders,
         () => {
           node.inFlight--;
         },

@@ -33,8 +33,14 @@ const GATEWAY_OWNED = new Set([
 
 type HeaderValue = string | string[] | undefined;
 
-function connectionTokens(value: HeaderValue): Set<string> {
-  const joined = Array.isArray(value) ? value.join(',') : (value ?? '');
+const NO_TOKENS: ReadonlySet<string> = new Set();
+
+function connectionTokens(value: HeaderValue): ReadonlySet<string> {
+  if (value === undefined) return NO_TOKENS;
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  // What nearly every peer sends: these name no header besides the hop-by-hop ones dropped anyway.
+  const lower = joined.toLowerCase();
+  if (lower === 'keep-alive' || lower === 'close') return NO_TOKENS;
   return new Set(
     joined
       .split(',')
@@ -82,24 +88,54 @@ export function upstreamRequestHeaders(
 }
 
 /**
+ * Header lines the edge writes on every answer itself (the security headers), by lowercase name, as bytes:
+ * an upstream line with the same name and value would only be written over by the edge's twin.
+ */
+export type EdgeOwnHeaders = ReadonlyMap<string, Buffer>;
+
+export function edgeOwnHeaders(lines: ReadonlyArray<readonly [string, string]>): EdgeOwnHeaders {
+  return new Map(lines.map(([name, value]) => [name.toLowerCase(), Buffer.from(value, 'latin1')]));
+}
+
+const NO_EDGE_HEADERS: EdgeOwnHeaders = new Map();
+
+/**
  * The response headers passed back to the client, from undici's raw name/value list. Bytes are kept as
  * they came (latin1 both ways); a repeated header becomes a list, as Node writes it back line by line.
+ * A line identical to one in `edgeOwn` is left to the edge's copy (the same bytes reach the client) unless
+ * the upstream repeats that header with other values, in which case all of its lines are passed on.
  */
-export function clientResponseHeadersFromRaw(raw: Buffer[]): Record<string, string | string[]> {
+export function clientResponseHeadersFromRaw(
+  raw: Buffer[],
+  edgeOwn: EdgeOwnHeaders = NO_EDGE_HEADERS,
+): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
   const connection: string[] = [];
+  const leftToEdge = new Set<string>();
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = (raw[i] as Buffer).toString('latin1').toLowerCase();
-    const value = (raw[i + 1] as Buffer).toString('latin1');
-    if (name === 'connection') connection.push(value);
-    if (HOP_BY_HOP.has(name)) continue;
+    const bytes = raw[i + 1] as Buffer;
+    if (HOP_BY_HOP.has(name)) {
+      if (name === 'connection') connection.push(bytes.toString('latin1'));
+      continue;
+    }
+    const edgeCopy = edgeOwn.get(name);
+    if (edgeCopy !== undefined) {
+      if (edgeCopy.equals(bytes) && headers[name] === undefined) {
+        leftToEdge.add(name);
+        continue;
+      }
+      // The edge's copy would be replaced by this header's other lines: the skipped ones go first.
+      if (leftToEdge.delete(name)) headers[name] = edgeCopy.toString('latin1');
+    }
+    const value = bytes.toString('latin1');
     const existing = headers[name];
     if (existing === undefined) headers[name] = value;
     else if (Array.isArray(existing)) existing.push(value);
     else headers[name] = [existing, value];
   }
   // Named by Connection: about the upstream's connection too.
-  for (const name of connectionTokens(connection)) delete headers[name];
+  for (const name of connectionTokens(connection.length > 0 ? connection : undefined)) delete headers[name];
   return headers;
 }
 

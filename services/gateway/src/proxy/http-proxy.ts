@@ -7,6 +7,7 @@ import { isAnonymousRoute, type ServiceRoute, SOCKET_SERVICE } from '../service-
 import type { UpstreamGroup } from '../upstream/upstream-group.ts';
 import { BodyLimit } from './body-limit.ts';
 import { forwardRequest } from './forward-request.ts';
+import type { EdgeOwnHeaders } from './headers.ts';
 
 export interface HttpProxyOptions {
   /** The routes to proxy, each with the group of its service. */
@@ -17,6 +18,8 @@ export interface HttpProxyOptions {
   bodyLimitBytes: number;
   /** Streamed bodies (uploads). */
   streamLimitBytes: number;
+  /** The headers the edge writes on every answer itself (the process's security headers). */
+  edgeOwnHeaders: EdgeOwnHeaders;
   maxAttempts?: number;
 }
 
@@ -93,6 +96,7 @@ function proxyHandler(route: ServiceRoute, group: UpstreamGroup, options: HttpPr
       metrics: options.metrics,
       sticky,
       maxAttempts: options.maxAttempts ?? 3,
+      edgeOwnHeaders: options.edgeOwnHeaders,
     });
   };
 }

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { clientResponseHeadersFromRaw } from './headers.ts';
+import { clientResponseHeadersFromRaw, type EdgeOwnHeaders } from './headers.ts';
 
 export interface UpstreamAnswer {
   status: number;
@@ -39,6 +39,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly method: string,
+    private readonly edgeOwn: EdgeOwnHeaders,
     private readonly onSettled: () => void,
   ) {
     this.answer = new Promise<UpstreamAnswer>((resolve, reject) => {
@@ -62,7 +63,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     // Interim answers (100 Continue, 103 Early Hints) are the connection's business, not the client's.
     if (status < 200) return true;
     this.status = status;
-    this.headers = clientResponseHeadersFromRaw(rawHeaders);
+    this.headers = clientResponseHeadersFromRaw(rawHeaders, this.edgeOwn);
     const length = Number(this.headers['content-length']);
     const eventStream = String(this.headers['content-type']).startsWith('text/event-stream');
     if (
@@ -123,13 +124,17 @@ export interface ExchangeHandle {
   abort(reason: Error): void;
 }
 
-/** Sends the request on the pool; `onSettled` runs once when the node is done with it (answered or failed). */
+/**
+ * Sends the request on the pool; `onSettled` runs once when the node is done with it (answered or failed).
+ * The answer's headers leave out lines equal to the edge's own (`edgeOwn`), which the client gets anyway.
+ */
 export function exchange(
   pool: Dispatcher,
   request: Dispatcher.DispatchOptions,
+  edgeOwn: EdgeOwnHeaders,
   onSettled: () => void,
 ): ExchangeHandle {
-  const handler = new Exchange(request.method, onSettled);
+  const handler = new Exchange(request.method, edgeOwn, onSettled);
   pool.dispatch(request, handler);
   return { answer: handler.answer, abort: (reason) => handler.abort(reason) };
 }

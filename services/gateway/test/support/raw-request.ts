@@ -4,6 +4,8 @@ import { connect } from 'node:net';
 export interface RawResponse {
   status: number;
   headers: IncomingHttpHeaders;
+  /** The header lines as received: names as sent, repeated lines kept apart. */
+  rawHeaders: string[];
   body: string;
 }
 
@@ -23,7 +25,12 @@ export function rawRequest(
           body += chunk;
         });
         response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            rawHeaders: response.rawHeaders,
+            body,
+          }),
         );
       },
     );
@@ -82,7 +89,12 @@ export function rawUpgrade(
     const outgoing = request(url, { method: options.method ?? 'GET', headers: all, agent: false });
     outgoing.on('upgrade', (response, socket) => {
       socket.destroy();
-      resolve({ status: response.statusCode ?? 0, headers: response.headers, body: '' });
+      resolve({
+        status: response.statusCode ?? 0,
+        headers: response.headers,
+        rawHeaders: response.rawHeaders,
+        body: '',
+      });
     });
     outgoing.on('response', (response) => {
       let body = '';
@@ -91,7 +103,12 @@ export function rawUpgrade(
         body += chunk;
       });
       response.on('end', () =>
-        resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
+        resolve({
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          rawHeaders: response.rawHeaders,
+          body,
+        }),
       );
     });
     outgoing.on('error', reject);
