@@ -22,13 +22,22 @@ export function isStorableText(text: string): boolean {
 }
 
 /**
+ * How deep a JSON body may nest. No request of the API needs more; the walk below recurses once per level,
+ * so a body of thousands of `[` (well inside the size limit, and parsed by JSON.parse without trouble)
+ * would otherwise overflow the stack here and answer 500.
+ */
+export const MAX_JSON_DEPTH = 100;
+
+/**
  * The first value of a parsed JSON body that no database column could hold as sent: text with NUL or half
- * a surrogate pair (the driver would turn it into U+FFFD: stored, but not what was sent) or a number too
- * large to be finite (`1e400` parses as Infinity and would be stored as null). Keys are text too.
+ * a surrogate pair (the driver would turn it into U+FFFD: stored, but not what was sent), a number too
+ * large to be finite (`1e400` parses as Infinity and would be stored as null), or an array or object nested
+ * deeper than MAX_JSON_DEPTH. Keys are text too.
  */
 export function unstorableValueIn(
   value: unknown,
   path = 'body',
+  depth = 0,
 ): { path: string; message: string } | undefined {
   if (typeof value === 'string') {
     return isStorableText(value)
@@ -39,6 +48,8 @@ export function unstorableValueIn(
     return Number.isFinite(value) ? undefined : { path, message: 'must be a finite number' };
   }
   if (value === null || typeof value !== 'object') return undefined;
+  if (depth >= MAX_JSON_DEPTH)
+    return { path, message: `must not nest more than ${MAX_JSON_DEPTH} levels deep` };
   const entries: Iterable<[string, unknown]> = Array.isArray(value)
     ? value.map((item, index): [string, unknown] => [String(index), item])
     : Object.entries(value);
@@ -46,7 +57,7 @@ export function unstorableValueIn(
     const at = `${path}.${key}`;
     if (!isStorableText(key))
       return { path: at, message: 'names a field with NUL characters or broken UTF-16' };
-    const problem = unstorableValueIn(item, at);
+    const problem = unstorableValueIn(item, at, depth + 1);
     if (problem) return problem;
   }
   return undefined;

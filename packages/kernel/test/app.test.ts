@@ -38,6 +38,8 @@ describe('process app', () => {
       },
       async (request, reply) => reply.status(201).send({ name: request.body.name, size: request.body.size }),
     );
+    // The production body limit (1 MiB) has room for tens of thousands of nesting levels.
+    typed.post('/documents', { bodyLimit: 1_048_576 }, async (_request, reply) => reply.status(204).send());
     typed.get(
       '/paged',
       { schema: { querystring: Type.Object({ limit: Type.Integer({ minimum: 1, default: 20 }) }) } },
@@ -175,6 +177,39 @@ describe('process app', () => {
     });
     assert.equal(whole.statusCode, 201, 'a whole surrogate pair is text');
     assert.equal(whole.json().name, 'whole \u{1F600}');
+  });
+
+  it('refuses a body nested deeper than any request needs with 400, not a stack overflow', async () => {
+    for (const payload of [
+      '['.repeat(20_000) + ']'.repeat(20_000),
+      `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`,
+    ]) {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/documents',
+        headers: { 'content-type': 'application/json' },
+        payload,
+      });
+      assert.equal(response.statusCode, 400, payload.slice(0, 10));
+      assert.equal(response.json().code, 'validation_failed');
+    }
+    const tooDeep = await app.inject({
+      method: 'POST',
+      url: '/documents',
+      headers: { 'content-type': 'application/json' },
+      payload: `{"a":${'['.repeat(100)}${']'.repeat(100)}}`,
+    });
+    assert.equal(tooDeep.statusCode, 400);
+    assert.deepEqual(tooDeep.json().errors, [
+      { path: `body.a${'.0'.repeat(99)}`, message: 'must not nest more than 100 levels deep' },
+    ]);
+    const deepEnough = await app.inject({
+      method: 'POST',
+      url: '/documents',
+      headers: { 'content-type': 'application/json' },
+      payload: `{"a":${'['.repeat(99)}${']'.repeat(99)}}`,
+    });
+    assert.equal(deepEnough.statusCode, 204);
   });
 
   it('never coerces body types, but coerces query strings to their declared types', async () => {
