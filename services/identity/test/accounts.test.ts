@@ -190,6 +190,8 @@ describe('identity: API keys, profiles, directory, blocks, admin', () => {
         { displayName: '' },
         { bio: 'x'.repeat(1001) },
         { settings: { nested: { deep: true } } },
+        // Setting names are bounded like the values: 64 characters.
+        { settings: { ['k'.repeat(65)]: true } },
         {},
         // Values the database would store altered: half an emoji (as U+FFFD), Infinity (as null).
         { displayName: 'half \ud83d' },
@@ -207,6 +209,14 @@ describe('identity: API keys, profiles, directory, blocks, admin', () => {
       const user = (await me(h.app, account.accessToken)).json();
       assert.equal(user.role, 'user');
       assert.equal(user.email, account.email);
+      assert.deepEqual(user.settings, {});
+      const longestName = await h.app.inject({
+        method: 'PATCH',
+        url: '/api/v1/users/me',
+        headers: bearer(account.accessToken),
+        payload: { settings: { ['k'.repeat(64)]: true } },
+      });
+      assert.equal(longestName.statusCode, 200, longestName.body);
       const anonymous = await h.app.inject({
         method: 'PATCH',
         url: '/api/v1/users/me',

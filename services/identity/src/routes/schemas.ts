@@ -29,9 +29,11 @@ export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength:
 
 /** Flat, bounded user settings: the web client's preferences, not a document store. */
 export const SettingsSchema = Type.Record(
-  Type.String({ maxLength: 64 }),
+  Type.String(),
   Type.Union([Type.String({ maxLength: 2000 }), Type.Number(), Type.Boolean(), Type.Null()]),
-  { maxProperties: 50 },
+  // The name bound goes in propertyNames: TypeBox turns a Record's key schema into a `^.*$` pattern and
+  // drops any maxLength given there, which left setting names as long as the body limit allowed.
+  { maxProperties: 50, propertyNames: Type.String({ maxLength: 64 }) },
 );
 
 export const UserSchema = Type.Object(
