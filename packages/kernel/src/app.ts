@@ -260,6 +260,9 @@ function registerOpsRoutes(
 function installMethodAwareNotFound(app: App): void {
   const known = FindMyWay({ ignoreTrailingSlash: true });
   app.addHook('onRoute', (route) => {
+    // @fastify/cors answers preflights through a catch-all `OPTIONS *` route: it matches every path, so
+    // taken in here it would turn every unknown path into a 405 allowing only OPTIONS.
+    if (route.url === '*') return;
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {
       try {

@@ -362,6 +362,30 @@ describe('process app', () => {
   });
 });
 
+describe('process app with browser origins allowed (CORS)', () => {
+  const origin = 'https://app.example';
+  let app: App;
+
+  before(async () => {
+    app = await testApp({ corsOrigins: [origin] });
+    app.post('/things', async (_request, reply) => reply.status(201).send({}));
+    await app.ready();
+  });
+  after(() => app.close());
+
+  it('still answers unknown paths with 404, not with 405 allowing only OPTIONS', async () => {
+    for (const method of ['GET', 'POST', 'DELETE'] as const) {
+      const missing = await app.inject({ method, url: '/nowhere' });
+      assert.equal(missing.statusCode, 404, method);
+      assert.equal(missing.json().code, 'not_found', method);
+      assert.equal(missing.headers.allow, undefined, method);
+    }
+    const wrongMethod = await app.inject({ method: 'DELETE', url: '/things' });
+    assert.equal(wrongMethod.statusCode, 405);
+    assert.equal(wrongMethod.headers.allow, 'POST');
+  });
+});
+
 describe('/ready for anonymous callers and operators', () => {
   const OPERATOR_TOKEN = 'operator-token-0123456789abcdef0123456789';
   let app: App;
