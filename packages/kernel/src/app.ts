@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyRequest,
   LogController,
   type RawReplyDefaultExpression,
@@ -138,7 +139,7 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
   app.decorate('metrics', createProcessMetrics());
   app.decorate('clientOf', (request: IncomingMessage) => forwardedClient(request, trust));
   installErrorHandler(app);
-  installMethodAwareNotFound(app);
+  const answerUnrouted = installMethodAwareNotFound(app);
 
   // Requests still running when close() starts end their keep-alive connection with their response;
   // otherwise close() would wait for the client's idle timeout before it could finish.
@@ -192,6 +193,19 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
   });
 
   if (options.corsOrigins === '*' || options.corsOrigins.length > 0) {
+    // @fastify/cors takes every OPTIONS its catch-all route matches for a preflight and answers one without
+    // Origin or Access-Control-Request-Method with a bare text/plain 400. Such an OPTIONS is no preflight:
+    // it is answered as it would be without CORS (a 405 or 404 problem), before the plugin's hook sees it.
+    app.addHook('onRequest', (request, reply, done) => {
+      const headers = request.headers;
+      const preflight =
+        headers.origin !== undefined && headers['access-control-request-method'] !== undefined;
+      if (request.method === 'OPTIONS' && request.routeOptions.url === '*' && !preflight) {
+        answerUnrouted(request, reply);
+        return;
+      }
+      done();
+    });
     await app.register(cors, {
       origin: options.corsOrigins === '*' ? true : options.corsOrigins,
       credentials: options.corsOrigins !== '*',
@@ -256,8 +270,11 @@ function registerOpsRoutes(
   });
 }
 
-/** Unknown paths are 404 problems; a known path with the wrong method is 405 with an Allow header. */
-function installMethodAwareNotFound(app: App): void {
+/**
+ * Unknown paths are 404 problems; a known path with the wrong method is 405 with an Allow header. Returns
+ * that answer, for requests that reach a catch-all route but no route of their own.
+ */
+function installMethodAwareNotFound(app: App): (request: FastifyRequest, reply: FastifyReply) => void {
   const known = FindMyWay({ ignoreTrailingSlash: true });
   app.addHook('onRoute', (route) => {
     // @fastify/cors answers preflights through a catch-all `OPTIONS *` route: it matches every path, so
@@ -272,15 +289,18 @@ function installMethodAwareNotFound(app: App): void {
       }
     }
   });
-  app.setNotFoundHandler((request, reply) => {
+  const answerUnrouted = (request: FastifyRequest, reply: FastifyReply): void => {
     const path = request.url.split('?')[0] ?? '/';
     const allowed = METHODS.filter((method) => method !== request.method && known.find(method, path));
     if (allowed.length > 0) {
       const error = new AppError(405, 'method_not_allowed', `${request.method} is not allowed on ${path}.`, {
         headers: { allow: allowed.join(', ') },
       });
-      return sendProblem(reply, request, error);
+      sendProblem(reply, request, error);
+      return;
     }
-    return sendProblem(reply, request, new AppError(404, 'not_found', `There is nothing at ${path}.`));
-  });
+    sendProblem(reply, request, new AppError(404, 'not_found', `There is nothing at ${path}.`));
+  };
+  app.setNotFoundHandler(answerUnrouted);
+  return answerUnrouted;
 }

@@ -384,6 +384,26 @@ describe('process app with browser origins allowed (CORS)', () => {
     assert.equal(wrongMethod.statusCode, 405);
     assert.equal(wrongMethod.headers.allow, 'POST');
   });
+
+  it('answers an OPTIONS that is no preflight as without CORS: a problem, not a text/plain 400', async () => {
+    for (const headers of [{}, { origin }, { 'access-control-request-method': 'POST' }]) {
+      const known = await app.inject({ method: 'OPTIONS', url: '/things', headers });
+      assert.equal(known.statusCode, 405, JSON.stringify(headers));
+      assert.match(String(known.headers['content-type']), /^application\/problem\+json/);
+      assert.equal(known.json().code, 'method_not_allowed');
+      assert.equal(known.headers.allow, 'POST');
+      const unknown = await app.inject({ method: 'OPTIONS', url: '/nowhere', headers });
+      assert.equal(unknown.statusCode, 404, JSON.stringify(headers));
+      assert.equal(unknown.json().code, 'not_found');
+    }
+    const preflight = await app.inject({
+      method: 'OPTIONS',
+      url: '/things',
+      headers: { origin, 'access-control-request-method': 'POST' },
+    });
+    assert.equal(preflight.statusCode, 204);
+    assert.equal(preflight.headers['access-control-allow-origin'], origin);
+  });
 });
 
 describe('/ready for anonymous callers and operators', () => {
