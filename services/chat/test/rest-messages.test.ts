@@ -348,6 +348,50 @@ describe('chat REST: messages', () => {
       assert.equal((await get(alice, attachment.url)).statusCode, 200);
     });
 
+    it('serves what a customer sent in support to staff who read it without joining, and no one else', async () => {
+      const [agent, customer, otherCustomer] = await Promise.all([
+        chat.user('agent'),
+        chat.user(),
+        chat.user(),
+      ]);
+      const supportId = (await chat.createSupport(customer)).id;
+      const upload = await chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/uploads',
+        ...merge(multipart('file', 'error.png', PNG, 'image/png'), bearer(customer)),
+      });
+      const attachment = upload.json();
+      const sent = await send(
+        customer,
+        { body: 'this is what I see', attachmentIds: [attachment.id] },
+        supportId,
+      );
+      assert.equal(sent.statusCode, 201, sent.body);
+      // The agent reads the message, attachment and all, without having joined...
+      const history = (await get(agent, `/api/v1/conversations/${supportId}/messages`)).json();
+      assert.equal(history.items[0].attachments[0].url, attachment.url);
+      // ...so the attachment's own link must open for them too.
+      const forAgent = await get(agent, attachment.url);
+      assert.equal(forAgent.statusCode, 200, forAgent.body);
+      assert.deepEqual(forAgent.rawPayload, PNG);
+      // Staff rights reach support and bot conversations only, and users have none.
+      assert.equal((await get(otherCustomer, attachment.url)).statusCode, 404);
+      const groupUpload = await chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/uploads',
+        ...merge(multipart('file', 'private.png', PNG, 'image/png'), bearer(alice)),
+      });
+      await send(alice, { body: '', attachmentIds: [groupUpload.json().id] });
+      assert.equal((await get(agent, groupUpload.json().url)).statusCode, 404);
+      // A deleted message takes its attachment from staff as from members.
+      await chat.app.inject({
+        method: 'DELETE',
+        url: `/api/v1/conversations/${supportId}/messages/${sent.json().id}`,
+        headers: bearer(customer),
+      });
+      assert.equal((await get(agent, attachment.url)).statusCode, 404);
+    });
+
     it('refuses types outside the allow list (sniffed, whatever the name says) and files over the limit', async () => {
       const exe = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(100, 0)]);
       const refused = await chat.app.inject({

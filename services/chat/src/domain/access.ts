@@ -5,9 +5,12 @@ import type {
   MemberRow,
 } from '../repositories/conversations-repository.ts';
 
+/** The conversation types staff work without being members; direct and group ones stay private. */
+export const STAFF_WORKED_TYPES: readonly ConversationRow['type'][] = ['support', 'bot'];
+
 /** Staff work bot and support conversations without being members; direct and group ones stay private. */
 export function staffMayWork(principal: Principal, conversation: Pick<ConversationRow, 'type'>): boolean {
-  return isStaff(principal.role) && (conversation.type === 'support' || conversation.type === 'bot');
+  return isStaff(principal.role) && STAFF_WORKED_TYPES.includes(conversation.type);
 }
 
 /**

@@ -1,9 +1,10 @@
 import { Readable } from 'node:stream';
 import type { Attachment } from '@parley/contracts';
-import { AppError, newId, notFound, type Principal, payloadTooLarge } from '@parley/kernel';
+import { AppError, isStaff, newId, notFound, type Principal, payloadTooLarge } from '@parley/kernel';
 import { FileNotFoundError, type FileStorage } from '../files/file-storage.ts';
 import { SNIFF_BYTES, sniffMimeType } from '../files/sniff.ts';
 import type { AttachmentsRepository } from '../repositories/attachments-repository.ts';
+import { STAFF_WORKED_TYPES } from './access.ts';
 import { toAttachment } from './mappers.ts';
 
 export interface UploadLimits {
@@ -64,12 +65,19 @@ export class UploadService {
     return toAttachment({ id: row.id, name: row.name, mimeType: row.mimeType, size: row.size });
   }
 
-  /** The uploader, and members of a conversation it was sent to; everyone else gets 404. */
+  /**
+   * The uploader, members of a conversation it was sent to, and staff when it was sent to a conversation
+   * they work without joining (they read its messages, so the attachments there are theirs to open too);
+   * everyone else gets 404.
+   */
   async download(principal: Principal, id: string): Promise<Download> {
     const row = await this.attachments.findById(id);
     const allowed =
       row !== undefined &&
-      (row.uploaderId === principal.userId || (await this.attachments.sentToMemberOf(id, principal.userId)));
+      (row.uploaderId === principal.userId ||
+        (await this.attachments.sentToMemberOf(id, principal.userId)) ||
+        (isStaff(principal.role) &&
+          (await this.attachments.sentToConversationOfType(id, STAFF_WORKED_TYPES))));
     if (!row || !allowed) throw notFound('There is no such upload.');
     try {
       return {

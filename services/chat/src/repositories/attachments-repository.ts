@@ -1,6 +1,7 @@
 import type { Executor } from '@parley/store';
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
-import { attachments, members, messageAttachments, messages } from '../schema/schema.ts';
+import { attachments, conversations, members, messageAttachments, messages } from '../schema/schema.ts';
+import type { ConversationRow } from './conversations-repository.ts';
 
 export type AttachmentRow = typeof attachments.$inferSelect;
 export type NewAttachmentRow = typeof attachments.$inferInsert;
@@ -46,5 +47,24 @@ export class AttachmentsRepository {
   /** True when the user is a member of a conversation the attachment was sent to, in a message not deleted. */
   async sentToMemberOf(attachmentId: string, userId: string): Promise<boolean> {
     return (await this.downloadQuery(attachmentId, userId)).length > 0;
+  }
+
+  /** True when the attachment was sent, in a message not deleted, to a conversation of one of `types`. */
+  async sentToConversationOfType(
+    attachmentId: string,
+    types: readonly ConversationRow['type'][],
+  ): Promise<boolean> {
+    if (types.length === 0) return false;
+    const rows = await this.db
+      .select({ one: sql<number>`1` })
+      .from(messageAttachments)
+      .innerJoin(
+        conversations,
+        and(eq(conversations.id, messageAttachments.conversationId), inArray(conversations.type, [...types])),
+      )
+      .innerJoin(messages, and(eq(messages.id, messageAttachments.messageId), isNull(messages.deletedAt)))
+      .where(eq(messageAttachments.attachmentId, attachmentId))
+      .limit(1);
+    return rows.length > 0;
   }
 }
