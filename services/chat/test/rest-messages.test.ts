@@ -423,6 +423,22 @@ describe('chat REST: messages', () => {
       assert.equal(wrongField.statusCode, 400);
     });
 
+    it('shortens a long file name without splitting a character in two', async () => {
+      // 'a' then 150 emoji, two UTF-16 units each: a cut at 200 units would fall inside the 100th.
+      const upload = await chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/uploads',
+        ...merge(multipart('file', `a${'😀'.repeat(150)}`, Buffer.from('hello')), bearer(alice)),
+      });
+      assert.equal(upload.statusCode, 201, upload.body);
+      assert.equal(upload.json().name, `a${'😀'.repeat(99)}`);
+      const download = await get(alice, upload.json().url);
+      assert.equal(
+        download.headers['content-disposition'],
+        `attachment; filename*=UTF-8''${encodeURIComponent(`a${'😀'.repeat(99)}`)}`,
+      );
+    });
+
     it('answers a malformed multipart body with 400, never 500, and stores nothing', async () => {
       const head = `--abc\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\n`;
       const malformed: Array<{ contentType: string; payload: string }> = [
