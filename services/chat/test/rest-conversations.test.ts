@@ -395,7 +395,12 @@ describe('chat REST: conversations', () => {
         headers: bearer(user),
       });
     // For good, and for everyone: the owner's call in a group, not any member's.
-    assert.equal((await end(bob)).statusCode, 403);
+    const refused = await end(bob);
+    assert.equal(refused.statusCode, 403);
+    assert.equal(refused.json().code, 'forbidden');
+    // The API reference lists the refusal too (a client generated from it expects every status it gets).
+    const document = (await chat.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    assert.ok(document.paths['/api/v1/conversations/{id}/end'].post.responses['403']);
     const ended = await end(alice);
     assert.equal(ended.statusCode, 200);
     assert.equal(ended.json().status, 'closed');

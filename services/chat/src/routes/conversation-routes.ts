@@ -122,7 +122,8 @@ export function conversationRoutes(app: TypedApp, deps: RouteDeps): void {
         tags,
         security,
         params: IdParams,
-        response: { 200: ConversationSchema, ...problems(401, 404, 409) },
+        // 403: in a group, ending is the owner's (or an admin's) call.
+        response: { 200: ConversationSchema, ...problems(401, 403, 404, 409) },
       },
     },
     async (request) => deps.conversations.end(principalOf(request), request.params.id),
