@@ -225,6 +225,14 @@ describe('chat REST: messages', () => {
     assert.equal((await get(bob, `${base}?afterSeq=1&beforeSeq=3`)).statusCode, 400);
     assert.equal((await get(bob, `${base}?afterSeq=-1`)).statusCode, 400);
     assert.equal((await get(bob, `${base}?cursor=zzz`)).statusCode, 400);
+    // A cursor's seq beyond any there can be is as invalid as any other made-up cursor.
+    for (const cursor of ['a2147483648', 'b9999999999']) {
+      const beyond = await get(bob, `${base}?cursor=${cursor}`);
+      assert.equal(beyond.statusCode, 400, beyond.body);
+      assert.equal(beyond.json().detail, 'The cursor is not valid.');
+      assert.deepEqual(beyond.json().errors, [{ path: 'cursor', message: 'is not a cursor' }]);
+    }
+    assert.equal((await get(bob, `${base}?cursor=a2147483647`)).json().items.length, 0);
 
     // Without a limit, a page holds 20, as every list does.
     for (let i = 8; i <= 25; i++) await send(alice, { body: `m${i}` }, group.id);

@@ -8,8 +8,10 @@ import {
 } from './models.ts';
 
 const Id = Type.String({ minLength: 1, maxLength: 64 });
-/** A seq as a client may name it: a stored seq is a 32-bit integer, so a larger one is a malformed request. */
-export const SeqInput = (minimum: 0 | 1) => Type.Integer({ minimum, maximum: 2_147_483_647 });
+/** The largest seq there can be: a stored seq is a 32-bit integer. */
+export const SEQ_MAX = 2_147_483_647;
+/** A seq as a client may name it: a larger one than any stored seq is a malformed request. */
+export const SeqInput = (minimum: 0 | 1) => Type.Integer({ minimum, maximum: SEQ_MAX });
 /** Client-chosen id that makes a send idempotent: retries with the same value return the original. */
 export const ClientMessageId = Type.String({ minLength: 1, maxLength: 128 });
 export const AttachmentIds = Type.Array(Id, { maxItems: 10, uniqueItems: true });

@@ -1,4 +1,4 @@
-import type { Message } from '@parley/contracts';
+import { type Message, SEQ_MAX } from '@parley/contracts';
 import { badRequest, type Principal } from '@parley/kernel';
 import type { DomainDeps } from './deps.ts';
 import { toMessage } from './mappers.ts';
@@ -32,7 +32,8 @@ export class HistoryService {
     let seq: number;
     if (request.cursor !== undefined) {
       const match = CURSOR.exec(request.cursor);
-      if (!match)
+      // A seq past any stored one was never handed out as a cursor (and the database would refuse it).
+      if (!match || Number(match[2]) > SEQ_MAX)
         throw badRequest('The cursor is not valid.', [{ path: 'cursor', message: 'is not a cursor' }]);
       direction = match[1] as 'a' | 'b';
       seq = Number(match[2]);
