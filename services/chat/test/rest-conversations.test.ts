@@ -625,3 +625,29 @@ describe('chat REST: conversations', () => {
     });
   });
 });
+
+describe('chat REST: opening system message under a small message limit', () => {
+  let chat: ChatHarness;
+  before(async () => {
+    chat = await startChat({ env: { PARLEY_MESSAGE_MAX_BYTES: '64' } });
+  });
+  after(() => chat.close());
+
+  it('refuses a system message over the limit with 413 before anything is written', async () => {
+    const alice = await chat.user();
+    const opened = await chat.app.inject({
+      method: 'POST',
+      url: '/api/v1/conversations',
+      headers: bearer(alice),
+      payload: { type: 'support', systemMessage: 'x'.repeat(65) },
+    });
+    assert.equal(opened.statusCode, 413, opened.body);
+    assert.equal(opened.json().code, 'payload_too_large');
+    const list = await chat.app.inject({
+      method: 'GET',
+      url: '/api/v1/conversations',
+      headers: bearer(alice),
+    });
+    assert.deepEqual(list.json().items, []);
+  });
+});

@@ -118,6 +118,19 @@ describe('chat REST: messages', () => {
     });
     assert.equal(create.statusCode, 400, create.body);
     assert.equal(await list(), conversations);
+    // So does one that is only blanks, which a message may not be either; the error names the field.
+    const blank = await chat.app.inject({
+      method: 'POST',
+      url: '/api/v1/conversations',
+      headers: bearer(alice),
+      payload: { type: 'support', systemMessage: ' \n\t ' },
+    });
+    assert.equal(blank.statusCode, 400, blank.body);
+    assert.deepEqual(
+      blank.json().errors.map((error: { path: string }) => error.path),
+      ['systemMessage'],
+    );
+    assert.equal(await list(), conversations);
   });
 
   it('refuses a clientMessageId the sender already used in another conversation with 409', async () => {

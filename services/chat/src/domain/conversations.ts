@@ -127,6 +127,8 @@ export class ConversationService {
         { path: 'systemMessage', message: 'must not contain NUL characters or broken UTF-16' },
       ]);
     }
+    // Nor one that post() below would refuse as a message (blank, or over the byte limit).
+    if (body.systemMessage !== undefined) this.messages.checkBody(body.systemMessage, [], 'systemMessage');
     const memberRows = memberIds.map((userId) => ({
       conversationId: row.id,
       userId,

@@ -226,13 +226,17 @@ export class MessageService {
     return { conversation, member };
   }
 
-  private checkBody(body: string, attachmentIds: readonly string[] | undefined): void {
+  /**
+   * What every message body must be, whoever sends it; `field` names it in the error (a conversation's
+   * opening system message is checked here before the conversation is written).
+   */
+  checkBody(body: string, attachmentIds: readonly string[] | undefined, field = 'body'): void {
     if (Buffer.byteLength(body, 'utf8') > this.deps.limits.messageMaxBytes) {
       throw payloadTooLarge(`A message body may have at most ${this.deps.limits.messageMaxBytes} bytes.`);
     }
     if (body.trim() === '' && (attachmentIds ?? []).length === 0) {
       throw badRequest('A message needs a body or an attachment.', [
-        { path: 'body', message: 'must not be empty' },
+        { path: field, message: 'must not be empty' },
       ]);
     }
   }
