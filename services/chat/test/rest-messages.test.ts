@@ -444,6 +444,40 @@ describe('chat REST: messages', () => {
       assert.equal(wrongField.statusCode, 400);
     });
 
+    it('lets the caption of a message with attachments be edited away, and only then', async () => {
+      const upload = await chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/uploads',
+        ...merge(multipart('file', 'chart.png', PNG, 'image/png'), bearer(alice)),
+      });
+      const withFile = (await send(alice, { body: 'caption', attachmentIds: [upload.json().id] })).json();
+      const textOnly = (await send(alice, { body: 'just words' })).json();
+      const edit = (id: string, body: string) =>
+        chat.app.inject({
+          method: 'PATCH',
+          url: `/api/v1/conversations/${conversationId}/messages/${id}`,
+          headers: bearer(alice),
+          payload: { body },
+        });
+      // Sendable without text, so editable to none.
+      const uncaptioned = await edit(withFile.id, '');
+      assert.equal(uncaptioned.statusCode, 200, uncaptioned.body);
+      assert.equal(uncaptioned.json().body, '');
+      assert.equal(uncaptioned.json().attachments[0].id, upload.json().id);
+      // A message that is only text still needs some, and stays as it was.
+      const blank = await edit(textOnly.id, '  ');
+      assert.equal(blank.statusCode, 400, blank.body);
+      assert.deepEqual(
+        blank.json().errors.map((error: { path: string }) => error.path),
+        ['body'],
+      );
+      const history = (
+        await get(alice, `/api/v1/conversations/${conversationId}/messages?afterSeq=${textOnly.seq - 1}`)
+      ).json();
+      assert.equal(history.items[0].body, 'just words');
+      assert.equal(history.items[0].editedAt, undefined);
+    });
+
     it('shortens a long file name without splitting a character in two', async () => {
       // 'a' then 150 emoji, two UTF-16 units each: a cut at 200 units would fall inside the 100th.
       const upload = await chat.app.inject({

@@ -137,7 +137,8 @@ export class MessageService {
     messageId: string,
     body: string,
   ): Promise<Message> {
-    this.checkBody(body, []);
+    // Whether it may be blank depends on the message's attachments, checked once it is read (change()).
+    this.checkSize(body);
     return this.change(principal, conversationId, messageId, 'edit', body);
   }
 
@@ -178,6 +179,12 @@ export class MessageService {
         throw forbidden('Only its author can change a message.');
       if (current.deletedAt) throw conflict('The message was deleted.', 'message_deleted');
       if (locked.status === 'closed') throw conflict('The conversation is closed.', 'conversation_closed');
+      // A message sent with attachments needs no text, so its text may also be edited away.
+      if (kind === 'edit')
+        this.checkBody(
+          body,
+          current.attachments.map((attachment) => attachment.id),
+        );
       const revision = await this.deps.sync.nextRevision(tx);
       const now = new Date();
       const patch =
@@ -231,13 +238,17 @@ export class MessageService {
    * opening system message is checked here before the conversation is written).
    */
   checkBody(body: string, attachmentIds: readonly string[] | undefined, field = 'body'): void {
-    if (Buffer.byteLength(body, 'utf8') > this.deps.limits.messageMaxBytes) {
-      throw payloadTooLarge(`A message body may have at most ${this.deps.limits.messageMaxBytes} bytes.`);
-    }
+    this.checkSize(body);
     if (body.trim() === '' && (attachmentIds ?? []).length === 0) {
       throw badRequest('A message needs a body or an attachment.', [
         { path: field, message: 'must not be empty' },
       ]);
+    }
+  }
+
+  private checkSize(body: string): void {
+    if (Buffer.byteLength(body, 'utf8') > this.deps.limits.messageMaxBytes) {
+      throw payloadTooLarge(`A message body may have at most ${this.deps.limits.messageMaxBytes} bytes.`);
     }
   }
 
