@@ -262,6 +262,16 @@ describe('chat REST: conversations', () => {
     const direct = await create(alice, { type: 'direct', memberIds: [carol.id], systemMessage: 'hi' });
     assert.equal(direct.statusCode, 403, direct.body);
     assert.equal((await list(bob)).length, before, 'nothing was created for bob');
+    // Also where the direct conversation exists already: the request is refused, not answered with it.
+    const existing = await create(alice, { type: 'direct', memberIds: [bob.id] });
+    assert.ok([200, 201].includes(existing.statusCode), existing.body);
+    const again = await create(alice, {
+      type: 'direct',
+      memberIds: [bob.id],
+      systemMessage: 'Your account is locked: sign in at example.net',
+    });
+    assert.equal(again.statusCode, 403, again.body);
+    assert.equal(again.json().code, 'forbidden');
     const announced = await create(agent, {
       type: 'group',
       memberIds: [bob.id],

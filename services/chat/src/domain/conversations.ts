@@ -60,6 +60,26 @@ export class ConversationService {
     principal: Principal,
     body: CreateConversationBody,
   ): Promise<{ conversation: Conversation; created: boolean }> {
+    // A system notice reads as the platform's voice: among other people only staff may open with one
+    // (a user's would be a phishing line). In a user's own bot or support line it is context for the
+    // bot and staff, and it is attributed to its author either way. Refused before anything else, also
+    // when the direct conversation exists already and would otherwise just be handed back.
+    if (
+      body.systemMessage !== undefined &&
+      (body.type === 'direct' || body.type === 'group') &&
+      !isStaff(principal.role)
+    ) {
+      throw forbidden('Only staff can open a conversation with other people with a system message.');
+    }
+    // Checked before anything is written: a system message the database refuses would otherwise leave
+    // the conversation behind without it, and a retry would create another.
+    if (body.systemMessage !== undefined && !isStorableText(body.systemMessage)) {
+      throw badRequest('The system message cannot be stored.', [
+        { path: 'systemMessage', message: 'must not contain NUL characters or broken UTF-16' },
+      ]);
+    }
+    // Nor one that post() below would refuse as a message (blank, or over the byte limit).
+    if (body.systemMessage !== undefined) this.messages.checkBody(body.systemMessage, [], 'systemMessage');
     const others = [...new Set(body.memberIds ?? [])].filter((id) => id !== principal.userId);
     const base = { id: newId('cnv'), createdBy: principal.userId, title: body.title ?? null };
     let row: NewConversationRow;
@@ -110,25 +130,6 @@ export class ConversationService {
         break;
       }
     }
-    // A system notice reads as the platform's voice: among other people only staff may open with one
-    // (a user's would be a phishing line). In a user's own bot or support line it is context for the
-    // bot and staff, and it is attributed to its author either way.
-    if (
-      body.systemMessage !== undefined &&
-      (body.type === 'direct' || body.type === 'group') &&
-      !isStaff(principal.role)
-    ) {
-      throw forbidden('Only staff can open a conversation with other people with a system message.');
-    }
-    // Checked before anything is written: a system message the database refuses would otherwise leave
-    // the conversation behind without it, and a retry would create another.
-    if (body.systemMessage !== undefined && !isStorableText(body.systemMessage)) {
-      throw badRequest('The system message cannot be stored.', [
-        { path: 'systemMessage', message: 'must not contain NUL characters or broken UTF-16' },
-      ]);
-    }
-    // Nor one that post() below would refuse as a message (blank, or over the byte limit).
-    if (body.systemMessage !== undefined) this.messages.checkBody(body.systemMessage, [], 'systemMessage');
     const memberRows = memberIds.map((userId) => ({
       conversationId: row.id,
       userId,
