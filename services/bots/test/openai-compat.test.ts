@@ -19,6 +19,7 @@ let llmBot: Bot;
 let client: OpenAI;
 
 const QUOTA = 1_000_000;
+const BROWSER_ORIGIN = 'https://client.example';
 
 /** Records `tokens` of today's usage for the user, as earlier replies would have. */
 async function spend(user: TestUser, tokens: number): Promise<void> {
@@ -46,7 +47,11 @@ function words(count: number): string[] {
 
 before(async () => {
   peer = await OpenAiTestServer.start();
-  h = await startParley({ database: await openTestDatabase(), config: { botsDailyTokenQuota: QUOTA } });
+  h = await startParley({
+    database: await openTestDatabase(),
+    config: { botsDailyTokenQuota: QUOTA },
+    corsOrigins: [BROWSER_ORIGIN],
+  });
   const admin = await h.user('admin');
   user = await h.user('user');
   llmBot = (
@@ -271,6 +276,34 @@ describe('the official openai SDK against Parley', () => {
     } finally {
       await connections.destroy();
     }
+  });
+
+  it('streams with the headers every other answer of the process carries (CORS for a browser)', async () => {
+    const ask = (stream: boolean) =>
+      fetch(`${h.url}/api/v1/openai/chat/completions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${user.token}`,
+          'content-type': 'application/json',
+          origin: BROWSER_ORIGIN,
+        },
+        body: JSON.stringify({ model: DEFAULT_BOT_ID, messages: [{ role: 'user', content: 'hi' }], stream }),
+      });
+    const whole = await ask(false);
+    await whole.text();
+    assert.equal(whole.headers.get('access-control-allow-origin'), BROWSER_ORIGIN);
+    const streamed = await ask(true);
+    const events = await streamed.text();
+    assert.equal(streamed.status, 200);
+    assert.match(streamed.headers.get('content-type') ?? '', /^text\/event-stream/);
+    assert.ok(events.endsWith('data: [DONE]\n\n'));
+    // A browser reads the stream only when the answer allows its origin, as the JSON answer did.
+    assert.equal(streamed.headers.get('access-control-allow-origin'), BROWSER_ORIGIN);
+    assert.equal(
+      streamed.headers.get('access-control-expose-headers'),
+      whole.headers.get('access-control-expose-headers'),
+    );
+    assert.ok(streamed.headers.get('x-request-id'));
   });
 
   it('rejects unknown request fields with 400', async () => {

@@ -1,6 +1,6 @@
 import type { ChatCompletionResponse } from '@parley/contracts';
 import type { Logger } from '@parley/kernel';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import type { CompletionChunk, TokenUsage } from '../providers/chat-provider.ts';
 import { ProviderError } from '../providers/provider-error.ts';
 import { type CompletionService, type PreparedCompletion, toHttpError } from './completion-service.ts';
@@ -57,7 +57,6 @@ export async function respondJson(
 export async function respondStreaming(
   service: CompletionService,
   prepared: PreparedCompletion,
-  request: FastifyRequest,
   reply: FastifyReply,
   options: { includeUsage: boolean; logger: Logger },
 ): Promise<void> {
@@ -75,7 +74,7 @@ export async function respondStreaming(
   }
   reply.hijack();
   const events = new CompletionEventStream(reply.raw, prepared.bot.id);
-  events.open(request.id);
+  events.open(reply.getHeaders());
   try {
     for (; !next.done; next = await iterator.next()) {
       const chunk = next.value;

@@ -11,14 +11,21 @@ export class CompletionEventStream {
     private readonly model: string,
   ) {}
 
-  open(requestId: string): void {
+  /**
+   * `replyHeaders`: what the process's hooks put on the reply before it was hijacked (request id, CORS,
+   * rate-limit, trace); written here since a hijacked reply never sends them itself.
+   */
+  open(replyHeaders: Record<string, string | number | string[] | undefined>): void {
+    const carried = Object.entries(replyHeaders).filter(
+      (entry): entry is [string, string | number | string[]] => entry[1] !== undefined,
+    );
     this.response.writeHead(200, {
+      ...Object.fromEntries(carried),
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       connection: 'keep-alive',
       // Proxies (nginx) would otherwise hold the stream back in their buffers.
       'x-accel-buffering': 'no',
-      'x-request-id': requestId,
     });
     this.chunk({ role: 'assistant', content: '' }, null);
   }

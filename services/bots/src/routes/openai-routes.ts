@@ -35,7 +35,7 @@ export function openAiRoutes(app: TypedApp, deps: RouteDeps): void {
     async (request, reply) => {
       const prepared = await deps.completions.prepare(principalOf(request), request.body);
       if (!request.body.stream) return respondJson(deps.completions, prepared, reply);
-      await respondStreaming(deps.completions, prepared, request, reply, {
+      await respondStreaming(deps.completions, prepared, reply, {
         includeUsage: request.body.stream_options?.include_usage === true,
         logger: deps.logger,
       });

@@ -42,6 +42,8 @@ export interface HarnessOptions {
   /** Run chat in this process (default true); false: bots only, posting to `chatUrl`. */
   withChat?: boolean;
   chatUrl?: string;
+  /** Browser origins the process answers with CORS headers (default: none). */
+  corsOrigins?: string[];
 }
 
 export interface Harness {
@@ -105,7 +107,11 @@ export async function startParley(options: HarnessOptions = {}): Promise<Harness
     : new MemoryCache();
   const auth = options.auth ?? new TestAuthenticator();
   const dataDir = await mkdtemp(join(tmpdir(), 'parley-bots-'));
-  const app = await createProcessApp({ logger, bodyLimitBytes: 1024 * 1024, corsOrigins: [] });
+  const app = await createProcessApp({
+    logger,
+    bodyLimitBytes: 1024 * 1024,
+    corsOrigins: options.corsOrigins ?? [],
+  });
   if (options.withChat ?? true) {
     const chat = await buildChat({
       config: {
