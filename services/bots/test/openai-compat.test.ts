@@ -142,6 +142,32 @@ describe('the official openai SDK against Parley', () => {
     }
   });
 
+  it("passes on that the provider cut the answer at max_tokens (finish_reason 'length')", async () => {
+    peer.respond({ kind: 'reply', tokens: ['Cut', ' short'], finishReason: 'length' });
+    const whole = await client.chat.completions.create({
+      model: llmBot.id,
+      messages: [{ role: 'user', content: 'Tell me everything.' }],
+      max_tokens: 2,
+    });
+    assert.equal(whole.choices[0]?.message.content, 'Cut short');
+    assert.equal(whole.choices[0]?.finish_reason, 'length');
+    const stream = await client.chat.completions.create({
+      model: llmBot.id,
+      messages: [{ role: 'user', content: 'Tell me everything.' }],
+      max_tokens: 2,
+      stream: true,
+    });
+    const reasons: (string | null)[] = [];
+    for await (const chunk of stream) reasons.push(chunk.choices[0]?.finish_reason ?? null);
+    assert.equal(reasons.at(-1), 'length');
+    peer.respond({ kind: 'reply', tokens: TOKENS });
+    const finished = await client.chat.completions.create({
+      model: llmBot.id,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    assert.equal(finished.choices[0]?.finish_reason, 'stop');
+  });
+
   it('accepts a personal API key as the bearer', async () => {
     const withKey = new OpenAI({
       baseURL: `${h.url}/api/v1/openai`,

@@ -91,6 +91,7 @@ describe('OpenAI-compatible provider', () => {
     const usage = chunks.at(-1);
     assert.deepEqual(usage, {
       type: 'usage',
+      finishReason: 'stop',
       usage: { promptTokens: 4, completionTokens: 6, estimated: false },
     });
   });

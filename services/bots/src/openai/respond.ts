@@ -1,7 +1,7 @@
 import type { ChatCompletionResponse } from '@parley/contracts';
 import type { Logger } from '@parley/kernel';
 import type { FastifyReply } from 'fastify';
-import type { CompletionChunk, TokenUsage } from '../providers/chat-provider.ts';
+import type { CompletionChunk, FinishReason, TokenUsage } from '../providers/chat-provider.ts';
 import { ProviderError } from '../providers/provider-error.ts';
 import { type CompletionService, type PreparedCompletion, toHttpError } from './completion-service.ts';
 import { CompletionEventStream } from './sse.ts';
@@ -24,10 +24,14 @@ export async function respondJson(
   const control = abortOnDisconnect(reply);
   let text = '';
   let usage: TokenUsage | undefined;
+  let finishReason: FinishReason = 'stop';
   try {
     for await (const chunk of service.stream(prepared, control.signal)) {
       if (chunk.type === 'delta') text += chunk.text;
-      else if (chunk.type === 'usage') usage = chunk.usage;
+      else if (chunk.type === 'usage') {
+        usage = chunk.usage;
+        finishReason = chunk.finishReason ?? finishReason;
+      }
     }
   } catch (error) {
     // Also a client that went away: the provider billed what it had generated until the abort.
@@ -40,7 +44,7 @@ export async function respondJson(
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model: prepared.bot.id,
-    choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+    choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finishReason }],
     usage: {
       prompt_tokens: counted.promptTokens,
       completion_tokens: counted.completionTokens,
@@ -64,6 +68,7 @@ export async function respondStreaming(
   const iterator = service.stream(prepared, control.signal)[Symbol.asyncIterator]();
   let text = '';
   let usage: TokenUsage | undefined;
+  let finishReason: FinishReason = 'stop';
   let next: IteratorResult<CompletionChunk>;
   try {
     do next = await iterator.next();
@@ -81,7 +86,10 @@ export async function respondStreaming(
       if (chunk.type === 'delta') {
         text += chunk.text;
         events.content(chunk.text);
-      } else if (chunk.type === 'usage') usage = chunk.usage;
+      } else if (chunk.type === 'usage') {
+        usage = chunk.usage;
+        finishReason = chunk.finishReason ?? finishReason;
+      }
     }
   } catch (error) {
     if (!(error instanceof ProviderError && error.kind === 'aborted')) {
@@ -100,5 +108,5 @@ export async function respondStreaming(
     options.logger.warn({ err: error, botId: prepared.bot.id }, 'could not meter a streamed completion');
     return undefined;
   });
-  events.finish(options.includeUsage ? counted : undefined);
+  events.finish(finishReason, options.includeUsage ? counted : undefined);
 }

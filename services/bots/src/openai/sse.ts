@@ -34,8 +34,8 @@ export class CompletionEventStream {
     this.chunk({ content: text }, null);
   }
 
-  finish(usage: { promptTokens: number; completionTokens: number } | undefined): void {
-    this.chunk({}, 'stop');
+  finish(finishReason: string, usage: { promptTokens: number; completionTokens: number } | undefined): void {
+    this.chunk({}, finishReason);
     if (usage) {
       this.write({
         id: this.id,

@@ -22,13 +22,20 @@ export interface TokenUsage {
 }
 
 /**
- * What a stream yields: text deltas in order, then exactly one `usage` as the last chunk. The in-process
+ * Why an answer ended, in OpenAI's words: `stop` (finished, or a stop sequence), `length` (cut at the
+ * token limit), `content_filter` (withheld by the provider).
+ */
+export type FinishReason = 'stop' | 'length' | 'content_filter';
+
+/**
+ * What a stream yields: text deltas in order, then exactly one `usage` as the last chunk, with why the
+ * answer ended when the provider said so. The in-process
  * knowledge provider may also say `unanswered` (it had no confident passage and answered that it does not
  * know), which LLM providers never do.
  */
 export type CompletionChunk =
   | { type: 'delta'; text: string }
-  | { type: 'usage'; usage: TokenUsage }
+  | { type: 'usage'; usage: TokenUsage; finishReason?: FinishReason }
   | { type: 'unanswered' };
 
 /** The LLM provider port: an OpenAI-compatible API over the network, or the in-process knowledge base. */

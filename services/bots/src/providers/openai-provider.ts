@@ -5,6 +5,7 @@ import {
   type CompletionRequest,
   estimatePromptTokens,
   estimateTokens,
+  type FinishReason,
 } from './chat-provider.ts';
 import { egressRefusalIn, ProviderError } from './provider-error.ts';
 
@@ -37,6 +38,7 @@ export class OpenAiProvider implements ChatProvider {
   async *stream(request: CompletionRequest): AsyncIterable<CompletionChunk> {
     let completionText = '';
     let reported: { prompt: number; completion: number } | undefined;
+    let finishReason: FinishReason | undefined;
     try {
       const stream = await this.client.chat.completions.create(
         {
@@ -58,6 +60,7 @@ export class OpenAiProvider implements ChatProvider {
           yield { type: 'delta', text };
         }
         if (chunk.usage) reported = reportedCounts(chunk.usage) ?? reported;
+        finishReason = finishReasonOf(chunk.choices[0]?.finish_reason) ?? finishReason;
       }
       if (request.signal.aborted) throw request.signal.reason;
     } catch (error) {
@@ -65,6 +68,7 @@ export class OpenAiProvider implements ChatProvider {
     }
     yield {
       type: 'usage',
+      ...(finishReason !== undefined ? { finishReason } : {}),
       usage: reported
         ? { promptTokens: reported.prompt, completionTokens: reported.completion, estimated: false }
         : {
@@ -84,6 +88,14 @@ export class OpenAiProvider implements ChatProvider {
 function reportedCounts(usage: unknown): { prompt: number; completion: number } | undefined {
   const { prompt_tokens: prompt, completion_tokens: completion } = usage as Record<string, unknown>;
   return isTokenCount(prompt) && isTokenCount(completion) ? { prompt, completion } : undefined;
+}
+
+/**
+ * The provider's reason when it is one a client can act on; anything else (`tool_calls`, a server's own
+ * word, nothing) is no reason, and the answer counts as finished.
+ */
+function finishReasonOf(reason: unknown): FinishReason | undefined {
+  return reason === 'length' || reason === 'content_filter' || reason === 'stop' ? reason : undefined;
 }
 
 function isTokenCount(value: unknown): value is number {

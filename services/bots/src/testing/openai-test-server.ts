@@ -4,7 +4,15 @@ import type { AddressInfo, Socket } from 'node:net';
 /** What the test server does with one chat-completions request. */
 export type Script =
   /** Streams these tokens (or answers them joined, without `stream`), waiting before the first and between. */
-  | { kind: 'reply'; tokens: string[]; firstTokenDelayMs?: number; tokenDelayMs?: number; usage?: boolean }
+  | {
+      kind: 'reply';
+      tokens: string[];
+      firstTokenDelayMs?: number;
+      tokenDelayMs?: number;
+      usage?: boolean;
+      /** Why the answer ended, as the provider says it (default `stop`; `length`: cut at max_tokens). */
+      finishReason?: string;
+    }
   /** Answers with this HTTP status and an OpenAI-style error body. */
   | { kind: 'status'; status: number; retryAfterSeconds?: number }
   /** Accepts the request and never sends a byte back. */
@@ -152,7 +160,13 @@ export class OpenAiTestServer {
         object: 'chat.completion',
         created: Math.floor(Date.now() / 1000),
         model: recorded.body.model ?? 'test-model',
-        choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: text },
+            finish_reason: script.finishReason ?? 'stop',
+          },
+        ],
         usage,
       });
       return;
@@ -166,7 +180,7 @@ export class OpenAiTestServer {
       recorded.firstTokenAt ??= performance.now();
       this.writeChunk(response, recorded, { content: token }, null, id);
     }
-    this.writeChunk(response, recorded, {}, 'stop', id);
+    this.writeChunk(response, recorded, {}, script.finishReason ?? 'stop', id);
     if ((script.usage ?? true) && recorded.body.stream_options?.include_usage) {
       response.write(
         `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 0, model: recorded.body.model, choices: [], usage })}\n\n`,
