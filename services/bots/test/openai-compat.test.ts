@@ -168,6 +168,40 @@ describe('the official openai SDK against Parley', () => {
     assert.equal(finished.choices[0]?.finish_reason, 'stop');
   });
 
+  it("hands the client's stop sequences to the provider", async () => {
+    peer.respond({ kind: 'reply', tokens: TOKENS });
+    await client.chat.completions.create({
+      model: llmBot.id,
+      messages: [{ role: 'user', content: 'List things.' }],
+      stop: ['\n\n', 'END'],
+    });
+    assert.deepEqual(peer.requests.at(-1)?.body.stop, ['\n\n', 'END']);
+    const stream = await client.chat.completions.create({
+      model: llmBot.id,
+      messages: [{ role: 'user', content: 'List things.' }],
+      stop: 'Observation:',
+      stream: true,
+    });
+    for await (const _chunk of stream) {
+      // drained
+    }
+    assert.deepEqual(peer.requests.at(-1)?.body.stop, ['Observation:']);
+    await client.chat.completions.create({
+      model: llmBot.id,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    assert.equal(peer.requests.at(-1)?.body.stop, undefined);
+    // OpenAI takes at most four.
+    const { status, body } = await h.request<{ code: string }>(
+      user,
+      'POST',
+      '/api/v1/openai/chat/completions',
+      { model: llmBot.id, messages: [{ role: 'user', content: 'hi' }], stop: ['a', 'b', 'c', 'd', 'e'] },
+    );
+    assert.equal(status, 400);
+    assert.equal(body.code, 'validation_failed');
+  });
+
   it('accepts a personal API key as the bearer', async () => {
     const withKey = new OpenAI({
       baseURL: `${h.url}/api/v1/openai`,

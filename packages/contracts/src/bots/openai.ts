@@ -46,7 +46,12 @@ export const ChatCompletionRequest = Type.Object(
     max_completion_tokens: Nullable(Type.Integer({ minimum: 1, maximum: 131_072 })),
     n: Type.Optional(Type.Union([Type.Literal(1), Type.Null()])),
     stop: Type.Optional(
-      Type.Union([Type.String({ maxLength: 100 }), Type.Array(Type.String({ maxLength: 100 })), Type.Null()]),
+      // Up to four sequences, as OpenAI takes them.
+      Type.Union([
+        Type.String({ maxLength: 100 }),
+        Type.Array(Type.String({ maxLength: 100 }), { maxItems: 4 }),
+        Type.Null(),
+      ]),
     ),
     presence_penalty: Nullable(Type.Number({ minimum: -2, maximum: 2 })),
     frequency_penalty: Nullable(Type.Number({ minimum: -2, maximum: 2 })),

@@ -35,6 +35,8 @@ export interface PreparedCompletion {
   messages: ChatTurn[];
   temperature: number | undefined;
   maxTokens: number | undefined;
+  /** The client's stop sequences, for the provider to honour. */
+  stop: string[] | undefined;
   reservation: QuotaReservation | undefined;
 }
 
@@ -105,6 +107,7 @@ export class CompletionService {
       messages,
       temperature: body.temperature ?? bot.config.temperature,
       maxTokens,
+      stop: stopSequences(body.stop),
       reservation,
     };
   }
@@ -115,6 +118,7 @@ export class CompletionService {
       messages: prepared.messages,
       temperature: prepared.temperature,
       maxTokens: prepared.maxTokens,
+      stop: prepared.stop,
       signal,
     });
   }
@@ -165,6 +169,12 @@ export class CompletionService {
       content: systemMessage(bot.config.systemPrompt ?? defaultSystemPrompt(bot.name), passages, facts),
     };
   }
+}
+
+/** `stop` as a list, empty sequences left out (a model would stop before its first token). */
+function stopSequences(stop: ChatCompletionRequest['stop']): string[] | undefined {
+  const sequences = (typeof stop === 'string' ? [stop] : (stop ?? [])).filter((sequence) => sequence !== '');
+  return sequences.length > 0 ? sequences : undefined;
 }
 
 function toTurn(message: OpenAiChatMessage): ChatTurn {

@@ -10,6 +10,8 @@ export interface CompletionRequest {
   messages: ChatTurn[];
   temperature?: number | undefined;
   maxTokens?: number | undefined;
+  /** Sequences the model stops at (not included in the answer); OpenAI-compatible providers only. */
+  stop?: string[] | undefined;
   /** Aborting it stops the stream promptly; the iterator then throws a ProviderError of kind `aborted`. */
   signal: AbortSignal;
 }

@@ -48,6 +48,7 @@ export class OpenAiProvider implements ChatProvider {
           stream_options: { include_usage: true },
           ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
           ...(request.maxTokens !== undefined ? { max_tokens: request.maxTokens } : {}),
+          ...(request.stop !== undefined && request.stop.length > 0 ? { stop: request.stop } : {}),
         },
         { signal: request.signal },
       );

@@ -29,6 +29,7 @@ export interface RecordedRequest {
     messages?: { role: string; content: string }[];
     temperature?: number;
     max_tokens?: number;
+    stop?: string | string[];
     stream_options?: { include_usage?: boolean };
   };
   /** performance.now() when the request body had arrived, and when the first token was written. */
