@@ -28,13 +28,13 @@ export function registerDeadLetterRoutes(
   options: { service: string; deadLetters: DeadLetters; internalToken: string },
 ): void {
   const { service, deadLetters } = options;
-  const preHandler = requireServiceToken(options.internalToken);
+  const guard = requireServiceToken(options.internalToken);
   const base = `/internal/v1/${service}/dead-letters`;
 
   app.get(
     base,
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         hide: true,
         querystring: Type.Object(
@@ -73,7 +73,7 @@ export function registerDeadLetterRoutes(
   app.post(
     `${base}/:id/replay`,
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         hide: true,
         params: IdParams,
@@ -102,7 +102,7 @@ export function registerDeadLetterRoutes(
   app.delete(
     `${base}/:id`,
     {
-      preHandler,
+      onRequest: guard,
       schema: { hide: true, params: IdParams, response: { 204: Type.Null(), ...problems(400, 401, 404) } },
     },
     async (request, reply) => {

@@ -26,7 +26,13 @@ export function presentsSecret(request: FastifyRequest, secret: Buffer | undefin
   return presented.length === secret.length && timingSafeEqual(presented, secret);
 }
 
-/** A preHandler for internal APIs: only a bearer of the shared service token gets through (401 otherwise). */
+/**
+ * The guards below are route `onRequest` hooks: they run before the body is read or the request validated,
+ * so a caller without valid credentials gets 401 whatever else is wrong with the request (API.md), and no
+ * body of an unknown caller is parsed.
+ */
+
+/** For internal APIs: only a bearer of the shared service token gets through (401 otherwise). */
 export function requireServiceToken(token: string): (request: FastifyRequest) => Promise<void> {
   const expected = Buffer.from(token);
   return async (request) => {
@@ -42,7 +48,7 @@ export function installAuthentication(app: FastifyInstance): void {
   if (!app.hasRequestDecorator('principalOrNull')) app.decorateRequest('principalOrNull', null);
 }
 
-/** preHandler: a valid bearer credential is required; 401 with `WWW-Authenticate: Bearer` otherwise. */
+/** A valid bearer credential is required; 401 with `WWW-Authenticate: Bearer` otherwise. */
 export function requireAuth(authenticator: Authenticator) {
   return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const bearer = bearerFrom(request);
@@ -51,7 +57,7 @@ export function requireAuth(authenticator: Authenticator) {
   };
 }
 
-/** preHandler: authentication plus at least the given role; 403 `forbidden` when the role is too low. */
+/** Authentication plus at least the given role; 403 `forbidden` when the role is too low. */
 export function requireRole(authenticator: Authenticator, minimum: Role) {
   const authenticate = requireAuth(authenticator);
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {

@@ -14,7 +14,7 @@ export function botRoutes(app: TypedApp, deps: RouteDeps): void {
   app.get(
     '/api/v1/bots',
     {
-      preHandler: signedIn,
+      onRequest: signedIn,
       schema: {
         tags,
         security,
@@ -28,7 +28,7 @@ export function botRoutes(app: TypedApp, deps: RouteDeps): void {
   app.get(
     '/api/v1/bots/:id',
     {
-      preHandler: signedIn,
+      onRequest: signedIn,
       schema: { tags, security, params: BotIdParams, response: { 200: BotSchema, ...problems(401, 404) } },
     },
     async (request) => deps.bots.get(principalOf(request), request.params.id),
@@ -37,7 +37,7 @@ export function botRoutes(app: TypedApp, deps: RouteDeps): void {
   app.post(
     '/api/v1/bots',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags,
         security,
@@ -52,7 +52,7 @@ export function botRoutes(app: TypedApp, deps: RouteDeps): void {
   app.patch(
     '/api/v1/bots/:id',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags,
         security,
@@ -67,7 +67,7 @@ export function botRoutes(app: TypedApp, deps: RouteDeps): void {
   app.delete(
     '/api/v1/bots/:id',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags,
         security,

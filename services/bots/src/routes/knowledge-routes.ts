@@ -29,7 +29,7 @@ export function knowledgeRoutes(app: TypedApp, deps: RouteDeps): void {
   app.post(
     '/api/v1/bots/:id/knowledge',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags,
         security,
@@ -45,7 +45,7 @@ export function knowledgeRoutes(app: TypedApp, deps: RouteDeps): void {
   app.get(
     '/api/v1/bots/:id/knowledge',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags,
         security,
@@ -60,7 +60,7 @@ export function knowledgeRoutes(app: TypedApp, deps: RouteDeps): void {
   app.delete(
     '/api/v1/bots/:id/knowledge/:documentId',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags,
         security,
@@ -77,7 +77,7 @@ export function knowledgeRoutes(app: TypedApp, deps: RouteDeps): void {
   app.post(
     '/api/v1/bots/:id/commands',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags,
         security,
@@ -93,7 +93,7 @@ export function knowledgeRoutes(app: TypedApp, deps: RouteDeps): void {
   app.get(
     '/api/v1/bots/:id/commands',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags,
         security,
@@ -107,7 +107,7 @@ export function knowledgeRoutes(app: TypedApp, deps: RouteDeps): void {
   app.delete(
     '/api/v1/bots/:id/commands/:name',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags,
         security,

@@ -13,7 +13,7 @@ export function openAiRoutes(app: TypedApp, deps: RouteDeps): void {
   app.get(
     '/api/v1/openai/models',
     {
-      preHandler: signedIn,
+      onRequest: signedIn,
       schema: { tags, security, response: { 200: OpenAiModelList, ...problems(401) } },
     },
     async () => deps.completions.models(),
@@ -22,7 +22,7 @@ export function openAiRoutes(app: TypedApp, deps: RouteDeps): void {
   app.post(
     '/api/v1/openai/chat/completions',
     {
-      preHandler: signedIn,
+      onRequest: signedIn,
       schema: {
         tags,
         security,

@@ -19,12 +19,12 @@ const MemberParams = Type.Object({
 const tags = ['conversations'];
 
 export function conversationRoutes(app: TypedApp, deps: RouteDeps): void {
-  const preHandler = requireAuth(deps.authenticator);
+  const guard = requireAuth(deps.authenticator);
 
   app.post(
     '/api/v1/conversations',
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         tags,
         security,
@@ -41,7 +41,7 @@ export function conversationRoutes(app: TypedApp, deps: RouteDeps): void {
   app.get(
     '/api/v1/conversations',
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         tags,
         security,
@@ -55,7 +55,7 @@ export function conversationRoutes(app: TypedApp, deps: RouteDeps): void {
   app.get(
     '/api/v1/conversations/:id',
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         tags,
         security,
@@ -69,7 +69,7 @@ export function conversationRoutes(app: TypedApp, deps: RouteDeps): void {
   app.patch(
     '/api/v1/conversations/:id',
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         tags,
         security,
@@ -84,7 +84,7 @@ export function conversationRoutes(app: TypedApp, deps: RouteDeps): void {
   app.post(
     '/api/v1/conversations/:id/members',
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         tags,
         security,
@@ -100,7 +100,7 @@ export function conversationRoutes(app: TypedApp, deps: RouteDeps): void {
   app.delete(
     '/api/v1/conversations/:id/members/:userId',
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         tags,
         security,
@@ -117,7 +117,7 @@ export function conversationRoutes(app: TypedApp, deps: RouteDeps): void {
   app.post(
     '/api/v1/conversations/:id/end',
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         tags,
         security,
@@ -132,7 +132,7 @@ export function conversationRoutes(app: TypedApp, deps: RouteDeps): void {
   app.delete(
     '/api/v1/conversations/:id',
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         tags,
         security,

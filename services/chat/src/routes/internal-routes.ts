@@ -25,12 +25,12 @@ const SERVICE: Principal = {
  * and bot or system messages. Protected by the shared service token, hidden from the public API document.
  */
 export function internalRoutes(app: TypedApp, deps: RouteDeps): void {
-  const preHandler = requireServiceToken(deps.internalToken);
+  const guard = requireServiceToken(deps.internalToken);
 
   app.patch(
     '/internal/v1/chat/conversations/:id',
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         hide: true,
         params: IdParams,
@@ -44,7 +44,7 @@ export function internalRoutes(app: TypedApp, deps: RouteDeps): void {
   app.post(
     '/internal/v1/chat/conversations/:id/messages',
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         hide: true,
         params: IdParams,

@@ -20,12 +20,12 @@ const MessageParams = Type.Object({
 const tags = ['messages'];
 
 export function messageRoutes(app: TypedApp, deps: RouteDeps): void {
-  const preHandler = requireAuth(deps.authenticator);
+  const guard = requireAuth(deps.authenticator);
 
   app.get(
     '/api/v1/conversations/:id/messages',
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         tags,
         security,
@@ -40,7 +40,7 @@ export function messageRoutes(app: TypedApp, deps: RouteDeps): void {
   app.post(
     '/api/v1/conversations/:id/messages',
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         tags,
         security,
@@ -62,7 +62,7 @@ export function messageRoutes(app: TypedApp, deps: RouteDeps): void {
   app.patch(
     '/api/v1/conversations/:id/messages/:messageId',
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         tags,
         security,
@@ -83,7 +83,7 @@ export function messageRoutes(app: TypedApp, deps: RouteDeps): void {
   app.delete(
     '/api/v1/conversations/:id/messages/:messageId',
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         tags,
         security,
@@ -100,7 +100,7 @@ export function messageRoutes(app: TypedApp, deps: RouteDeps): void {
   app.post(
     '/api/v1/conversations/:id/read',
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         tags,
         security,
@@ -118,7 +118,7 @@ export function messageRoutes(app: TypedApp, deps: RouteDeps): void {
   app.get(
     '/api/v1/search/messages',
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         tags,
         security,

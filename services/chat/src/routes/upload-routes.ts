@@ -10,12 +10,12 @@ const tags = ['uploads'];
 
 export async function uploadRoutes(app: TypedApp, deps: RouteDeps, uploadMaxBytes: number): Promise<void> {
   await app.register(multipart, { limits: { fileSize: uploadMaxBytes, files: 1, fields: 0, parts: 2 } });
-  const preHandler = requireAuth(deps.authenticator);
+  const guard = requireAuth(deps.authenticator);
 
   app.post(
     '/api/v1/uploads',
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         tags,
         security,
@@ -53,7 +53,7 @@ export async function uploadRoutes(app: TypedApp, deps: RouteDeps, uploadMaxByte
   app.get(
     '/api/v1/uploads/:id',
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         tags,
         security,

@@ -20,7 +20,7 @@ export function registerAdminRoutes(app: TypedApp, deps: RouteDeps): void {
   app.get(
     '/api/v1/admin/users',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: Tag,
         summary: 'All accounts, filtered by name/email prefix, role and state',
@@ -52,7 +52,7 @@ export function registerAdminRoutes(app: TypedApp, deps: RouteDeps): void {
   app.patch(
     '/api/v1/admin/users/:id',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: Tag,
         summary:
@@ -72,7 +72,7 @@ export function registerAdminRoutes(app: TypedApp, deps: RouteDeps): void {
   app.delete(
     '/api/v1/admin/users/:id',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: Tag,
         summary: 'Delete a user and everything identity holds about them',
@@ -90,7 +90,7 @@ export function registerAdminRoutes(app: TypedApp, deps: RouteDeps): void {
   app.post(
     '/api/v1/admin/signing-keys/rotate',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: Tag,
         summary: 'Start signing with a new key; the old public key stays published until its tokens expire',

@@ -18,7 +18,7 @@ export function registerApiKeyRoutes(app: TypedApp, deps: RouteDeps): void {
   app.post(
     '/api/v1/auth/api-keys',
     {
-      preHandler: authenticated,
+      onRequest: authenticated,
       schema: {
         tags: Tag,
         summary: 'Create a personal API key; the key is shown only in this response',
@@ -40,7 +40,7 @@ export function registerApiKeyRoutes(app: TypedApp, deps: RouteDeps): void {
   app.get(
     '/api/v1/auth/api-keys',
     {
-      preHandler: authenticated,
+      onRequest: authenticated,
       schema: {
         tags: Tag,
         summary: 'The caller’s API keys (without the keys themselves)',
@@ -54,7 +54,7 @@ export function registerApiKeyRoutes(app: TypedApp, deps: RouteDeps): void {
   app.delete(
     '/api/v1/auth/api-keys/:id',
     {
-      preHandler: authenticated,
+      onRequest: authenticated,
       schema: {
         tags: Tag,
         summary: 'Delete one of the caller’s API keys; it stops working at once',

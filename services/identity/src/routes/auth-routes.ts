@@ -106,7 +106,7 @@ export function registerAuthRoutes(app: TypedApp, deps: RouteDeps): void {
   app.post(
     '/api/v1/auth/logout-all',
     {
-      preHandler: authenticated,
+      onRequest: authenticated,
       schema: {
         tags: Tag,
         summary: 'End every session of the caller',
@@ -123,7 +123,7 @@ export function registerAuthRoutes(app: TypedApp, deps: RouteDeps): void {
   app.get(
     '/api/v1/auth/me',
     {
-      preHandler: authenticated,
+      onRequest: authenticated,
       schema: {
         tags: Tag,
         summary: 'The caller’s account',

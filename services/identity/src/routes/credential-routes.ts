@@ -38,7 +38,8 @@ export function registerCredentialRoutes(app: TypedApp, deps: RouteDeps): void {
   app.post(
     '/api/v1/auth/verify-email/resend',
     {
-      preHandler: [authenticated, authRateLimit(deps.limiter, 'verify_email_resend')],
+      onRequest: authenticated,
+      preHandler: authRateLimit(deps.limiter, 'verify_email_resend'),
       schema: {
         tags: Tag,
         summary: 'Send the verification mail again (a few times per quarter hour per account)',
@@ -95,7 +96,7 @@ export function registerCredentialRoutes(app: TypedApp, deps: RouteDeps): void {
   app.post(
     '/api/v1/auth/change-password',
     {
-      preHandler: authenticated,
+      onRequest: authenticated,
       schema: {
         tags: Tag,
         summary: 'Change the password (needs the current one); ends the caller’s other sessions',

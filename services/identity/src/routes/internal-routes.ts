@@ -30,12 +30,12 @@ export function registerInternalRoutes(
   internalToken: string,
   clock: Clock,
 ): void {
-  const preHandler = requireServiceToken(internalToken);
+  const guard = requireServiceToken(internalToken);
 
   app.post(
     '/internal/v1/identity/api-keys/resolve',
     {
-      preHandler,
+      onRequest: guard,
       schema: {
         hide: true,
         body: Type.Object({ key: SecretTokenSchema }, { additionalProperties: false }),

@@ -8,7 +8,7 @@ export function registerSessionRoutes(app: TypedApp, deps: RouteDeps): void {
   app.get(
     '/api/v1/auth/sessions',
     {
-      preHandler: authenticated,
+      onRequest: authenticated,
       schema: {
         tags: Tag,
         summary: 'The caller’s open sessions (devices), most recently used first',
@@ -22,7 +22,7 @@ export function registerSessionRoutes(app: TypedApp, deps: RouteDeps): void {
   app.delete(
     '/api/v1/auth/sessions/:id',
     {
-      preHandler: authenticated,
+      onRequest: authenticated,
       schema: {
         tags: Tag,
         summary: 'End one of the caller’s sessions; its tokens stop working at once',

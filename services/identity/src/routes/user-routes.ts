@@ -25,7 +25,7 @@ export function registerUserRoutes(app: TypedApp, deps: RouteDeps): void {
   app.patch(
     '/api/v1/users/me',
     {
-      preHandler: authenticated,
+      onRequest: authenticated,
       schema: {
         tags: Tag,
         summary: 'Update the caller’s profile (role and email cannot be changed here)',
@@ -50,7 +50,7 @@ export function registerUserRoutes(app: TypedApp, deps: RouteDeps): void {
   app.get(
     '/api/v1/users',
     {
-      preHandler: authenticated,
+      onRequest: authenticated,
       schema: {
         tags: Tag,
         summary: 'Find people by display name or email prefix; public profiles only',
@@ -71,7 +71,7 @@ export function registerUserRoutes(app: TypedApp, deps: RouteDeps): void {
   app.get(
     '/api/v1/users/me/blocks',
     {
-      preHandler: authenticated,
+      onRequest: authenticated,
       schema: {
         tags: Tag,
         summary: 'The people the caller has blocked',
@@ -93,7 +93,7 @@ export function registerUserRoutes(app: TypedApp, deps: RouteDeps): void {
   app.get(
     '/api/v1/users/:id',
     {
-      preHandler: authenticated,
+      onRequest: authenticated,
       schema: {
         tags: Tag,
         summary: 'A public profile with presence',
@@ -108,7 +108,7 @@ export function registerUserRoutes(app: TypedApp, deps: RouteDeps): void {
   app.post(
     '/api/v1/users/:id/block',
     {
-      preHandler: authenticated,
+      onRequest: authenticated,
       schema: {
         tags: Tag,
         summary: 'Block a user: they can no longer open direct conversations with or message the caller',
@@ -126,7 +126,7 @@ export function registerUserRoutes(app: TypedApp, deps: RouteDeps): void {
   app.delete(
     '/api/v1/users/:id/block',
     {
-      preHandler: authenticated,
+      onRequest: authenticated,
       schema: {
         tags: Tag,
         summary: 'Unblock a user',
