@@ -123,6 +123,9 @@ describe('chat real time (Socket.IO)', () => {
       ['receipt', { conversationId, seq: 1, kind: 'seen' }],
       ['sync', { conversations: { [conversationId]: 'zero' } }],
       ['sync', { conversations: {}, since: 'garbage' }],
+      // Keys are conversation ids, held to their length as everywhere else.
+      ['sync', { conversations: { ['x'.repeat(65)]: 0 } }],
+      ['sync', { conversations: { '': 0 } }],
       // Valid JSON the database cannot hold: a NUL character, a seq beyond its column.
       ['message:send', { conversationId, body: 'nul \u0000 here', clientMessageId: 'nul' }],
       ['receipt', { conversationId, seq: 99_999_999_999, kind: 'read' }],

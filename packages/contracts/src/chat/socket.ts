@@ -2,7 +2,8 @@ import { type Static, Type } from 'typebox';
 import { type Conversation, type Message, MessageTypeSchema } from './models.ts';
 import { AttachmentIds, ClientMessageId, MessageBody, SeqInput } from './rest.ts';
 
-const ConversationId = Type.String({ minLength: 1, maxLength: 64 });
+const CONVERSATION_ID_LENGTH = { minLength: 1, maxLength: 64 };
+const ConversationId = Type.String(CONVERSATION_ID_LENGTH);
 
 /** Client → server events; each is validated against its schema and acknowledged. */
 export const MessageSendPayload = Type.Object(
@@ -35,8 +36,11 @@ export type ReceiptPayload = Static<typeof ReceiptPayload>;
 export const SyncPayload = Type.Object(
   {
     /** The last seq the client has seen per conversation (0 for none). */
-    conversations: Type.Record(Type.String({ maxLength: 64 }), SeqInput(0), {
+    // A record's key schema only picks the key pattern (any string here) and its length limits are not
+    // checked, so the keys are held to the conversation id's limits by propertyNames.
+    conversations: Type.Record(Type.String(), SeqInput(0), {
       maxProperties: 1000,
+      propertyNames: CONVERSATION_ID_LENGTH,
     }),
     /** The syncToken of the client's previous sync; without it, `changes` is empty. */
     since: Type.Optional(Type.String({ maxLength: 64 })),
