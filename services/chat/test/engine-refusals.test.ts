@@ -73,6 +73,17 @@ describe('Socket.IO requests engine.io refuses', () => {
     assert.equal(JSON.parse(body).code, 'unknown_session');
   });
 
+  // engine.io checks the version only once the upgrade is done: the client saw 101, then HTTP in its stream.
+  for (const query of ['EIO=3&transport=websocket', 'transport=websocket']) {
+    it(`refuses a websocket handshake ?${query} before upgrading, with unsupported_protocol`, async () => {
+      const answer = await rawUpgrade(chat.url, `/socket.io/?${query}`);
+      const [head = '', body = ''] = answer.split('\r\n\r\n');
+      assert.match(head, /^HTTP\/1\.1 400 /);
+      assert.match(head, /content-type: application\/problem\+json/i);
+      assert.equal(JSON.parse(body).code, 'unsupported_protocol');
+    });
+  }
+
   it('still lets a well-formed client connect', async () => {
     const socket = await connect(chat.url, alice.token);
     assert.equal(socket.connected, true);

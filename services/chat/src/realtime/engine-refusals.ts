@@ -53,3 +53,30 @@ export function answerEngineRefusal(refusal: EngineRefusal): void {
   if (req.res) sendRawProblem(req.res, problem, headers, instance);
   else writeRawProblem(req.socket, problem, headers, instance);
 }
+
+/** The Engine.IO protocol this server speaks (engine.io takes any other `EIO` for 3, which it refuses). */
+const ENGINE_PROTOCOL = '4';
+
+/**
+ * An engine.io middleware (`engine.use`) refusing a new WebSocket session of another Engine.IO version before
+ * the upgrade. engine.io checks the version of a WebSocket handshake only once ws has switched protocols,
+ * so its refusal (and the problem answerEngineRefusal writes) reached the client as bytes in the WebSocket
+ * stream after a 101: the switch seemed to succeed, then the connection broke on frames that were not.
+ * Transport, method and session checks all come before the upgrade already; this is the one that did not.
+ */
+export function refuseOtherProtocolUpgrades(
+  req: IncomingMessage & { res?: ServerResponse; _query?: Record<string, string | undefined> },
+  _res: unknown,
+  next: (error?: Error) => void,
+): void {
+  const query = req._query ?? {};
+  // An HTTP request (polling) has its response: engine.io refuses it before answering, as it should.
+  const newWebSocketSession = !req.res && query.transport === 'websocket' && !query.sid;
+  if (newWebSocketSession && query.EIO !== ENGINE_PROTOCOL) {
+    // Answered here, so engine.io never upgrades it: next() is not called.
+    // 5: engine.io's UNSUPPORTED_PROTOCOL_VERSION, the refusal it would have made after the upgrade.
+    answerEngineRefusal({ req, code: 5 });
+    return;
+  }
+  next();
+}

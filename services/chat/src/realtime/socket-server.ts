@@ -17,7 +17,7 @@ import type { SessionTerminator } from '../events/identity-consumer.ts';
 import type { ChatMetrics } from '../ops/chat-metrics.ts';
 import type { RealtimeServices } from './context.ts';
 import { DeltaRelay } from './delta-relay.ts';
-import { answerEngineRefusal } from './engine-refusals.ts';
+import { answerEngineRefusal, refuseOtherProtocolUpgrades } from './engine-refusals.ts';
 import { failure, RATE_LIMITED } from './handle.ts';
 import { onMessageSend } from './on-message-send.ts';
 import { onReceipt } from './on-receipt.ts';
@@ -112,6 +112,7 @@ export class SocketServer implements Notifier, SessionTerminator {
       },
     );
     this.io.engine.on('connection_error', answerEngineRefusal);
+    this.io.engine.use(refuseOtherProtocolUpgrades);
     options.metrics.countSocketsWith(() => this.io.engine.clientsCount);
     this.io.use((socket, next) => void this.authenticate(socket, next));
     this.io.on('connection', (socket) => this.onConnection(socket));
