@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Message } from '@parley/contracts';
 import { type ChatClient, collect, connect, nextEvent, sleep } from './support/clients.ts';
 import { bearer, type ChatHarness, startChat, type TestUser, waitFor } from './support/harness.ts';
+import { SeverableCache } from './support/severable-cache.ts';
 
 describe('chat real time (Socket.IO)', () => {
   let chat: ChatHarness;
@@ -485,6 +486,38 @@ describe('chat real time (Socket.IO)', () => {
       await waitFor(() => !socket.connected);
     } finally {
       await skewed.close();
+    }
+  });
+
+  it('refuses a handshake it cannot check (cache unreachable) as unavailable, not as a bad token', async () => {
+    // A second app on the same database, keys and bus, whose way to the cache (the deny list) can be cut.
+    let cut: SeverableCache | undefined;
+    const severable = await startChat({
+      listen: true,
+      sharing: chat,
+      wrapCache: (cache) => {
+        cut = new SeverableCache(cache);
+        return cut;
+      },
+    });
+    try {
+      cut!.sever();
+      // A client told "unauthorized" would throw a good token away; this one should try again.
+      await assert.rejects(
+        connect(severable.url, alice.token),
+        (error: Error & { data?: { code: string } }) => {
+          assert.equal(error.message, 'unavailable');
+          assert.equal(error.data?.code, 'unavailable');
+          return true;
+        },
+      );
+      cut!.heal();
+      const socket = await connect(severable.url, alice.token);
+      open.push(socket);
+      assert.ok(socket.connected);
+    } finally {
+      cut?.heal();
+      await severable.close();
     }
   });
 

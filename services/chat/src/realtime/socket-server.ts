@@ -8,7 +8,14 @@ import {
   type ServerToClientEvents,
   type SessionEndedEvent,
 } from '@parley/contracts';
-import { type Authenticator, type Logger, newId, type Principal, type Role } from '@parley/kernel';
+import {
+  type Authenticator,
+  type Logger,
+  newId,
+  type Principal,
+  type Role,
+  toAppError,
+} from '@parley/kernel';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import { Server, type Socket } from 'socket.io';
@@ -168,17 +175,22 @@ export class SocketServer implements Notifier, SessionTerminator {
 
   private async authenticate(socket: ChatSocket, next: (error?: Error) => void): Promise<void> {
     const token: unknown = socket.handshake.auth?.token;
-    if (typeof token !== 'string' || token === '') return next(refusal('unauthorized'));
+    if (typeof token !== 'string' || token === '') return next(refusal('unauthorized', 'unauthorized'));
     try {
       const principal = await this.options.authenticator.authenticate(token);
       // Sockets take access tokens (API.md): a session's end or expiry closes them, while nothing would
       // close a socket opened with an API key once the key is deleted.
-      if (principal.kind !== 'access_token') return next(refusal('unauthorized'));
+      if (principal.kind !== 'access_token') return next(refusal('unauthorized', 'unauthorized'));
       socket.data.principal = principal;
       next();
     } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      next(refusal(typeof code === 'string' && code.length < 64 ? code : 'unauthorized'));
+      const appError = toAppError(error);
+      // Only a verdict on the token is "unauthorized" (API.md): a client told so refreshes or signs out,
+      // while a check that could not be made (the deny list's cache out of reach) is worth trying again.
+      if (appError.status === 401) return next(refusal('unauthorized', appError.code));
+      if (appError.status >= 500 && appError.code !== 'unavailable')
+        this.options.logger.error({ err: error }, 'socket handshake failed');
+      next(refusal(appError.code, appError.code));
     }
   }
 
@@ -239,9 +251,9 @@ export class SocketServer implements Notifier, SessionTerminator {
   }
 }
 
-function refusal(code: string): Error {
+function refusal(message: string, code: string): Error {
   // socket.io-client surfaces `message` as connect_error's message and `data` alongside it.
-  const error = new Error('unauthorized') as Error & { data: { code: string } };
+  const error = new Error(message) as Error & { data: { code: string } };
   error.data = { code };
   return error;
 }
