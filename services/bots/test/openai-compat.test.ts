@@ -142,6 +142,20 @@ describe('the official openai SDK against Parley', () => {
     }
   });
 
+  it('gives every answer its own id, even answers of one bot in the same millisecond', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        client.chat.completions.create({
+          model: DEFAULT_BOT_ID,
+          messages: [{ role: 'user', content: 'What does /reset do?' }],
+        }),
+      ),
+    );
+    const ids = answers.map((answer) => answer.id);
+    assert.equal(new Set(ids).size, ids.length, ids.join(' '));
+    for (const id of ids) assert.match(id, /^chatcmpl-./);
+  });
+
   it("passes on that the provider cut the answer at max_tokens (finish_reason 'length')", async () => {
     peer.respond({ kind: 'reply', tokens: ['Cut', ' short'], finishReason: 'length' });
     const whole = await client.chat.completions.create({

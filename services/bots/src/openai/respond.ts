@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import type { CompletionChunk, FinishReason, TokenUsage } from '../providers/chat-provider.ts';
 import { ProviderError } from '../providers/provider-error.ts';
 import { type CompletionService, type PreparedCompletion, toHttpError } from './completion-service.ts';
-import { CompletionEventStream } from './sse.ts';
+import { CompletionEventStream, newCompletionId } from './sse.ts';
 
 /** Aborts the provider call when the client goes away before the answer is complete. */
 function abortOnDisconnect(reply: FastifyReply): AbortController {
@@ -40,7 +40,7 @@ export async function respondJson(
   }
   const counted = await service.settle(prepared, usage, text);
   return {
-    id: `chatcmpl-${prepared.bot.id}-${Date.now().toString(36)}`,
+    id: newCompletionId(),
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model: prepared.bot.id,

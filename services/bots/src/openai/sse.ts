@@ -1,9 +1,17 @@
 import type { ServerResponse } from 'node:http';
 import { newId } from '@parley/kernel';
 
+/**
+ * A completion's id in OpenAI's `chatcmpl-` shape, random so that no two answers share one (answers of one
+ * bot in the same millisecond included), streamed or not.
+ */
+export function newCompletionId(): string {
+  return `chatcmpl-${newId('cmp').slice(4)}`;
+}
+
 /** Writes one chat completion as server-sent events in OpenAI's `chat.completion.chunk` format. */
 export class CompletionEventStream {
-  private readonly id = `chatcmpl-${newId('cmp').slice(4)}`;
+  private readonly id = newCompletionId();
   private readonly created = Math.floor(Date.now() / 1000);
 
   constructor(
