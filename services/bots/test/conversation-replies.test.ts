@@ -288,6 +288,17 @@ describe('an LLM bot', () => {
     assert.equal(completed.find((data) => data.triggerMessageId === question.id)?.outcome, 'failed');
   });
 
+  it('ends in a notice, without asking again, when the provider answers with a web page', async () => {
+    const before = peer.requests.length;
+    peer.respond({ kind: 'page' });
+    const { user, conversation } = await conversationWith(llmBot.id);
+    const question = await h.send(user, conversation.id, 'Hello?');
+    assert.equal((await h.replyTo(user, question)).body, NOTICES.failed);
+    assert.equal(peer.requests.length - before, 1, 'not retried');
+    await waitFor(() => completed.some((data) => data.triggerMessageId === question.id));
+    assert.equal(completed.find((data) => data.triggerMessageId === question.id)?.outcome, 'failed');
+  });
+
   it('ends in a notice when the provider hangs (first-token timeout)', async () => {
     peer.respond({ kind: 'hang' });
     const { user, conversation } = await conversationWith(llmBot.id);

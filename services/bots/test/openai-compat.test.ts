@@ -251,6 +251,30 @@ describe('the official openai SDK against Parley', () => {
     );
   });
 
+  it('answers a provider that sends a web page instead of a stream with the provider problem', async () => {
+    peer.respond({ kind: 'page' });
+    for (const stream of [true, false]) {
+      const { status, body } = await h.request<{ code: string }>(
+        user,
+        'POST',
+        '/api/v1/openai/chat/completions',
+        { model: llmBot.id, messages: [{ role: 'user', content: 'hi' }], stream },
+      );
+      assert.equal(status, 503, `stream: ${stream}`);
+      assert.equal(body.code, 'provider_unavailable');
+    }
+  });
+
+  it('answers a stream of chunks without text as an empty completion', async () => {
+    peer.respond({ kind: 'reply', tokens: [] });
+    const whole = await client.chat.completions.create({
+      model: llmBot.id,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    assert.equal(whole.choices[0]?.message.content, '');
+    assert.equal(whole.choices[0]?.finish_reason, 'stop');
+  });
+
   it('refuses politely once the daily quota is spent (429)', async () => {
     const spender = await h.user('user');
     await new UsageRepository(h.database.database.db).add({

@@ -128,6 +128,39 @@ describe('OpenAI-compatible provider', () => {
     await guard.close();
   });
 
+  it('reports an answer that is no event stream (a web page) as a provider misconfiguration', async () => {
+    peer.respond({ kind: 'page' });
+    const { provider, guard } = openAiProvider(peer);
+    await assert.rejects(
+      collect(
+        provider.stream({
+          model: 'm',
+          messages: [{ role: 'user', content: 'Hi' }],
+          signal: new AbortController().signal,
+        }),
+      ),
+      (error) => error instanceof ProviderError && error.kind === 'configuration' && !error.retryable,
+    );
+    await guard.close();
+  });
+
+  it('accepts a stream of chunks without text as an empty answer', async () => {
+    peer.respond({ kind: 'reply', tokens: [] });
+    const { provider, guard } = openAiProvider(peer);
+    const chunks = await collect(
+      provider.stream({
+        model: 'm',
+        messages: [{ role: 'user', content: 'Hi' }],
+        signal: new AbortController().signal,
+      }),
+    );
+    await guard.close();
+    assert.deepEqual(
+      chunks.map((chunk) => chunk.type),
+      ['usage'],
+    );
+  });
+
   it('refuses a loopback provider that is not allow-listed, at connect time', async () => {
     peer.respond({ kind: 'reply', tokens: TOKENS });
     const before = peer.requests.length;
@@ -208,6 +241,21 @@ describe('timeouts and retries', () => {
     });
     const { provider, guard } = resilient();
     await assert.rejects(collect(provider.stream({ ...ask, signal: new AbortController().signal })));
+    await guard.close();
+    assert.equal(calls, 1);
+  });
+
+  it('does not retry a provider that answers with a web page', async () => {
+    let calls = 0;
+    peer.respond(() => {
+      calls += 1;
+      return { kind: 'page' };
+    });
+    const { provider, guard } = resilient();
+    await assert.rejects(
+      collect(provider.stream({ ...ask, signal: new AbortController().signal })),
+      (error) => error instanceof ProviderError && error.kind === 'configuration',
+    );
     await guard.close();
     assert.equal(calls, 1);
   });

@@ -39,6 +39,7 @@ export class OpenAiProvider implements ChatProvider {
     let completionText = '';
     let reported: { prompt: number; completion: number } | undefined;
     let finishReason: FinishReason | undefined;
+    let chunkCount = 0;
     try {
       const stream = await this.client.chat.completions.create(
         {
@@ -55,6 +56,7 @@ export class OpenAiProvider implements ChatProvider {
       for await (const chunk of stream) {
         // Chunks already buffered keep coming after an abort; the caller asked for none of them.
         if (request.signal.aborted) throw request.signal.reason;
+        chunkCount += 1;
         const text = chunk.choices[0]?.delta?.content;
         if (text) {
           completionText += text;
@@ -64,6 +66,11 @@ export class OpenAiProvider implements ChatProvider {
         finishReason = finishReasonOf(chunk.choices[0]?.finish_reason) ?? finishReason;
       }
       if (request.signal.aborted) throw request.signal.reason;
+      // A body that is no event stream (a web page at a wrong base URL) reads as one without events: no
+      // completion at all, where a real answer, even an empty one, has at least its role or finish chunk.
+      if (chunkCount === 0) {
+        throw new ProviderError('configuration', 'The provider answered with no completion chunk.');
+      }
     } catch (error) {
       throw toProviderError(error, request.signal);
     }

@@ -18,7 +18,9 @@ export type Script =
   /** Accepts the request and never sends a byte back. */
   | { kind: 'hang' }
   /** Sends the headers and `tokens`, then nothing more, keeping the connection open. */
-  | { kind: 'stall'; tokens: string[] };
+  | { kind: 'stall'; tokens: string[] }
+  /** Answers 200 with a web page, no event stream: what a base URL pointing at a website gets back. */
+  | { kind: 'page' };
 
 export interface RecordedRequest {
   path: string;
@@ -132,6 +134,10 @@ export class OpenAiTestServer {
       case 'stall':
         response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
         for (const token of script.tokens) this.writeChunk(response, recorded, { content: token }, null);
+        return;
+      case 'page':
+        response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        response.end('<!doctype html>\n<html><body><h1>Welcome</h1></body></html>\n');
         return;
       case 'reply':
         await this.reply(response, recorded, script);
