@@ -193,7 +193,11 @@ export function toHttpError(error: unknown): AppError {
       case 'timeout':
         return new AppError(504, 'provider_timeout', 'The bot did not answer in time.');
       case 'configuration':
-        return new AppError(503, 'provider_unavailable', 'The bot has no provider configured.');
+        return new AppError(
+          503,
+          'provider_unavailable',
+          'The bot is not set up to answer: its provider is missing or misconfigured.',
+        );
       case 'aborted':
         return new AppError(499, 'client_closed', 'The request was cancelled.');
       default:
