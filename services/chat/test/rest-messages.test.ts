@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { queryRows } from '@parley/store';
+import { sql } from 'drizzle-orm';
 import { bearer, type ChatHarness, startChat, type TestUser } from './support/harness.ts';
 
 const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
@@ -44,6 +48,14 @@ describe('chat REST: messages', () => {
       payload,
     });
   const get = (user: TestUser, url: string) => chat.app.inject({ method: 'GET', url, headers: bearer(user) });
+  /** Every file under the uploads dir (temporary ones included) and every attachment row. */
+  const stored = async () => ({
+    files: (await readdir(join(chat.dataDir, 'uploads'), { recursive: true }).catch(() => [])).sort(),
+    rows: await queryRows<{ id: string }>(
+      chat.database.database.db,
+      sql`select id from chat.attachments order by id`,
+    ),
+  });
 
   it('stores a message with the next seq and returns it with 201', async () => {
     const response = await send(alice, { body: 'hello bob', clientMessageId: 'c-1' });
@@ -492,6 +504,24 @@ describe('chat REST: messages', () => {
         download.headers['content-disposition'],
         `attachment; filename*=UTF-8''${encodeURIComponent(`a${'😀'.repeat(99)}`)}`,
       );
+    });
+
+    it('refuses an empty file with 400 validation_failed, and stores nothing', async () => {
+      const earlier = await stored();
+      const empty = await chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/uploads',
+        ...merge(multipart('file', 'empty.txt', Buffer.alloc(0), 'text/plain'), bearer(alice)),
+      });
+      assert.equal(empty.statusCode, 400, empty.body);
+      assert.match(String(empty.headers['content-type']), /^application\/problem\+json/);
+      assert.equal(empty.json().code, 'validation_failed');
+      assert.match(empty.json().detail, /empty/);
+      assert.deepEqual(
+        empty.json().errors.map((error: { path: string }) => error.path),
+        ['file'],
+      );
+      assert.deepEqual(await stored(), earlier);
     });
 
     it('answers a malformed multipart body with 400, never 500, and stores nothing', async () => {

@@ -1,6 +1,14 @@
 import { Readable } from 'node:stream';
 import type { Attachment } from '@parley/contracts';
-import { AppError, isStaff, newId, notFound, type Principal, payloadTooLarge } from '@parley/kernel';
+import {
+  AppError,
+  badRequest,
+  isStaff,
+  newId,
+  notFound,
+  type Principal,
+  payloadTooLarge,
+} from '@parley/kernel';
 import { FileNotFoundError, type FileStorage } from '../files/file-storage.ts';
 import { SNIFF_BYTES, sniffMimeType } from '../files/sniff.ts';
 import type { AttachmentsRepository } from '../repositories/attachments-repository.ts';
@@ -34,6 +42,10 @@ export class UploadService {
     truncated: () => boolean,
   ): Promise<Attachment> {
     const head = await readHead(content, SNIFF_BYTES);
+    // No bytes means no type to sniff: the file is missing, it is not one of a kind we refuse.
+    if (head.length === 0) {
+      throw badRequest('The file is empty.', [{ path: 'file', message: 'must not be empty' }]);
+    }
     const mimeType = sniffMimeType(head);
     if (!mimeType || !this.limits.uploadTypes.includes(mimeType)) {
       content.resume();
