@@ -456,6 +456,20 @@ describe('chat REST: messages', () => {
       assert.equal(wrongField.statusCode, 400);
     });
 
+    it('tells a body that is not multipart to send multipart/form-data, whatever its type', async () => {
+      for (const contentType of ['text/plain', 'application/json', 'application/octet-stream']) {
+        const response = await chat.app.inject({
+          method: 'POST',
+          url: '/api/v1/uploads',
+          headers: { ...bearer(alice), 'content-type': contentType },
+          payload: contentType === 'application/json' ? '{"file":"x"}' : 'hello',
+        });
+        assert.equal(response.statusCode, 415, `${contentType}: ${response.body}`);
+        assert.equal(response.json().code, 'unsupported_media_type');
+        assert.match(response.json().detail, /multipart\/form-data/, `${contentType}: ${response.body}`);
+      }
+    });
+
     it('lets the caption of a message with attachments be edited away, and only then', async () => {
       const upload = await chat.app.inject({
         method: 'POST',

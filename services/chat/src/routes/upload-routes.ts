@@ -22,15 +22,14 @@ export async function uploadRoutes(app: TypedApp, deps: RouteDeps, uploadMaxByte
         consumes: ['multipart/form-data'],
         response: { 201: AttachmentSchema, ...problems(400, 401, 413, 415) },
       },
+      // A type without a body parser is refused before the handler runs, and the shared error handler's
+      // advice for that (send JSON) is wrong here; what it throws goes on to the shared handler.
+      errorHandler: (error) => {
+        throw error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? notMultipart() : error;
+      },
     },
     async (request, reply) => {
-      if (!request.isMultipart()) {
-        throw new AppError(
-          415,
-          'unsupported_media_type',
-          'Send the file as multipart/form-data in a field named "file".',
-        );
-      }
+      if (!request.isMultipart()) throw notMultipart();
       const file = await request.file().catch((error: unknown) => {
         throw malformedMultipart(error);
       });
@@ -70,5 +69,13 @@ export async function uploadRoutes(app: TypedApp, deps: RouteDeps, uploadMaxByte
         .header('cache-control', 'private, max-age=0')
         .send(download.content);
     },
+  );
+}
+
+function notMultipart(): AppError {
+  return new AppError(
+    415,
+    'unsupported_media_type',
+    'Send the file as multipart/form-data in a field named "file".',
   );
 }
