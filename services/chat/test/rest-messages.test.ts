@@ -538,6 +538,33 @@ describe('chat REST: messages', () => {
       assert.deepEqual(await stored(), earlier);
     });
 
+    it('refuses an upload of more than one file with 400, storing none of them', async () => {
+      const earlier = await stored();
+      const part = (name: string, content: string) =>
+        `--abc\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: text/plain\r\n\r\n${content}\r\n`;
+      for (const count of [2, 3]) {
+        const files = Array.from({ length: count }, (_, index) =>
+          part(`${index}.txt`, `file number ${index}`),
+        );
+        const response = await chat.app.inject({
+          method: 'POST',
+          url: '/api/v1/uploads',
+          headers: { ...bearer(alice), 'content-type': 'multipart/form-data; boundary=abc' },
+          payload: `${files.join('')}--abc--\r\n`,
+        });
+        assert.equal(response.statusCode, 400, `${count} files: ${response.body}`);
+        assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
+        assert.equal(response.json().code, 'validation_failed');
+        assert.match(response.json().detail, /one file/);
+        assert.deepEqual(
+          response.json().errors.map((error: { path: string }) => error.path),
+          ['file'],
+        );
+      }
+      // Not the first file either, nor a temporary file of it.
+      assert.deepEqual(await stored(), earlier);
+    });
+
     it('answers a malformed multipart body with 400, never 500, and stores nothing', async () => {
       const head = `--abc\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\n`;
       const malformed: Array<{ contentType: string; payload: string }> = [

@@ -34,12 +34,16 @@ export class UploadService {
     private readonly limits: UploadLimits,
   ) {}
 
-  /** `truncated` tells, after the stream ended, whether it was cut at the size limit. */
+  /**
+   * `truncated` tells, after the stream ended, whether it was cut at the size limit. `onlyFile` settles
+   * once the rest of the request has been read: it rejects when the request held more than this file.
+   */
   async upload(
     principal: Principal,
     fileName: string,
     content: Readable,
     truncated: () => boolean,
+    onlyFile: () => Promise<void>,
   ): Promise<Attachment> {
     const head = await readHead(content, SNIFF_BYTES);
     // No bytes means no type to sniff: the file is missing, it is not one of a kind we refuse.
@@ -62,6 +66,8 @@ export class UploadService {
     try {
       ({ size } = await this.storage.put(storageKey, whole));
       if (truncated()) throw payloadTooLarge('The file is larger than uploads may be.');
+      // What follows the file can only be read once the file has been: the stored copy is removed again.
+      await onlyFile();
     } catch (error) {
       await this.storage.delete(storageKey);
       throw error;

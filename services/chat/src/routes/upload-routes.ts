@@ -30,9 +30,11 @@ export async function uploadRoutes(app: TypedApp, deps: RouteDeps, uploadMaxByte
     },
     async (request, reply) => {
       if (!request.isMultipart()) throw notMultipart();
-      const file = await request.file().catch((error: unknown) => {
+      const files = request.files();
+      const first = await files.next().catch((error: unknown) => {
         throw malformedMultipart(error);
       });
+      const file = first.done ? undefined : first.value;
       if (file?.fieldname !== 'file') {
         file?.file.resume();
         throw badRequest('Send the file in a field named "file".', [
@@ -40,8 +42,20 @@ export async function uploadRoutes(app: TypedApp, deps: RouteDeps, uploadMaxByte
         ]);
       }
       const part = watchPart(file.file);
+      const onlyFile = async () => {
+        // The files limit of 1 makes a second file a FST_FILES_LIMIT error rather than a part.
+        const next = await files.next().catch((error: unknown) => {
+          throw (error as { code?: unknown } | null)?.code === 'FST_FILES_LIMIT'
+            ? oneFileOnly()
+            : malformedMultipart(error);
+        });
+        if (!next.done) {
+          next.value.file.resume();
+          throw oneFileOnly();
+        }
+      };
       const attachment = await deps.uploads
-        .upload(principalOf(request), file.filename, file.file, () => file.file.truncated)
+        .upload(principalOf(request), file.filename, file.file, () => file.file.truncated, onlyFile)
         .catch((error: unknown) => {
           throw part.failed() ? malformedMultipart(error) : error;
         });
@@ -78,4 +92,10 @@ function notMultipart(): AppError {
     'unsupported_media_type',
     'Send the file as multipart/form-data in a field named "file".',
   );
+}
+
+function oneFileOnly(): AppError {
+  return badRequest('One upload takes exactly one file.', [
+    { path: 'file', message: 'must be a single file' },
+  ]);
 }
