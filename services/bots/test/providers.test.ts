@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { EgressGuard } from '../src/egress/egress-guard.ts';
 import { EgressPolicy } from '../src/egress/egress-policy.ts';
 import { KnowledgeBase } from '../src/knowledge/knowledge-base.ts';
+import type { ChatProvider, CompletionChunk } from '../src/providers/chat-provider.ts';
 import { KnowledgeProvider, UNKNOWN_ANSWER } from '../src/providers/knowledge-provider.ts';
 import { OpenAiProvider } from '../src/providers/openai-provider.ts';
 import { ProviderError } from '../src/providers/provider-error.ts';
@@ -12,6 +13,17 @@ import { LIBRARY_DOCUMENTS } from './support/library-knowledge.ts';
 import { collect, runProviderContract } from './support/provider-contract.ts';
 
 const TOKENS = ['The', ' library', ' opens', ' at', ' nine', '.'];
+
+/** Everything a provider streams for a one-line question with nothing to cancel it. */
+function askHi(provider: ChatProvider): Promise<CompletionChunk[]> {
+  return collect(
+    provider.stream({
+      model: 'm',
+      messages: [{ role: 'user', content: 'Hi' }],
+      signal: new AbortController().signal,
+    }),
+  );
+}
 
 function openAiProvider(
   peer: OpenAiTestServer,
@@ -99,13 +111,7 @@ describe('OpenAI-compatible provider', () => {
   it('estimates usage when the provider reports none', async () => {
     peer.respond({ kind: 'reply', tokens: TOKENS, usage: false });
     const { provider, guard } = openAiProvider(peer);
-    const chunks = await collect(
-      provider.stream({
-        model: 'm',
-        messages: [{ role: 'user', content: 'Hi' }],
-        signal: new AbortController().signal,
-      }),
-    );
+    const chunks = await askHi(provider);
     await guard.close();
     const usage = chunks.at(-1);
     assert.ok(usage?.type === 'usage' && usage.usage.estimated && usage.usage.completionTokens > 0);
@@ -115,13 +121,7 @@ describe('OpenAI-compatible provider', () => {
     peer.respond({ kind: 'status', status: 401 });
     const { provider, guard } = openAiProvider(peer);
     await assert.rejects(
-      collect(
-        provider.stream({
-          model: 'm',
-          messages: [{ role: 'user', content: 'Hi' }],
-          signal: new AbortController().signal,
-        }),
-      ),
+      askHi(provider),
       (error) =>
         error instanceof ProviderError && error.kind === 'status' && error.status === 401 && !error.retryable,
     );
@@ -132,13 +132,7 @@ describe('OpenAI-compatible provider', () => {
     peer.respond({ kind: 'page' });
     const { provider, guard } = openAiProvider(peer);
     await assert.rejects(
-      collect(
-        provider.stream({
-          model: 'm',
-          messages: [{ role: 'user', content: 'Hi' }],
-          signal: new AbortController().signal,
-        }),
-      ),
+      askHi(provider),
       (error) => error instanceof ProviderError && error.kind === 'configuration' && !error.retryable,
     );
     await guard.close();
@@ -147,13 +141,7 @@ describe('OpenAI-compatible provider', () => {
   it('accepts a stream of chunks without text as an empty answer', async () => {
     peer.respond({ kind: 'reply', tokens: [] });
     const { provider, guard } = openAiProvider(peer);
-    const chunks = await collect(
-      provider.stream({
-        model: 'm',
-        messages: [{ role: 'user', content: 'Hi' }],
-        signal: new AbortController().signal,
-      }),
-    );
+    const chunks = await askHi(provider);
     await guard.close();
     assert.deepEqual(
       chunks.map((chunk) => chunk.type),
@@ -166,13 +154,7 @@ describe('OpenAI-compatible provider', () => {
     const before = peer.requests.length;
     const { provider, guard } = openAiProvider(peer, []);
     await assert.rejects(
-      collect(
-        provider.stream({
-          model: 'm',
-          messages: [{ role: 'user', content: 'Hi' }],
-          signal: new AbortController().signal,
-        }),
-      ),
+      askHi(provider),
       (error) => error instanceof ProviderError && error.kind === 'egress' && !error.retryable,
     );
     await guard.close();

@@ -122,21 +122,18 @@ describe('chat REST: messages', () => {
     // A refused system message leaves no conversation behind.
     const list = async () => (await get(alice, '/api/v1/conversations?limit=100')).json().items.length;
     const conversations = await list();
-    const create = await chat.app.inject({
-      method: 'POST',
-      url: '/api/v1/conversations',
-      headers: bearer(alice),
-      payload: { type: 'support', systemMessage: 'welcome \u0000' },
-    });
+    const openWith = (systemMessage: string) =>
+      chat.app.inject({
+        method: 'POST',
+        url: '/api/v1/conversations',
+        headers: bearer(alice),
+        payload: { type: 'support', systemMessage },
+      });
+    const create = await openWith('welcome \u0000');
     assert.equal(create.statusCode, 400, create.body);
     assert.equal(await list(), conversations);
     // So does one that is only blanks, which a message may not be either; the error names the field.
-    const blank = await chat.app.inject({
-      method: 'POST',
-      url: '/api/v1/conversations',
-      headers: bearer(alice),
-      payload: { type: 'support', systemMessage: ' \n\t ' },
-    });
+    const blank = await openWith(' \n\t ');
     assert.equal(blank.statusCode, 400, blank.body);
     assert.deepEqual(
       blank.json().errors.map((error: { path: string }) => error.path),
