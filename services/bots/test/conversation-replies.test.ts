@@ -605,6 +605,41 @@ describe('commands and handoff', () => {
     assert.equal(reply.body, NOTICES.handoff);
     await untilConversation(user, conversation.id, (c) => c.handledBy === 'human');
   });
+
+  it('still hands off, as its notice says, once the bot is switched off', async () => {
+    const created = await h.request<Bot>(admin, 'POST', '/api/v1/bots', {
+      name: 'Soon Retired',
+      kind: 'faq',
+      config: {},
+    });
+    assert.equal(created.status, 201);
+    const { user, conversation } = await conversationWith(created.body.id);
+    const switchedOff = await h.request(admin, 'PATCH', `/api/v1/bots/${created.body.id}`, { active: false });
+    assert.equal(switchedOff.status, 200);
+    const unavailable = await h.replyTo(user, await h.send(user, conversation.id, 'hello?'));
+    assert.equal(unavailable.body, NOTICES.unavailable);
+
+    const handoff = await h.replyTo(user, await h.send(user, conversation.id, '/human'));
+    assert.equal(handoff.body, NOTICES.handoff);
+    await untilConversation(user, conversation.id, (c) => c.status === 'pending' && c.handledBy === 'human');
+  });
+
+  it('hands off a plain request for a person once the bot is switched off', async () => {
+    const created = await h.request<Bot>(admin, 'POST', '/api/v1/bots', {
+      name: 'Also Retired',
+      kind: 'faq',
+      config: {},
+    });
+    assert.equal(created.status, 201);
+    const { user, conversation } = await conversationWith(created.body.id);
+    await h.request(admin, 'PATCH', `/api/v1/bots/${created.body.id}`, { active: false });
+    const handoff = await h.replyTo(
+      user,
+      await h.send(user, conversation.id, 'can I talk to a real person please'),
+    );
+    assert.equal(handoff.body, NOTICES.handoff);
+    await untilConversation(user, conversation.id, (c) => c.handledBy === 'human');
+  });
 });
 
 describe('exactly one reply', () => {

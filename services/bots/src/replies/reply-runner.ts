@@ -103,12 +103,15 @@ export class ReplyRunner {
       this.deps.lookup.find(job.botId),
       job.body ?? this.deps.transcript.find(job.conversationId, job.triggerSeq).then((row) => row?.body),
     ]);
+    // A handoff needs nothing of the bot, and a bot deleted or switched off since tells the user to ask
+    // for one (NOTICES.unavailable): refusing it there too would leave them no way to reach a person.
+    const command = question === undefined ? null : parseCommand(question);
+    const handoff = command ? command.name === 'human' : question !== undefined && wantsHuman(question);
+    if (handoff) return { kind: 'handoff' };
     // A bot deleted or switched off since; or a taken-over reply whose question aged out of the transcript.
     if (!bot?.active) return { kind: 'notice', notice: NOTICES.unavailable };
     if (question === undefined) return { kind: 'notice', notice: NOTICES.failed };
-    const command = parseCommand(question);
     if (command) return { kind: 'command', bot, command };
-    if (wantsHuman(question)) return { kind: 'handoff' };
 
     let chosen: BotProvider;
     try {
