@@ -606,6 +606,19 @@ describe('commands and handoff', () => {
     await untilConversation(user, conversation.id, (c) => c.handledBy === 'human');
   });
 
+  it('answers a question about doing something with people instead of handing off', async () => {
+    const { user, conversation } = await conversationWith(DEFAULT_BOT_ID);
+    const reply = await h.replyTo(user, await h.send(user, conversation.id, 'How do I chat with people?'));
+    assert.notEqual(reply.body, NOTICES.handoff);
+    const { body: after } = await h.request<Conversation>(
+      user,
+      'GET',
+      `/api/v1/conversations/${conversation.id}`,
+    );
+    assert.equal(after.status, 'open');
+    assert.equal(after.handledBy, 'bot');
+  });
+
   it('still hands off, as its notice says, once the bot is switched off', async () => {
     const created = await h.request<Bot>(admin, 'POST', '/api/v1/bots', {
       name: 'Soon Retired',

@@ -65,6 +65,9 @@ describe('commands', () => {
     "I don't want to talk to a human, just answer",
     'Can you chat like a person?',
     'I do not need an agent',
+    'How do I chat with people?',
+    'how can I talk to someone in my team',
+    "How do I get a person's profile?",
   ]) {
     it(`does not hand off on: "${text}"`, () => assert.equal(wantsHuman(text), false));
   }

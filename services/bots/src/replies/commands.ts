@@ -45,12 +45,19 @@ const HANDOFF_PATTERNS = [
 /** "I don't want to talk to a human": a negation just before the request (at most two words away). */
 const NEGATED = /\b(don'?t|do\s+not|doesn'?t|never|no)\s+([\w']+\s+){0,2}$/i;
 
+/**
+ * "How do I chat with people?": a question about doing something, which the bot answers (asked how to
+ * reach a person, it says to type /human), not a request for one.
+ */
+const HOW_TO = /^\s*how\b/i;
+
 /** Whether the message plainly asks for a person (handing off is not undone by the user, so be sure). */
 export function wantsHuman(body: string): boolean {
   return HANDOFF_PATTERNS.some((pattern) => {
     const match = pattern.exec(body);
     if (!match) return false;
     const sentenceStart = Math.max(...['.', '!', '?'].map((mark) => body.lastIndexOf(mark, match.index))) + 1;
-    return !NEGATED.test(body.slice(sentenceStart, match.index));
+    const lead = body.slice(sentenceStart, match.index);
+    return !NEGATED.test(lead) && !HOW_TO.test(lead);
   });
 }
