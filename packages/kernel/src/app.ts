@@ -291,7 +291,12 @@ function installMethodAwareNotFound(app: App): (request: FastifyRequest, reply: 
   });
   const answerUnrouted = (request: FastifyRequest, reply: FastifyReply): void => {
     const path = request.url.split('?')[0] ?? '/';
-    const allowed = METHODS.filter((method) => method !== request.method && known.find(method, path));
+    // A route of this very method that found nothing to serve (a static file that is not there) is a 404:
+    // its path is only known to the router as a wildcard, which the other methods on it match too.
+    const routed = known.find(request.method as HTTPMethod, path) !== null;
+    const allowed = routed
+      ? []
+      : METHODS.filter((method) => method !== request.method && known.find(method, path));
     if (allowed.length > 0) {
       const error = new AppError(405, 'method_not_allowed', `${request.method} is not allowed on ${path}.`, {
         headers: { allow: allowed.join(', ') },

@@ -360,6 +360,16 @@ describe('process app', () => {
     assert.equal(docs.statusCode, 200);
     assert.match(docs.body, /swagger-ui/i);
   });
+
+  it('answers a file missing under /docs with 404, not 405 allowing the other of GET and HEAD', async () => {
+    for (const method of ['GET', 'HEAD'] as const) {
+      const missing = await app.inject({ method, url: '/docs/static/nowhere.js' });
+      assert.equal(missing.statusCode, 404, method);
+      assert.equal(missing.headers.allow, undefined, method);
+    }
+    const missing = await app.inject({ method: 'GET', url: '/docs/static/nowhere.js' });
+    assert.equal(missing.json().code, 'not_found');
+  });
 });
 
 describe('process app with browser origins allowed (CORS)', () => {
