@@ -35,9 +35,11 @@ const STATUS_CODES: Record<number, string> = {
   406: 'not_acceptable',
   408: 'request_timeout',
   409: 'conflict',
+  412: 'precondition_failed',
   413: 'payload_too_large',
   414: 'uri_too_long',
   415: 'unsupported_media_type',
+  416: 'range_not_satisfiable',
   429: 'rate_limited',
   431: 'headers_too_large',
 };
@@ -91,6 +93,9 @@ export function toAppError(error: unknown): AppError {
       status,
       STATUS_CODES[status] ?? 'bad_request',
       fastifyError.message ?? 'Bad request.',
+      {
+        headers: stringHeadersOf(error),
+      },
     );
   }
   if (isDependencyOutage(error)) {
@@ -99,6 +104,18 @@ export function toAppError(error: unknown): AppError {
   return new AppError(500, 'internal_error', 'Something went wrong on our side; it has been logged.', {
     cause: error,
   });
+}
+
+/**
+ * The headers an http-errors error asks its answer to carry (static files: a 416's `Content-Range: bytes
+ * *\/<size>`, which tells the client what range it could ask for); only plain strings are taken.
+ */
+function stringHeadersOf(error: unknown): Record<string, string> {
+  const headers = (error as { headers?: unknown }).headers;
+  if (typeof headers !== 'object' || headers === null) return {};
+  return Object.fromEntries(
+    Object.entries(headers).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+  );
 }
 
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, error: AppError): FastifyReply {

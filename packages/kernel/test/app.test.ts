@@ -370,6 +370,25 @@ describe('process app', () => {
     const missing = await app.inject({ method: 'GET', url: '/docs/static/nowhere.js' });
     assert.equal(missing.json().code, 'not_found');
   });
+
+  it('answers a range or precondition a static file cannot meet with its own code, and Content-Range', async () => {
+    const range = await app.inject({
+      method: 'GET',
+      url: '/docs/static/logo.svg',
+      headers: { range: 'bytes=99999999-' },
+    });
+    assert.equal(range.statusCode, 416);
+    assert.equal(range.headers['content-type'], 'application/problem+json; charset=utf-8');
+    assert.equal(range.json().code, 'range_not_satisfiable');
+    assert.match(String(range.headers['content-range']), /^bytes \*\/\d+$/);
+    const precondition = await app.inject({
+      method: 'GET',
+      url: '/docs/static/logo.svg',
+      headers: { 'if-match': '"not-this-one"' },
+    });
+    assert.equal(precondition.statusCode, 412);
+    assert.equal(precondition.json().code, 'precondition_failed');
+  });
 });
 
 describe('process app with browser origins allowed (CORS)', () => {
