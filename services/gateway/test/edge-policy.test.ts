@@ -207,7 +207,8 @@ describe('edge rate limits', () => {
       429,
     );
     for (let i = 0; i < 5; i++) {
-      for (const path of ['/health', '/ready', '/metrics']) {
+      // The same routes however the path is spelled (a probe configured with a trailing slash).
+      for (const path of ['/health', '/ready', '/metrics', '/health/', '/ready/', '/metrics/', '/h%65alth']) {
         const response = await fetch(`${gateway.url}${path}`);
         assert.equal(response.status, 200, path);
         assert.equal(response.headers.get('ratelimit-limit'), null);
