@@ -106,7 +106,9 @@ export class Readiness {
     } catch (error) {
       const disclosed = audience.operator || error instanceof ReadinessFailure;
       const message = error instanceof Error ? error.message : String(error);
-      const detail = (error as { detail?: unknown } | null)?.detail;
+      // A driver's error may carry the server's own words in `detail` (pg's DatabaseError does): like its
+      // message, that is for operators; a ReadinessFailure's detail is written for its audience.
+      const detail = disclosed ? (error as { detail?: unknown } | null)?.detail : undefined;
       return {
         ok: false,
         error: disclosed ? message : UNDISCLOSED_FAILURE,

@@ -444,6 +444,12 @@ describe('/ready for anonymous callers and operators', () => {
     app.readiness.add('database', async () => {
       throw new Error('connect ECONNREFUSED 10.0.3.7:5432');
     });
+    // pg's DatabaseError carries the server's own words in `detail`, as here.
+    app.readiness.add('replica', async () => {
+      throw Object.assign(new Error('the database system is starting up'), {
+        detail: 'recovery of host db-7.internal is at 0/3000148',
+      });
+    });
     app.readiness.add('upstream', async (audience) => {
       throw new ReadinessFailure('no upstream node is available', { operator: audience.operator });
     });
@@ -460,8 +466,11 @@ describe('/ready for anonymous callers and operators', () => {
       assert.equal(anonymous.statusCode, 503);
       assert.equal(anonymous.headers['cache-control'], 'no-store');
       assert.ok(!anonymous.body.includes('10.0.3.7'), anonymous.body);
+      assert.ok(!anonymous.body.includes('db-7.internal'), anonymous.body);
       const { checks } = anonymous.json();
       assert.equal(checks.database.error, 'unavailable');
+      assert.equal(checks.replica.error, 'unavailable');
+      assert.equal(checks.replica.detail, undefined);
       assert.equal(checks.upstream.error, 'no upstream node is available');
       assert.deepEqual(checks.upstream.detail, { operator: false }, 'checks write for their audience');
     }
@@ -470,6 +479,7 @@ describe('/ready for anonymous callers and operators', () => {
     assert.equal(operator.statusCode, 503);
     const { checks } = operator.json();
     assert.equal(checks.database.error, 'connect ECONNREFUSED 10.0.3.7:5432');
+    assert.equal(checks.replica.detail, 'recovery of host db-7.internal is at 0/3000148');
     assert.deepEqual(checks.upstream.detail, { operator: true });
   });
 });
