@@ -25,10 +25,13 @@ const UNLIMITED = new Set(['/health', '/ready', '/metrics']);
  * client event per socket (PARLEY_SOCKET_RATE_LIMIT). Counted here per IP, each long-polling round trip of
  * everyone behind one NAT would spend a single window.
  */
-function isUnlimited(path: string, route: string | undefined): boolean {
-  // By the route matched, not the path as sent: `/ready/` or `/h%65alth` is the same probe, and a probe
-  // configured so must not be answered 429 once its address has spent its window.
-  return (route !== undefined && UNLIMITED.has(route)) || path.startsWith(SOCKET_PATH);
+function isUnlimited(path: string, matchedRoute: () => string | undefined): boolean {
+  if (UNLIMITED.has(path) || path.startsWith(SOCKET_PATH)) return true;
+  // `/ready/` or `/h%65alth` is the same probe, and a probe configured so must not be answered 429 once
+  // its address has spent its window: such spellings go by the route matched. Only they pay for asking
+  // (Fastify builds routeOptions afresh on each read), not every request of the API.
+  const respelled = path.includes('%') || (path.length > 1 && path.endsWith('/'));
+  return respelled && UNLIMITED.has(matchedRoute() ?? '');
 }
 
 /**
@@ -44,7 +47,7 @@ export function installEdgePolicy(app: App, options: EdgePolicyOptions): void {
     request.traceContext = trace;
     reply.header('traceparent', formatTraceparent(trace));
     const path = request.url.split('?', 1)[0] ?? '/';
-    if (isUnlimited(path, request.routeOptions.url)) return;
+    if (isUnlimited(path, () => request.routeOptions.url)) return;
     const edge = await identify(request, options.authenticator);
     request.edge = edge;
     if (!options.limiter) return;
