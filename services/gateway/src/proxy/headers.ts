@@ -110,23 +110,28 @@ export function clientResponseHeadersFromRaw(
   edgeOwn: EdgeOwnHeaders = NO_EDGE_HEADERS,
 ): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
-  const connection: string[] = [];
-  const leftToEdge = new Set<string>();
+  // Both stay undefined for nearly every answer: allocated only when needed, as this runs per response.
+  let connection: string[] | undefined;
+  let leftToEdge: Set<string> | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = (raw[i] as Buffer).toString('latin1').toLowerCase();
     const bytes = raw[i + 1] as Buffer;
     if (HOP_BY_HOP.has(name)) {
-      if (name === 'connection') connection.push(bytes.toString('latin1'));
+      if (name === 'connection') {
+        connection = connection ?? [];
+        connection.push(bytes.toString('latin1'));
+      }
       continue;
     }
     const edgeCopy = edgeOwn.get(name);
     if (edgeCopy !== undefined) {
       if (edgeCopy.equals(bytes) && headers[name] === undefined) {
+        leftToEdge = leftToEdge ?? new Set();
         leftToEdge.add(name);
         continue;
       }
       // The edge's copy would be replaced by this header's other lines: the skipped ones go first.
-      if (leftToEdge.delete(name)) headers[name] = edgeCopy.toString('latin1');
+      if (leftToEdge?.delete(name)) headers[name] = edgeCopy.toString('latin1');
     }
     const value = bytes.toString('latin1');
     const existing = headers[name];
@@ -135,7 +140,7 @@ export function clientResponseHeadersFromRaw(
     else headers[name] = [existing, value];
   }
   // Named by Connection: about the upstream's connection too.
-  for (const name of connectionTokens(connection.length > 0 ? connection : undefined)) delete headers[name];
+  for (const name of connectionTokens(connection)) delete headers[name];
   return headers;
 }
 
