@@ -4,15 +4,15 @@ type Bindings = Parameters<FastifyBaseLogger['child']>[0];
 type ChildOptions = Parameters<FastifyBaseLogger['child']>[1];
 type LevelMethod = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
+/** The parent is the process's pino logger; Fastify's type does not carry pino's level check. */
+type ParentLogger = FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean };
+
 /**
  * A request's logger that makes its pino child (request id bound, redaction compiled in) on the first line
  * it actually writes. Fastify asks for a child on every request; below the process's level most requests
  * never write one, and building the child was about 5 µs of each proxied request's CPU in the gateway.
  * A line at a level the parent writes goes through the real child, so what is written is unchanged.
  */
-/** The parent is the process's pino logger; Fastify's type does not carry pino's level check. */
-type ParentLogger = FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean };
-
 class DeferredRequestLogger implements FastifyBaseLogger {
   private made: FastifyBaseLogger | undefined;
 
