@@ -197,10 +197,14 @@ export async function createProcessApp(options: ProcessAppOptions): Promise<App>
     // Origin or Access-Control-Request-Method with a bare text/plain 400. Such an OPTIONS is no preflight:
     // it is answered as it would be without CORS (a 405 or 404 problem), before the plugin's hook sees it.
     app.addHook('onRequest', (request, reply, done) => {
+      if (request.method !== 'OPTIONS') {
+        done();
+        return;
+      }
       const headers = request.headers;
       const preflight =
         headers.origin !== undefined && headers['access-control-request-method'] !== undefined;
-      if (request.method === 'OPTIONS' && request.routeOptions.url === '*' && !preflight) {
+      if (!preflight && request.routeOptions.url === '*') {
         answerUnrouted(request, reply);
         return;
       }
