@@ -60,26 +60,9 @@ export class ConversationService {
     principal: Principal,
     body: CreateConversationBody,
   ): Promise<{ conversation: Conversation; created: boolean }> {
-    // A system notice reads as the platform's voice: among other people only staff may open with one
-    // (a user's would be a phishing line). In a user's own bot or support line it is context for the
-    // bot and staff, and it is attributed to its author either way. Refused before anything else, also
-    // when the direct conversation exists already and would otherwise just be handed back.
-    if (
-      body.systemMessage !== undefined &&
-      (body.type === 'direct' || body.type === 'group') &&
-      !isStaff(principal.role)
-    ) {
-      throw forbidden('Only staff can open a conversation with other people with a system message.');
-    }
-    // Checked before anything is written: a system message the database refuses would otherwise leave
-    // the conversation behind without it, and a retry would create another.
-    if (body.systemMessage !== undefined && !isStorableText(body.systemMessage)) {
-      throw badRequest('The system message cannot be stored.', [
-        { path: 'systemMessage', message: 'must not contain NUL characters or broken UTF-16' },
-      ]);
-    }
-    // Nor one that post() below would refuse as a message (blank, or over the byte limit).
-    if (body.systemMessage !== undefined) this.messages.checkBody(body.systemMessage, [], 'systemMessage');
+    // Refused before anything else, also when the direct conversation exists already and would otherwise
+    // just be handed back, and before anything is written.
+    if (body.systemMessage !== undefined) this.checkSystemMessage(principal, body.type, body.systemMessage);
     const others = [...new Set(body.memberIds ?? [])].filter((id) => id !== principal.userId);
     const base = { id: newId('cnv'), createdBy: principal.userId, title: body.title ?? null };
     let row: NewConversationRow;
@@ -294,6 +277,29 @@ export class ConversationService {
     if (!current) throw notFound('There is no such conversation.');
     refuseChange(current, patch, changes.expect);
     return this.change(principal, id, patch, changes.assigneeId ?? undefined, changes.expect);
+  }
+
+  /**
+   * A system notice reads as the platform's voice: among other people only staff may open with one (a
+   * user's would be a phishing line). In a user's own bot or support line it is context for the bot and
+   * staff, and it is attributed to its author either way. What the database or post() would refuse is
+   * refused here, or the conversation would be left behind without it and a retry would create another.
+   */
+  private checkSystemMessage(
+    principal: Principal,
+    type: CreateConversationBody['type'],
+    systemMessage: string,
+  ): void {
+    if ((type === 'direct' || type === 'group') && !isStaff(principal.role)) {
+      throw forbidden('Only staff can open a conversation with other people with a system message.');
+    }
+    if (!isStorableText(systemMessage)) {
+      throw badRequest('The system message cannot be stored.', [
+        { path: 'systemMessage', message: 'must not contain NUL characters or broken UTF-16' },
+      ]);
+    }
+    // Blank, or over the byte limit.
+    this.messages.checkBody(systemMessage, [], 'systemMessage');
   }
 
   private async change(
