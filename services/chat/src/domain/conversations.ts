@@ -23,6 +23,7 @@ import type {
   NewConversationRow,
 } from '../repositories/conversations-repository.ts';
 import { hiddenConversation, mayRead, staffWorksUnjoined } from './access.ts';
+import { notifyConversationUpdated } from './conversation-notice.ts';
 import type { DomainDeps } from './deps.ts';
 import { toConversation, toSnapshot } from './mappers.ts';
 import { actorOf, type MessageService } from './messages.ts';
@@ -143,7 +144,7 @@ export class ConversationService {
       });
       created = (await this.deps.conversations.findById(created.id)) ?? created;
     }
-    await this.notifyMembers(created.id);
+    await notifyConversationUpdated(this.deps, created.id);
     return { conversation: await this.view(created, principal.userId), created: true };
   }
 
@@ -202,7 +203,7 @@ export class ConversationService {
         await this.publish(tx, ChatEvents.conversationUpdated, row, principal);
       }
     });
-    await this.notifyMembers(id);
+    await notifyConversationUpdated(this.deps, id);
     return this.view(row, principal.userId);
   }
 
@@ -225,7 +226,7 @@ export class ConversationService {
       return gone;
     });
     if (!removed) throw notFound('That user is not a member.');
-    await this.notifyMembers(id, [userId]);
+    await notifyConversationUpdated(this.deps, id, [userId]);
   }
 
   /** Closing is for good: in a group that is its owner's (or an admin's) call, not any member's. */
@@ -324,7 +325,7 @@ export class ConversationService {
       await this.publish(tx, ChatEvents.conversationUpdated, row, principal);
       return row;
     });
-    await this.notifyMembers(id);
+    await notifyConversationUpdated(this.deps, id);
     return this.view(updated, principal.userId);
   }
 
@@ -421,23 +422,6 @@ export class ConversationService {
       tx,
       createEvent(type, { conversation: toSnapshot(row, memberRows) }, { actor: actorOf(principal) }),
     );
-  }
-
-  /** conversation:updated to each member, with that member's own unread count. */
-  private async notifyMembers(id: string, alsoTell: readonly string[] = []): Promise<void> {
-    const row = await this.deps.conversations.findById(id);
-    if (!row) return;
-    const memberRows = await this.deps.conversations.membersOf([id]);
-    const unread = await this.deps.conversations.unreadByMember(id);
-    for (const member of memberRows) {
-      this.deps.notifier.toUsers(
-        [member.userId],
-        'conversation:updated',
-        toConversation(row, memberRows, unread.get(member.userId) ?? 0),
-      );
-    }
-    if (alsoTell.length > 0)
-      this.deps.notifier.toUsers(alsoTell, 'conversation:updated', toConversation(row, memberRows, 0));
   }
 
   private async view(row: ConversationRow, userId: string): Promise<Conversation> {

@@ -15,6 +15,7 @@ import type { ChatMetrics } from '../ops/chat-metrics.ts';
 import type { ConversationRow, MemberRow } from '../repositories/conversations-repository.ts';
 import type { MessageRow } from '../repositories/messages-repository.ts';
 import { hiddenConversation, mayRead } from './access.ts';
+import { notifyConversationUpdated } from './conversation-notice.ts';
 import type { DomainDeps } from './deps.ts';
 import { GroupCommitter, type Outcome } from './group-commit.ts';
 import { toLastMessage, toMessage } from './mappers.ts';
@@ -72,7 +73,9 @@ export class MessageService {
       // queries running on this thread) would otherwise keep the acks waiting.
       afterAnswering: (outcomes) => {
         const events = outcomes.flatMap((outcome) =>
-          outcome.ok && outcome.value.event ? [outcome.value.event] : [],
+          outcome.ok
+            ? [outcome.value.event, outcome.value.conversationEvent].filter((e) => e !== undefined)
+            : [],
         );
         if (events.length > 0) deps.outbox.published(events);
       },
@@ -149,6 +152,8 @@ export class MessageService {
   private async submit(prepared: PreparedSend): Promise<SendResult> {
     const result = await this.committer.submit(prepared);
     if (result.created) this.deps.notifier.toUsers(result.memberIds, 'message:new', result.message);
+    // After the message itself, so a client sees the message that reopened the conversation first.
+    if (result.conversationEvent) await notifyConversationUpdated(this.deps, prepared.conversationId);
     return result;
   }
 

@@ -58,6 +58,7 @@ export async function commitSendBatch(
             created: true,
             memberIds,
             event: eventOf.get(batchItems[index]!.eventId),
+            conversationEvent: eventOf.get(batchItems[index]!.updateEventId),
           },
         };
       }
@@ -71,7 +72,16 @@ export async function commitSendBatch(
           return { ok: false, error: refusal('reused') };
         const first = outcomes[firstIndex]!;
         return first.ok
-          ? { ok: true, value: { ...first.value, created: false, memberIds: [], event: undefined } }
+          ? {
+              ok: true,
+              value: {
+                ...first.value,
+                created: false,
+                memberIds: [],
+                event: undefined,
+                conversationEvent: undefined,
+              },
+            }
           : first;
       }
       case 'hidden':

@@ -36,6 +36,11 @@ export interface SendResult {
   memberIds: string[];
   /** Its `chat.message.created` event, for this process to publish once the sender has the answer. */
   event?: CommittedEvent;
+  /**
+   * The conversation's `chat.conversation.updated` event, when this write (the last of its batch there)
+   * found it resolved and reopened it, or a staff member joined it with the batch.
+   */
+  conversationEvent?: CommittedEvent;
 }
 
 /** The statement's view of a send: its fields once, with what only the database knows left open. */
@@ -55,6 +60,7 @@ export function toBatchItem(send: PreparedSend): BatchItem {
     preview: preview === send.body ? null : preview,
     shownAttachments: send.attachments.map(toAttachment),
     eventId: newId('evt'),
+    updateEventId: newId('evt'),
     actor: send.actor,
   };
 }

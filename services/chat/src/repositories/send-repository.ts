@@ -26,6 +26,8 @@ export interface BatchItem {
   shownAttachments: Attachment[];
   /** The `chat.message.created` event's id and actor; the statement builds the envelope. */
   eventId: string;
+  /** The id of the `chat.conversation.updated` event, should this write reopen the conversation or join an agent. */
+  updateEventId: string;
   actor: EventActor | null;
 }
 
@@ -55,7 +57,7 @@ export interface BatchResult {
   originals: Map<number, MessageRow>;
   /** Members of every conversation written to (before this batch's agents joined). */
   audience: Map<string, string[]>;
-  /** The `chat.message.created` events written, with their outbox positions. */
+  /** The `chat.message.created` and `chat.conversation.updated` events written, with their outbox positions. */
   events: CommittedEvent[];
 }
 
@@ -81,6 +83,7 @@ export class SendRepository {
     }>(this.kind, executor, 'chat_send_batch', SEND_BATCH_SQL, {
       created_at: createdAt.toISOString(),
       event_type: ChatEvents.messageCreated,
+      updated_event_type: ChatEvents.conversationUpdated,
       lease_ms: leaseMs ?? null,
       items: items.map((item, idx) => ({
         idx,
@@ -97,6 +100,7 @@ export class SendRepository {
         client_message_id: item.clientMessageId,
         preview: item.preview,
         event_id: item.eventId,
+        update_event_id: item.updateEventId,
         actor: item.actor,
       })),
     });

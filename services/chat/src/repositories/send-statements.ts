@@ -22,7 +22,8 @@
  *    the conversation's status after the batch (a user's message reopens a resolved conversation).
  * 4. Members (agents joining), messages, counters and lastMessage,
  *    attachment links and outbox events (the `chat.message.created` envelope, as kernel's createEvent
- *    shapes it) are written.
+ *    shapes it) are written; a conversation reopened or joined by an agent also gets its
+ *    `chat.conversation.updated` event, with the snapshot of mappers.ts toSnapshot.
  *
  * Returns each send's verdict (with seq and sender type), the stored originals of replays, the members
  * of the conversations written to (for fan-out), and the events written with their outbox positions: with
@@ -32,7 +33,7 @@ export const SEND_BATCH_SQL = `
   with input as (select $1::jsonb as doc),
   batch as (
     select doc ->> 'created_at' as created_at_text, (doc ->> 'created_at')::timestamptz as created_at,
-      doc ->> 'event_type' as event_type,
+      doc ->> 'event_type' as event_type, doc ->> 'updated_event_type' as updated_event_type,
       now() + ((doc ->> 'lease_ms')::integer * interval '1 millisecond') as lease_until
     from input
   ),
@@ -40,10 +41,11 @@ export const SEND_BATCH_SQL = `
     select * from jsonb_to_recordset((select doc -> 'items' from input)) as i(
       idx integer, id text, conversation_id text, sender_id text, origin text, staff boolean,
       internal_type text, type text, body text, attachments jsonb, shown_attachments jsonb,
-      client_message_id text, preview text, event_id text, actor jsonb)
+      client_message_id text, preview text, event_id text, update_event_id text, actor jsonb)
   ),
   locked as (
-    select c.id, c.type, c.bot_id, c.handled_by, c.last_seq, c.status
+    select c.id, c.type, c.bot_id, c.handled_by, c.last_seq, c.status, c.title, c.created_by, c.assignee_id,
+      c.created_at
     from chat.conversations c
     where c.id = any (array(select distinct conversation_id from items))
     order by c.id
@@ -110,12 +112,33 @@ export const SEND_BATCH_SQL = `
         (l.last_seq + row_number() over conversation)::integer as seq,
         row_number() over conversation as written,
         count(*) over (partition by d.conversation_id) as writes,
-        bool_or(d.sender_type = 'user') over (partition by d.conversation_id) as user_wrote
+        bool_or(d.sender_type = 'user') over (partition by d.conversation_id) as user_wrote,
+        bool_or(d.joins) over (partition by d.conversation_id) as agent_joined
       from decided d
       join locked l on l.id = d.conversation_id
       where d.verdict = 'write'
       window conversation as (partition by d.conversation_id order by d.idx)
     ) w
+  ),
+  -- The conversations a batch changed beyond their messages (reopened by their user, joined by an agent),
+  -- each with its last write: their chat.conversation.updated event follows that write's message event.
+  changed as (
+    select n.conversation_id as id, n.idx, n.update_event_id, n.actor, n.status_after, n.seq,
+      n.conversation_type, n.bot_id, n.handled_by, l.title, l.created_by, l.assignee_id, l.created_at
+    from numbered n
+    join locked l on l.id = n.conversation_id
+    where n.is_last and (n.status_after <> n.conversation_status or n.agent_joined)
+  ),
+  -- Their members as the statement leaves them: the agents joining here are not visible in chat.members
+  -- until it ends.
+  changed_members as (
+    select m.conversation_id, m.user_id, m.role, m.joined_at
+    from chat.members m
+    where m.conversation_id = any (array(select id from changed))
+    union
+    select n.conversation_id, n.sender_id, 'agent', now()
+    from numbered n
+    where n.joins and n.conversation_id = any (array(select id from changed))
   ),
   joined as (
     insert into chat.members (conversation_id, user_id, role)
@@ -145,22 +168,46 @@ export const SEND_BATCH_SQL = `
   ),
   events as (
     insert into chat.outbox (event_id, type, lease_until, envelope)
-    select n.event_id, b.event_type, b.lease_until, jsonb_build_object(
-      'id', n.event_id, 'type', b.event_type, 'version', 1, 'occurredAt', b.created_at_text,
-      'actor', n.actor, 'correlationId', null,
-      'data', jsonb_build_object(
-        'message', jsonb_build_object('id', n.id, 'conversationId', n.conversation_id, 'seq', n.seq,
-          'senderId', n.sender_id, 'senderType', n.sender_type, 'type', n.type, 'body', n.body,
-          'attachments', n.shown_attachments, 'createdAt', b.created_at_text)
-          || case when n.client_message_id is null then '{}'::jsonb
-            else jsonb_build_object('clientMessageId', n.client_message_id) end,
-        'conversation', jsonb_build_object('id', n.conversation_id, 'type', n.conversation_type,
-          'status', n.status_after, 'handledBy', n.handled_by)
-          || case when n.bot_id is null then '{}'::jsonb else jsonb_build_object('botId', n.bot_id) end))
-    from numbered n
+    select e.event_id, e.type, b.lease_until, e.envelope
+    from (
+      select n.idx, 0 as after_message, n.event_id, b.event_type as type, jsonb_build_object(
+        'id', n.event_id, 'type', b.event_type, 'version', 1, 'occurredAt', b.created_at_text,
+        'actor', n.actor, 'correlationId', null,
+        'data', jsonb_build_object(
+          'message', jsonb_build_object('id', n.id, 'conversationId', n.conversation_id, 'seq', n.seq,
+            'senderId', n.sender_id, 'senderType', n.sender_type, 'type', n.type, 'body', n.body,
+            'attachments', n.shown_attachments, 'createdAt', b.created_at_text)
+            || case when n.client_message_id is null then '{}'::jsonb
+              else jsonb_build_object('clientMessageId', n.client_message_id) end,
+          'conversation', jsonb_build_object('id', n.conversation_id, 'type', n.conversation_type,
+            'status', n.status_after, 'handledBy', n.handled_by)
+            || case when n.bot_id is null then '{}'::jsonb else jsonb_build_object('botId', n.bot_id) end))
+        as envelope
+      from numbered n
+      cross join batch b
+      union all
+      -- The envelope of mappers.ts toSnapshot, timestamps in JavaScript's ISO form.
+      select c.idx, 1, c.update_event_id, b.updated_event_type, jsonb_build_object(
+        'id', c.update_event_id, 'type', b.updated_event_type, 'version', 1, 'occurredAt', b.created_at_text,
+        'actor', c.actor, 'correlationId', null,
+        'data', jsonb_build_object('conversation', jsonb_build_object(
+          'id', c.id, 'type', c.conversation_type, 'title', c.title, 'createdBy', c.created_by,
+          'members', (
+            select jsonb_agg(jsonb_build_object('userId', m.user_id, 'role', m.role)
+              order by m.joined_at, m.user_id)
+            from changed_members m where m.conversation_id = c.id),
+          'status', c.status_after, 'handledBy', c.handled_by, 'lastSeq', c.seq,
+          'createdAt', to_char(c.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+          'updatedAt', to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+          || case when c.bot_id is null then '{}'::jsonb else jsonb_build_object('botId', c.bot_id) end
+          || case when c.assignee_id is null then '{}'::jsonb
+            else jsonb_build_object('assigneeId', c.assignee_id) end))
+      from changed c
+      cross join batch b
+    ) e
     cross join batch b
     -- Outbox positions follow the batch, so each conversation's events leave in seq order.
-    order by n.idx
+    order by e.idx, e.after_message
     returning position, envelope
   )
   select
