@@ -97,14 +97,14 @@ for (const backend of backends)
         nextEvent(aliceSocket, 'conversation:updated'),
         nextEvent(agentSocket, 'conversation:updated'),
       ] as const;
-      await setStatus(support.id, 'pending');
+      await setStatus(support.id, 'resolved');
       const [toAlice, toAgent] = await Promise.all(heard);
-      assert.equal(toAlice.status, 'pending');
-      assert.equal(toAgent.status, 'pending');
+      assert.equal(toAlice.status, 'resolved');
+      assert.equal(toAgent.status, 'resolved');
       assert.equal(toAlice.unreadCount, 1, "the agent's message is unread for alice");
       assert.equal(toAgent.unreadCount, 0, 'nobody else wrote');
       await waitFor(() =>
-        updatesOf(support.id).some((event) => event.data.conversation.status === 'pending'),
+        updatesOf(support.id).some((event) => event.data.conversation.status === 'resolved'),
       );
     });
 
@@ -170,5 +170,44 @@ for (const backend of backends)
       await sleep(200);
       assert.deepEqual(aliceUpdates, []);
       assert.equal(updatesOf(support.id).length, 1);
+    });
+
+    it('says nothing of a change that changes nothing: a retried assignment, closing twice', async () => {
+      const support = await chat.createSupport(alice);
+      const aliceSocket = await client(alice);
+      const aliceUpdates = collect(aliceSocket, 'conversation:updated');
+      const url = `/internal/v1/chat/conversations/${support.id}`;
+      const patch = (payload: object) =>
+        chat.app.inject({
+          method: 'PATCH',
+          url,
+          headers: { authorization: `Bearer ${INTERNAL_TOKEN}` },
+          payload,
+        });
+      assert.equal((await patch({ assigneeId: agent.id, status: 'open' })).statusCode, 200);
+      const retried = await patch({ assigneeId: agent.id, status: 'open' });
+      assert.equal(retried.statusCode, 200);
+      assert.equal(retried.json().assigneeId, agent.id);
+      await setStatus(support.id, 'closed');
+      const closed = await view(alice, support.id);
+      const ended = await chat.app.inject({
+        method: 'POST',
+        url: `/api/v1/conversations/${support.id}/end`,
+        headers: bearer(alice),
+      });
+      assert.equal(ended.statusCode, 200, ended.body);
+      assert.equal(ended.json().status, 'closed');
+      await setStatus(support.id, 'closed');
+      await waitFor(() => updatesOf(support.id).length >= 2);
+      await sleep(200);
+      assert.deepEqual(
+        updatesOf(support.id).map((event) => event.data.conversation.status),
+        ['open', 'closed'],
+      );
+      assert.deepEqual(
+        aliceUpdates.map((update) => update.status),
+        ['open', 'closed'],
+      );
+      assert.equal((await view(alice, support.id)).updatedAt, closed.updatedAt, 'nothing was written');
     });
   });

@@ -532,6 +532,38 @@ describe('chat REST: conversations', () => {
       assert.equal((await internal('PATCH', url, {})).statusCode, 400);
     });
 
+    it('assigns only active staff, and only bot and support conversations, changing nothing when refused', async () => {
+      const support = (await create(alice, { type: 'support' })).json();
+      const url = `/internal/v1/chat/conversations/${support.id}`;
+      const membersOf = async (id: string) =>
+        (
+          await chat.app.inject({ method: 'GET', url: `/api/v1/conversations/${id}`, headers: bearer(alice) })
+        ).json().members;
+      const before = await membersOf(support.id);
+      // A mistyped id, another user (who would then read alice's support line) and a bot.
+      for (const assigneeId of ['usr_nobody', bob.id, 'bot_faq']) {
+        const refused = await internal('PATCH', url, { assigneeId, status: 'open' });
+        assert.equal(refused.statusCode, 409, assigneeId);
+        assert.equal(refused.json().code, 'assignee_not_staff');
+      }
+      assert.deepEqual(await membersOf(support.id), before);
+      assert.equal((await internal('PATCH', url, { assigneeId: agent.id })).statusCode, 200);
+
+      const group = (await create(alice, { type: 'group', memberIds: [bob.id] })).json();
+      for (const payload of [{ assigneeId: agent.id }, { handledBy: 'bot' }, { handledBy: 'human' }]) {
+        const refused = await internal('PATCH', `/internal/v1/chat/conversations/${group.id}`, payload);
+        assert.equal(refused.statusCode, 409, JSON.stringify(payload));
+        assert.equal(refused.json().code, 'not_a_support_conversation');
+      }
+      const unchanged = await chat.app.inject({
+        method: 'GET',
+        url: `/api/v1/conversations/${group.id}`,
+        headers: bearer(alice),
+      });
+      assert.equal(unchanged.json().handledBy, group.handledBy);
+      assert.equal(unchanged.json().assigneeId, undefined);
+    });
+
     it('posts bot messages idempotently', async () => {
       const bot = (await create(alice, { type: 'bot', botId: 'bot_faq' })).json();
       const url = `/internal/v1/chat/conversations/${bot.id}/messages`;

@@ -277,7 +277,32 @@ export class ConversationService {
     const current = await this.deps.conversations.findById(id);
     if (!current) throw notFound('There is no such conversation.');
     refuseChange(current, patch, changes.expect);
+    if (
+      (current.type === 'direct' || current.type === 'group') &&
+      (patch.assigneeId !== undefined || patch.handledBy !== undefined)
+    ) {
+      throw conflict(
+        'Only bot and support conversations are handled by a bot or people, or assigned to an agent.',
+        'not_a_support_conversation',
+      );
+    }
+    if (patch.assigneeId && patch.assigneeId !== current.assigneeId)
+      await this.requireAssignable(patch.assigneeId);
     return this.change(principal, id, patch, changes.assigneeId ?? undefined, changes.expect);
+  }
+
+  /**
+   * The assignee joins the conversation and reads the user's messages: only an active staff account may,
+   * never a mistyped id, another user or a bot.
+   */
+  private async requireAssignable(userId: string): Promise<void> {
+    const [account] = await this.deps.users.findMany([userId]);
+    if (!account?.active || !account.role || !isStaff(account.role)) {
+      throw conflict(
+        `${userId} is not an active agent account and cannot be assigned.`,
+        'assignee_not_staff',
+      );
+    }
   }
 
   /**
@@ -306,7 +331,7 @@ export class ConversationService {
   private async change(
     principal: Principal,
     id: string,
-    patch: Partial<Pick<ConversationRow, 'title' | 'status' | 'assigneeId' | 'handledBy'>>,
+    patch: Partial<ChangeablePart>,
     newAgent?: string,
     expected?: ConversationExpectation,
   ): Promise<Conversation> {
@@ -318,6 +343,9 @@ export class ConversationService {
       const [locked] = await this.deps.conversations.lockForSend(tx, [id]);
       if (!locked) throw hiddenConversation();
       refuseChange(locked, patch, expected);
+      // A retry, or closing what is already closed, is answered as it stands: no write and no
+      // announcement of a change that did not happen.
+      if (!changesAnything(locked, patch)) return undefined;
       // An assigned agent becomes a member, so the conversation's events reach them.
       if (newAgent) await this.deps.conversations.addMember(tx, id, newAgent, 'agent');
       const row = await this.deps.conversations.update(tx, id, patch);
@@ -325,6 +353,11 @@ export class ConversationService {
       await this.publish(tx, ChatEvents.conversationUpdated, row, principal);
       return row;
     });
+    if (!updated) {
+      const current = await this.deps.conversations.findById(id);
+      if (!current) throw hiddenConversation();
+      return this.view(current, principal.userId);
+    }
     await notifyConversationUpdated(this.deps, id);
     return this.view(updated, principal.userId);
   }
@@ -467,6 +500,14 @@ function refuseChange(
   if (patch.status && !canTransition(current.status, patch.status)) {
     throw conflict(`A ${current.status} conversation cannot become ${patch.status}.`, 'invalid_transition');
   }
+}
+
+type ChangeablePart = Pick<ConversationRow, 'title' | 'status' | 'assigneeId' | 'handledBy'>;
+
+function changesAnything(current: ChangeablePart, patch: Partial<ChangeablePart>): boolean {
+  return (Object.keys(patch) as (keyof ChangeablePart)[]).some(
+    (field) => patch[field] !== undefined && patch[field] !== current[field],
+  );
 }
 
 function encodeListCursor(row: ConversationRow): string {

@@ -208,6 +208,8 @@ export class ConversationsRepository {
         handledBy: conversations.handledBy,
         lastSeq: conversations.lastSeq,
         status: conversations.status,
+        title: conversations.title,
+        assigneeId: conversations.assigneeId,
       })
       .from(conversations)
       .where(inArray(conversations.id, [...ids]))
