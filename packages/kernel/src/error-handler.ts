@@ -44,6 +44,12 @@ const STATUS_CODES: Record<number, string> = {
   431: 'headers_too_large',
 };
 
+/**
+ * Every schema problem is collected (allErrors), but an array of thousands of bad items must not come back
+ * as a response many times the request's size: the first ones tell the client what to fix.
+ */
+export const MAX_FIELD_PROBLEMS = 20;
+
 type ValidationIssue = NonNullable<FastifyError['validation']>[number];
 
 function fieldProblems(context: string | undefined, issues: ValidationIssue[]): FieldProblem[] {
@@ -82,8 +88,13 @@ export function toAppError(error: unknown): AppError {
     validationContext?: string;
   };
   if (fastifyError.validation) {
-    const errors = fieldProblems(fastifyError.validationContext, fastifyError.validation);
-    return new AppError(400, 'validation_failed', 'The request is not valid.', { errors });
+    const issues = fastifyError.validation;
+    const errors = fieldProblems(fastifyError.validationContext, issues.slice(0, MAX_FIELD_PROBLEMS));
+    const detail =
+      issues.length > MAX_FIELD_PROBLEMS
+        ? `The request is not valid: ${issues.length} problems, the first ${MAX_FIELD_PROBLEMS} listed.`
+        : 'The request is not valid.';
+    return new AppError(400, 'validation_failed', detail, { errors });
   }
   const known = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;
   if (known) return new AppError(known.status, known.code, known.detail ?? fastifyError.message ?? '');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Type } from 'typebox';
 import { type App, createProcessApp, type ProcessAppOptions, type TypedApp } from '../src/app.ts';
-import { toAppError } from '../src/error-handler.ts';
+import { MAX_FIELD_PROBLEMS, toAppError } from '../src/error-handler.ts';
 import { conflict } from '../src/errors.ts';
 import { createLogger } from '../src/logger.ts';
 import { ReadinessFailure } from '../src/readiness.ts';
@@ -144,6 +144,24 @@ describe('process app', () => {
     assert.equal(problem.status, 400);
     const paths = problem.errors.map((error: { path: string }) => error.path).sort();
     assert.deepEqual(paths, ['body.extra', 'body.name', 'body.size']);
+  });
+
+  it('lists the first problems only, however many fields are invalid', async () => {
+    const extras = Object.fromEntries(Array.from({ length: 150 }, (_, index) => [`x${index}`, 1]));
+    const payload = JSON.stringify({ name: 'a', size: 1, ...extras });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/things',
+      headers: { 'content-type': 'application/json' },
+      payload,
+    });
+    assert.equal(response.statusCode, 400);
+    const problem = response.json();
+    assert.equal(problem.code, 'validation_failed');
+    assert.equal(problem.errors.length, MAX_FIELD_PROBLEMS);
+    assert.equal(problem.errors[0].path, 'body.x0');
+    assert.match(problem.detail, /\b150 problems, the first 20 listed/);
+    assert.ok(response.body.length < 2 * payload.length, `a ${response.body.length}-byte answer`);
   });
 
   it('refuses JSON values no database column could hold as sent, naming where they are', async () => {
