@@ -521,6 +521,44 @@ describe('chat real time (Socket.IO)', () => {
     }
   });
 
+  it('still catches up when the cache is unreachable, saying that drafts could not be read', async () => {
+    let cut: SeverableCache | undefined;
+    const severable = await startChat({
+      listen: true,
+      sharing: chat,
+      wrapCache: (cache) => {
+        cut = new SeverableCache(cache);
+        return cut;
+      },
+    });
+    try {
+      const socket = await connect(severable.url, alice.token);
+      open.push(socket);
+      const sent = await socket.emitWithAck('message:send', {
+        conversationId,
+        body: 'stored whatever the cache does',
+        clientMessageId: 'sync-without-cache',
+      });
+      assert.ok(sent.ok);
+      const healthy = await socket.emitWithAck('sync', { conversations: { [conversationId]: 0 } });
+      assert.ok(healthy.ok);
+      assert.equal(healthy.draftsUnavailable, undefined);
+
+      cut!.sever();
+      const degraded = await socket.emitWithAck('sync', { conversations: { [conversationId]: 0 } });
+      assert.ok(degraded.ok, JSON.stringify(degraded));
+      assert.equal(degraded.draftsUnavailable, true);
+      assert.deepEqual(degraded.drafts, []);
+      assert.deepEqual(degraded.messages, healthy.messages, 'every stored message, as with the cache');
+      assert.equal(degraded.syncToken, healthy.syncToken);
+      const metrics = await severable.app.inject({ method: 'GET', url: '/metrics' });
+      assert.match(metrics.body, /^chat_syncs_without_drafts_total 1$/m);
+    } finally {
+      cut?.heal();
+      await severable.close();
+    }
+  });
+
   it('limits events per socket: rate_limited acks, socket kept', async () => {
     // A second app on the same database, keys, cache and bus, with a tight per-socket limit.
     const limited = await startChat({

@@ -93,6 +93,11 @@ export interface SyncResult {
    */
   moreChanges: boolean;
   drafts: Draft[];
+  /**
+   * Set when the drafts could not be read (the cache is unreachable): `drafts` is empty though replies may
+   * be streaming; each still arrives as its message. Everything else in the answer is complete.
+   */
+  draftsUnavailable?: true;
   syncToken: string;
 }
 

@@ -72,12 +72,14 @@ export class SyncService {
       }
     }
 
+    const drafts = await this.drafts(conversationIds);
     return {
       messages,
       changes,
       more,
       moreChanges,
-      drafts: await this.drafts(conversationIds),
+      drafts: drafts ?? [],
+      ...(drafts ? {} : { draftsUnavailable: true as const }),
       syncToken: syncToken(token),
     };
   }
@@ -98,16 +100,26 @@ export class SyncService {
     return rows.filter((row) => staffMayWork(principal, row));
   }
 
-  private async drafts(conversationIds: readonly string[]): Promise<Draft[]> {
+  /**
+   * Drafts live only in the cache. Without it the catch-up still holds everything stored (the database's),
+   * which is what must not be lost; a reply being streamed arrives whole as its message. So an unreachable
+   * cache costs the drafts (undefined: the answer says so), not the sync.
+   */
+  private async drafts(conversationIds: readonly string[]): Promise<Draft[] | undefined> {
     const drafts: Draft[] = [];
-    await Promise.all(
-      conversationIds.map(async (conversationId) => {
-        for (const draftId of await this.deps.cache.members(draftsKey(conversationId))) {
-          const text = await this.deps.cache.get(draftKey(conversationId, draftId));
-          if (text !== null) drafts.push({ conversationId, draftId, text });
-        }
-      }),
-    );
+    try {
+      await Promise.all(
+        conversationIds.map(async (conversationId) => {
+          for (const draftId of await this.deps.cache.members(draftsKey(conversationId))) {
+            const text = await this.deps.cache.get(draftKey(conversationId, draftId));
+            if (text !== null) drafts.push({ conversationId, draftId, text });
+          }
+        }),
+      );
+    } catch {
+      this.deps.metrics.syncsWithoutDrafts.inc();
+      return undefined;
+    }
     return drafts;
   }
 }

@@ -30,6 +30,11 @@ export class ChatMetrics {
     labelNames: ['event', 'outcome'] as const,
     registers: [],
   });
+  readonly syncsWithoutDrafts = new Counter({
+    name: 'chat_syncs_without_drafts_total',
+    help: 'Syncs answered without drafts because the cache could not be read (draftsUnavailable)',
+    registers: [],
+  });
   private connectedSockets: () => number = () => 0;
   readonly socketsConnected: Gauge = new Gauge({
     name: 'chat_sockets_connected',
@@ -46,6 +51,7 @@ export class ChatMetrics {
     registry.registerMetric(this.sendCommitSeconds);
     registry.registerMetric(this.socketEvents);
     registry.registerMetric(this.socketsConnected);
+    registry.registerMetric(this.syncsWithoutDrafts);
   }
 
   countSocketsWith(count: () => number): void {
