@@ -110,10 +110,11 @@ export class NatsBus implements Bus {
     this.subscriptions.add(subscription);
     try {
       for (const pattern of settings.subjects) {
-        const durable = durableName(settings.group, pattern);
+        const filterSubject = natsSubject(this.subjectPrefix, pattern);
+        const durable = durableName(settings.group, filterSubject);
         await ensureConsumer(this.jsm, this.stream, {
           durable,
-          filterSubject: natsSubject(this.subjectPrefix, pattern),
+          filterSubject,
           ackWaitMs: this.ackWaitMs,
         });
         const consumer = await this.js.consumers.get(this.stream, durable);

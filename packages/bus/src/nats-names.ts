@@ -5,13 +5,19 @@ const NAME = /^[A-Za-z0-9_-]+$/;
 const PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
 /**
- * The durable consumer of one (group, subject pattern): the server (2.9) filters a consumer on one subject
- * only. The group stays readable in `nats consumer ls`; the hash covers group and pattern, since cleaning
- * the group's characters alone could make `a.b` and `a_b` share a durable.
+ * The durable consumer of one (group, filter subject): the server (2.9) filters a consumer on one subject
+ * only. The group stays readable in `nats consumer ls`; the hash covers group and the whole filter subject,
+ * since cleaning the group's characters alone could make `a.b` and `a_b` share a durable, and installs
+ * that share a stream under different subject prefixes must not share one either.
  */
-export function durableName(group: string, pattern: string): string {
+export function durableName(group: string, filterSubject: string): string {
   const readable = group.replace(UNSAFE, '_').slice(0, 40);
-  const hash = createHash('sha256').update(group).update('\0').update(pattern).digest('hex').slice(0, 12);
+  const hash = createHash('sha256')
+    .update(group)
+    .update('\0')
+    .update(filterSubject)
+    .digest('hex')
+    .slice(0, 12);
   return `${readable}_${hash}`;
 }
 

@@ -124,7 +124,7 @@ describe('NatsBus against JetStream', { skip }, () => {
       const bus = await open();
       const subject = `${uniqueToken('legacy')}.created`;
       const group = uniqueGroup('legacy');
-      const durable = durableName(group, subject);
+      const durable = durableName(group, natsSubject(subjectPrefix, subject));
       const nc = await connect({ servers: url });
       try {
         const jsm = await nc.jetstreamManager();
@@ -203,6 +203,35 @@ describe('NatsBus against JetStream', { skip }, () => {
         await jsm.streams.delete(own).catch(() => false);
         await nc.close();
       }
+    });
+
+    it('keeps installs that share a stream under different subject prefixes apart, same group and subject', async () => {
+      const otherPrefix = `${subjectPrefix}other`;
+      const other = await NatsBus.connect({ url, stream, subjectPrefix: otherPrefix, logger, ackWaitMs });
+      opened.push(other);
+      const bus = await open();
+      const subject = `${uniqueToken('shared')}.created`;
+      const group = uniqueGroup('shared');
+      const seenHere: string[] = [];
+      const seenThere: string[] = [];
+      await bus.subscribe({
+        group,
+        subjects: [subject],
+        handler: async (event) => void seenHere.push(event.id),
+      });
+      await other.subscribe({
+        group,
+        subjects: [subject],
+        handler: async (event) => void seenThere.push(event.id),
+      });
+      const here = sampleEvent(subject);
+      const there = sampleEvent(subject);
+      await bus.publish(here);
+      await other.publish(there);
+      await waitFor(() => seenHere.length > 0 && seenThere.length > 0, 'each install its own event');
+      await settle(300);
+      assert.deepEqual(seenHere, [here.id]);
+      assert.deepEqual(seenThere, [there.id]);
     });
 
     it('keeps an event waiting behind a slow handler alive: handled once, on its first delivery', async () => {
