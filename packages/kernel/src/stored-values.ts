@@ -39,26 +39,41 @@ export function unstorableValueIn(
   path = 'body',
   depth = 0,
 ): { path: string; message: string } | undefined {
+  const found = findUnstorable(value, depth);
+  return found && { path: [path, ...found.at.reverse()].join('.'), message: found.message };
+}
+
+/** The walk behind unstorableValueIn; the path is built only for the value it finds (`at`, innermost first). */
+function findUnstorable(value: unknown, depth: number): { at: string[]; message: string } | undefined {
   if (typeof value === 'string') {
     return isStorableText(value)
       ? undefined
-      : { path, message: 'must not contain NUL characters or broken UTF-16' };
+      : { at: [], message: 'must not contain NUL characters or broken UTF-16' };
   }
   if (typeof value === 'number') {
-    return Number.isFinite(value) ? undefined : { path, message: 'must be a finite number' };
+    return Number.isFinite(value) ? undefined : { at: [], message: 'must be a finite number' };
   }
   if (value === null || typeof value !== 'object') return undefined;
   if (depth >= MAX_JSON_DEPTH)
-    return { path, message: `must not nest more than ${MAX_JSON_DEPTH} levels deep` };
-  const entries: Iterable<[string, unknown]> = Array.isArray(value)
-    ? value.map((item, index): [string, unknown] => [String(index), item])
-    : Object.entries(value);
-  for (const [key, item] of entries) {
-    const at = `${path}.${key}`;
+    return { at: [], message: `must not nest more than ${MAX_JSON_DEPTH} levels deep` };
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) {
+      const problem = findUnstorable(value[index], depth + 1);
+      if (problem) {
+        problem.at.push(String(index));
+        return problem;
+      }
+    }
+    return undefined;
+  }
+  for (const key of Object.keys(value)) {
     if (!isStorableText(key))
-      return { path: at, message: 'names a field with NUL characters or broken UTF-16' };
-    const problem = unstorableValueIn(item, at, depth + 1);
-    if (problem) return problem;
+      return { at: [key], message: 'names a field with NUL characters or broken UTF-16' };
+    const problem = findUnstorable((value as Record<string, unknown>)[key], depth + 1);
+    if (problem) {
+      problem.at.push(key);
+      return problem;
+    }
   }
   return undefined;
 }
