@@ -95,6 +95,7 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
     limits: { messageMaxBytes: config.messageMaxBytes, groupMaxMembers: config.groupMaxMembers },
     botDirectory: new BotDirectoryRepository(database.db),
     metrics,
+    logger,
   };
   const messages = new MessageService(domain, deps.groupCommit);
   const conversations = new ConversationService(domain, messages);

@@ -4,6 +4,7 @@ import { ChatEvents, type Conversation, type ConversationSnapshot } from '@parle
 import type { EventEnvelope } from '@parley/kernel';
 import { skipReason, testBackends } from '@parley/kernel/testing';
 import { openPgliteTestDatabase, openPostgresTestDatabase, type TestDatabase } from '@parley/store/testing';
+import { sql } from 'drizzle-orm';
 import { type ChatClient, collect, connect, nextEvent, sleep } from './support/clients.ts';
 import {
   bearer,
@@ -156,6 +157,38 @@ for (const backend of backends)
       const event = updatesOf(support.id).find((e) => joined(e.data.conversation))!;
       assert.deepEqual(event.data.conversation, snapshotOf(await view(agent, support.id)));
       assert.deepEqual(event.actor, { type: 'user', id: agent.id });
+    });
+
+    it('shows, in a reopening send, the members committed while it waited for the lock', {
+      skip:
+        backend.name === 'PGlite' ? 'PGlite has one connection: nothing commits while a send waits' : false,
+    }, async () => {
+      const support = await chat.createSupport(alice);
+      await send(agent, support.id, 'anything else?');
+      await setStatus(support.id, 'resolved');
+      const assignee = await chat.user('agent');
+      let sending: Promise<unknown> | undefined;
+      // Another process assigns an agent: it holds the row lock while the user's message comes in.
+      await chat.database.database.db.transaction(async (tx) => {
+        await tx.execute(sql`select id from chat.conversations where id = ${support.id} for update`);
+        await tx.execute(
+          sql`insert into chat.members (conversation_id, user_id, role) values (${support.id}, ${assignee.id}, 'agent')`,
+        );
+        await tx.execute(
+          sql`update chat.conversations set assignee_id = ${assignee.id} where id = ${support.id}`,
+        );
+        sending = send(alice, support.id, 'it broke again');
+        await sleep(300);
+      });
+      await sending;
+      await waitFor(() => updatesOf(support.id).some((event) => event.data.conversation.status === 'open'));
+      const reopened = updatesOf(support.id).find((e) => e.data.conversation.status === 'open')!;
+      assert.equal(reopened.data.conversation.assigneeId, assignee.id);
+      assert.ok(
+        reopened.data.conversation.members.some((member) => member.userId === assignee.id),
+        JSON.stringify(reopened.data.conversation.members),
+      );
+      assert.deepEqual(reopened.data.conversation, snapshotOf(await view(alice, support.id)));
     });
 
     it('says nothing of an ordinary message: the conversation did not change beyond it', async () => {

@@ -286,8 +286,7 @@ export class ConversationService {
         'not_a_support_conversation',
       );
     }
-    if (patch.assigneeId && patch.assigneeId !== current.assigneeId)
-      await this.requireAssignable(patch.assigneeId);
+    if (patch.assigneeId) await this.requireAssignable(patch.assigneeId);
     return this.change(principal, id, patch, changes.assigneeId ?? undefined, changes.expect);
   }
 

@@ -1,4 +1,5 @@
 import type { Cache } from '@parley/cache';
+import type { Logger } from '@parley/kernel';
 import type { Database, Outbox } from '@parley/store';
 import type { ChatMetrics } from '../ops/chat-metrics.ts';
 import type { AttachmentsRepository } from '../repositories/attachments-repository.ts';
@@ -31,4 +32,6 @@ export interface DomainDeps {
   /** Which bot an admin chose to answer support conversations (none: they wait for a human). */
   botDirectory: BotDirectoryRepository;
   metrics: ChatMetrics;
+  /** For what fails after a change committed, when the caller must still get its answer. */
+  logger: Logger;
 }

@@ -152,8 +152,17 @@ export class MessageService {
   private async submit(prepared: PreparedSend): Promise<SendResult> {
     const result = await this.committer.submit(prepared);
     if (result.created) this.deps.notifier.toUsers(result.memberIds, 'message:new', result.message);
-    // After the message itself, so a client sees the message that reopened the conversation first.
-    if (result.conversationEvent) await notifyConversationUpdated(this.deps, prepared.conversationId);
+    // After the message itself, so a client sees the message that reopened the conversation first. Not
+    // awaited: the message is stored whatever becomes of the notice (its event is in the outbox), and a
+    // sender answered with an error would send again.
+    if (result.conversationEvent) {
+      notifyConversationUpdated(this.deps, prepared.conversationId).catch((error: unknown) =>
+        this.deps.logger.warn(
+          { err: error, conversationId: prepared.conversationId },
+          'conversation:updated after a send could not be sent',
+        ),
+      );
+    }
     return result;
   }
 

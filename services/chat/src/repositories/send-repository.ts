@@ -59,6 +59,11 @@ export interface BatchResult {
   audience: Map<string, string[]>;
   /** The `chat.message.created` and `chat.conversation.updated` events written, with their outbox positions. */
   events: CommittedEvent[];
+  /**
+   * False when the statement wrote nothing: the batch changes a conversation (reopens it, an agent joins)
+   * and must run again with its locks taken first (`lockedFirst`).
+   */
+  proceeded: boolean;
 }
 
 /** The send path: one statement per batch (repositories/send-statements.ts says what it does). */
@@ -74,8 +79,10 @@ export class SendRepository {
     items: readonly BatchItem[],
     createdAt: Date,
     leaseMs?: number,
+    lockedFirst = false,
   ): Promise<BatchResult> {
     const [row] = await queryPreparedDocument<{
+      proceeded: boolean;
       verdicts: [number, Verdict, number | null, MessageRow['senderType'], boolean][];
       originals: [number, StoredMessageJson][];
       audience: [string, string][];
@@ -85,6 +92,8 @@ export class SendRepository {
       event_type: ChatEvents.messageCreated,
       updated_event_type: ChatEvents.conversationUpdated,
       lease_ms: leaseMs ?? null,
+      // PGlite runs one statement at a time: nothing can commit between the snapshot and the locks.
+      locked_first: lockedFirst || this.kind === 'pglite',
       items: items.map((item, idx) => ({
         idx,
         id: item.id,
@@ -118,6 +127,7 @@ export class SendRepository {
       originals: new Map((row?.originals ?? []).map(([idx, original]) => [idx, fromStoredJson(original)])),
       audience,
       events: (row?.events ?? []).map(([position, envelope]) => ({ position: Number(position), envelope })),
+      proceeded: row?.proceeded ?? false,
     };
   }
 }

@@ -20,7 +20,9 @@
  * 3. `numbered`: the writes get the next seqs of their conversation, under the lock: gap-free under any
  *    concurrency and across processes; each also learns whether it is its conversation's last write and
  *    the conversation's status after the batch (a user's message reopens a resolved conversation).
- * 4. Members (agents joining), messages, counters and lastMessage,
+ * 4. `gate`: a batch that changes a conversation beyond its messages is run under locks taken first
+ *    (send-repository.ts), so that the members its event shows are current.
+ * 5. Members (agents joining), messages, counters and lastMessage,
  *    attachment links and outbox events (the `chat.message.created` envelope, as kernel's createEvent
  *    shapes it) are written; a conversation reopened or joined by an agent also gets its
  *    `chat.conversation.updated` event, with the snapshot of mappers.ts toSnapshot.
@@ -34,7 +36,8 @@ export const SEND_BATCH_SQL = `
   batch as (
     select doc ->> 'created_at' as created_at_text, (doc ->> 'created_at')::timestamptz as created_at,
       doc ->> 'event_type' as event_type, doc ->> 'updated_event_type' as updated_event_type,
-      now() + ((doc ->> 'lease_ms')::integer * interval '1 millisecond') as lease_until
+      now() + ((doc ->> 'lease_ms')::integer * interval '1 millisecond') as lease_until,
+      (doc ->> 'locked_first')::boolean as locked_first
     from input
   ),
   items as (
@@ -113,7 +116,11 @@ export const SEND_BATCH_SQL = `
         row_number() over conversation as written,
         count(*) over (partition by d.conversation_id) as writes,
         bool_or(d.sender_type = 'user') over (partition by d.conversation_id) as user_wrote,
-        bool_or(d.joins) over (partition by d.conversation_id) as agent_joined
+        bool_or(d.joins) over (partition by d.conversation_id) as agent_joined,
+        -- Who changed the conversation: the first write that joined or reopened it.
+        first_value(d.actor) over (partition by d.conversation_id
+          order by d.joins or (d.sender_type = 'user' and d.conversation_status = 'resolved') desc, d.idx)
+          as change_actor
       from decided d
       join locked l on l.id = d.conversation_id
       where d.verdict = 'write'
@@ -123,11 +130,18 @@ export const SEND_BATCH_SQL = `
   -- The conversations a batch changed beyond their messages (reopened by their user, joined by an agent),
   -- each with its last write: their chat.conversation.updated event follows that write's message event.
   changed as (
-    select n.conversation_id as id, n.idx, n.update_event_id, n.actor, n.status_after, n.seq,
+    select n.conversation_id as id, n.idx, n.update_event_id, n.change_actor as actor, n.status_after, n.seq,
       n.conversation_type, n.bot_id, n.handled_by, l.title, l.created_by, l.assignee_id, l.created_at
     from numbered n
     join locked l on l.id = n.conversation_id
     where n.is_last and (n.status_after <> n.conversation_status or n.agent_joined)
+  ),
+  -- Whether to write. The member lists read here are the statement's snapshot, taken before it waited for
+  -- the locks: a change committed meanwhile (an agent assigned) is not in them. A changed conversation's
+  -- event carries its members, so such a batch writes nothing and is run again after its locks were
+  -- taken by a statement of their own (locked_first), when the snapshot is taken under them.
+  gate as (
+    select (select locked_first from batch) or not exists (select 1 from changed) as proceed
   ),
   -- Their members as the statement leaves them: the agents joining here are not visible in chat.members
   -- until it ends.
@@ -142,7 +156,8 @@ export const SEND_BATCH_SQL = `
   ),
   joined as (
     insert into chat.members (conversation_id, user_id, role)
-    select distinct n.conversation_id, n.sender_id, 'agent' from numbered n where n.joins
+    select distinct n.conversation_id, n.sender_id, 'agent' from numbered n
+    where n.joins and (select proceed from gate)
     on conflict do nothing
   ),
   inserted as (
@@ -151,6 +166,7 @@ export const SEND_BATCH_SQL = `
     select n.id, n.conversation_id, n.seq, n.sender_id, n.sender_type, n.type, n.body, n.attachments,
       n.client_message_id, b.created_at
     from numbered n cross join batch b
+    where (select proceed from gate)
   ),
   updated as (
     update chat.conversations c
@@ -159,11 +175,12 @@ export const SEND_BATCH_SQL = `
         'body', coalesce(n.preview, n.body), 'createdAt', b.created_at_text, 'deleted', false)
     from numbered n
     cross join batch b
-    where n.is_last and c.id = n.conversation_id
+    where n.is_last and c.id = n.conversation_id and (select proceed from gate)
   ),
   links as (
     insert into chat.message_attachments (attachment_id, message_id, conversation_id)
     select a ->> 'id', n.id, n.conversation_id from numbered n, jsonb_array_elements(n.attachments) a
+    where (select proceed from gate)
     on conflict do nothing
   ),
   events as (
@@ -206,11 +223,12 @@ export const SEND_BATCH_SQL = `
       cross join batch b
     ) e
     cross join batch b
+    where (select proceed from gate)
     -- Outbox positions follow the batch, so each conversation's events leave in seq order.
     order by e.idx, e.after_message
     returning position, envelope
   )
-  select
+  select (select proceed from gate) as proceeded,
     (select json_agg(json_build_array(d.idx, d.verdict, n.seq, d.sender_type, d.joins) order by d.idx)
        from decided d left join numbered n on n.idx = d.idx) as verdicts,
     (select coalesce(json_agg(json_build_array(d.idx, d.original)), '[]'::json)
