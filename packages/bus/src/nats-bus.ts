@@ -1,8 +1,15 @@
 import { createLogger, type EventEnvelope, type Logger } from '@parley/kernel';
 import { connect, Events, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import { type Bus, DEFAULT_EVENT_RETENTION_MS, type Subscription, type SubscriptionOptions } from './bus.ts';
-import { assertStreamName, assertSubjectPrefix, durableName, natsSubject, redactUrl } from './nats-names.ts';
-import { DEFAULT_ACK_WAIT_MS, ensureConsumer, ensureStream } from './nats-setup.ts';
+import {
+  assertStreamName,
+  assertSubjectPrefix,
+  durableName,
+  legacyDurableName,
+  natsSubject,
+  redactUrl,
+} from './nats-names.ts';
+import { chooseDurable, DEFAULT_ACK_WAIT_MS, ensureConsumer, ensureStream } from './nats-setup.ts';
 import { NatsSubscription } from './nats-subscription.ts';
 import { assertEventType } from './subjects.ts';
 import { resolveSubscription } from './subscription-settings.ts';
@@ -111,7 +118,15 @@ export class NatsBus implements Bus {
     try {
       for (const pattern of settings.subjects) {
         const filterSubject = natsSubject(this.subjectPrefix, pattern);
-        const durable = durableName(settings.group, filterSubject);
+        const durable = await chooseDurable(
+          this.jsm,
+          this.stream,
+          {
+            legacy: legacyDurableName(settings.group, pattern),
+            current: durableName(settings.group, filterSubject),
+          },
+          filterSubject,
+        );
         await ensureConsumer(this.jsm, this.stream, {
           durable,
           filterSubject,

@@ -11,13 +11,20 @@ const PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
  * that share a stream under different subject prefixes must not share one either.
  */
 export function durableName(group: string, filterSubject: string): string {
+  return nameWithHash(group, filterSubject);
+}
+
+/**
+ * The name earlier versions gave the durable (the hash without the subject prefix). A deployment upgraded
+ * from one keeps using its durable, and its position, rather than replaying the stream into a new one.
+ */
+export function legacyDurableName(group: string, pattern: string): string {
+  return nameWithHash(group, pattern);
+}
+
+function nameWithHash(group: string, hashed: string): string {
   const readable = group.replace(UNSAFE, '_').slice(0, 40);
-  const hash = createHash('sha256')
-    .update(group)
-    .update('\0')
-    .update(filterSubject)
-    .digest('hex')
-    .slice(0, 12);
+  const hash = createHash('sha256').update(group).update('\0').update(hashed).digest('hex').slice(0, 12);
   return `${readable}_${hash}`;
 }
 

@@ -84,6 +84,25 @@ export interface ConsumerSpec {
 export const SERVER_MAX_DELIVER = -1;
 
 /**
+ * Which durable a (group, subject) uses: the one an earlier version named `legacy` when it exists and
+ * filters this very subject (an upgraded deployment keeps its position), else `current`.
+ */
+export async function chooseDurable(
+  jsm: JetStreamManager,
+  stream: string,
+  names: { legacy: string; current: string },
+  filterSubject: string,
+): Promise<string> {
+  try {
+    const { config } = await jsm.consumers.info(stream, names.legacy);
+    return config.filter_subject === filterSubject ? names.legacy : names.current;
+  } catch (error) {
+    if (isNotFound(error)) return names.current;
+    throw error;
+  }
+}
+
+/**
  * A new durable delivers everything the stream still holds (deliver policy "all", bounded by max_age), so
  * a group that first subscribes after events were published gets them; "new" lost them for good. The
  * policy applies only when the durable is created: afterwards the group resumes from its stored position,

@@ -9,7 +9,7 @@ import { createLogger, type EventEnvelope } from '@parley/kernel';
 import { skipReason, testBackends } from '@parley/kernel/testing';
 import { AckPolicy, connect, DeliverPolicy, nanos } from 'nats';
 import { NatsBus } from '../src/nats-bus.ts';
-import { durableName, natsSubject } from '../src/nats-names.ts';
+import { durableName, legacyDurableName, natsSubject } from '../src/nats-names.ts';
 import { sampleEvent, uniqueGroup, uniqueToken } from '../src/testing/fixtures.ts';
 import { runBusContract, settle, waitFor } from '../src/testing/index.ts';
 import { queueLastDelivery } from '../src/testing/last-delivery.ts';
@@ -201,6 +201,42 @@ describe('NatsBus against JetStream', { skip }, () => {
       } finally {
         const jsm = await nc.jetstreamManager();
         await jsm.streams.delete(own).catch(() => false);
+        await nc.close();
+      }
+    });
+
+    it('keeps using the durable an earlier version named, from its position', async () => {
+      const bus = await open();
+      const subject = `${uniqueToken('upgraded')}.created`;
+      const group = uniqueGroup('upgraded');
+      const filterSubject = natsSubject(subjectPrefix, subject);
+      const handledBefore = sampleEvent(subject);
+      await bus.publish(handledBefore);
+      const nc = await connect({ servers: url });
+      try {
+        const jsm = await nc.jetstreamManager();
+        // As the earlier version left it: past the event it had handled.
+        await jsm.consumers.add(stream, {
+          durable_name: legacyDurableName(group, subject),
+          filter_subject: filterSubject,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.New,
+          ack_wait: nanos(ackWaitMs),
+          max_deliver: -1,
+        });
+        const next = sampleEvent(subject);
+        await bus.publish(next);
+        const seen: string[] = [];
+        await bus.subscribe({
+          group,
+          subjects: [subject],
+          handler: async (event) => void seen.push(event.id),
+        });
+        await waitFor(() => seen.length > 0, 'the event after the upgrade');
+        await settle(300);
+        assert.deepEqual(seen, [next.id], 'not the one handled before the upgrade');
+        await assert.rejects(jsm.consumers.info(stream, durableName(group, filterSubject)));
+      } finally {
         await nc.close();
       }
     });
