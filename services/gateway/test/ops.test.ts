@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -209,6 +209,40 @@ describe('the web client at /', () => {
     const missing = await fetch(`${gateway.url}/api/v1/nothing`);
     assert.equal(missing.status, 404);
     assert.equal(((await missing.json()) as { code: string }).code, 'not_found');
+  });
+
+  it('serves symlinks that stay inside the root, and 404s those that lead out of it', async () => {
+    const outside = await mkdtemp(join(tmpdir(), 'parley-outside-'));
+    const linked = await mkdtemp(join(tmpdir(), 'parley-web-links-'));
+    try {
+      await writeFile(join(outside, 'secret.txt'), 'not for the web');
+      await writeFile(join(linked, 'index.html'), '<!doctype html><title>Linked</title>');
+      await mkdir(join(linked, 'assets'));
+      await writeFile(join(linked, 'assets', 'app.js'), 'console.log(2)');
+      await symlink(join(linked, 'assets', 'app.js'), join(linked, 'alias.js'));
+      await symlink(join(linked, 'assets'), join(linked, 'assets-alias'));
+      await symlink(join(outside, 'secret.txt'), join(linked, 'leak.txt'));
+      await symlink(outside, join(linked, 'escape'));
+      const served = await startGateway({ webRoot: linked });
+      try {
+        for (const path of ['/alias.js', '/assets-alias/app.js', '/assets/app.js']) {
+          const inside = await fetch(`${served.url}${path}`);
+          assert.equal(inside.status, 200, path);
+          assert.equal(await inside.text(), 'console.log(2)');
+        }
+        for (const path of ['/leak.txt', '/escape/secret.txt']) {
+          const leak = await fetch(`${served.url}${path}`);
+          assert.equal(leak.status, 404, path);
+          assert.match(leak.headers.get('content-type') ?? '', /^application\/problem\+json/);
+          assert.equal(((await leak.json()) as { code: string }).code, 'not_found');
+        }
+      } finally {
+        await served.close();
+      }
+    } finally {
+      await rm(linked, { recursive: true, force: true });
+      await rm(outside, { recursive: true, force: true });
+    }
   });
 
   it('keeps the JSON landing when there is no build', async () => {
