@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { connect as connectTcp } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect } from './support/clients.ts';
@@ -21,6 +22,62 @@ function rawUpgrade(url: string, path: string): Promise<string> {
     });
     socket.on('close', () => resolve(answer));
     socket.on('error', reject);
+  });
+}
+
+/** Opens an Engine.IO long-polling session (its handshake GET) and gives its id. */
+async function openPollingSession(url: string): Promise<string> {
+  const open = await (await fetch(`${url}/socket.io/?EIO=4&transport=polling`)).text();
+  const { sid } = JSON.parse(open.slice(1)) as { sid: string };
+  return sid;
+}
+
+interface PostAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  /** How much of the body went out before the answer came back. */
+  sent: number;
+}
+
+/**
+ * POSTs `total` bytes in 64 KiB chunks, with a Content-Length or chunked, stopping once an answer comes back
+ * (fetch gives up on a request whose server answers and closes before the body is all sent).
+ */
+function postBody(url: string, total: number, chunked: boolean): Promise<PostAnswer> {
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let answered = false;
+    const headers: Record<string, string> = { 'content-type': 'text/plain;charset=UTF-8' };
+    if (!chunked) headers['content-length'] = String(total);
+    const request = httpRequest(url, { method: 'POST', headers }, (response) => {
+      answered = true;
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body, sent }),
+      );
+    });
+    // Once answered, the server may close while chunks are still on their way: that is the point.
+    request.on('error', (error) => {
+      if (!answered) reject(error);
+    });
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    const writeMore = () => {
+      while (!answered && sent < total) {
+        const piece = chunk.subarray(0, Math.min(chunk.length, total - sent));
+        sent += piece.length;
+        if (!request.write(piece)) {
+          request.once('drain', writeMore);
+          return;
+        }
+      }
+      if (!answered) request.end();
+    };
+    writeMore();
   });
 }
 
@@ -83,6 +140,38 @@ describe('Socket.IO requests engine.io refuses', () => {
       assert.equal(JSON.parse(body).code, 'unsupported_protocol');
     });
   }
+
+  // The harness's 16 KiB message limit makes Socket.IO's maxHttpBufferSize 160 KiB.
+  for (const chunked of [false, true]) {
+    it(`answers an oversized polling POST ${chunked ? '(chunked)' : 'with a Content-Length'} with a 413 payload_too_large problem`, async () => {
+      const sid = await openPollingSession(chat.url);
+      const total = 64 * 1024 * 1024;
+      const answer = await postBody(
+        `${chat.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`,
+        total,
+        chunked,
+      );
+      assert.equal(answer.status, 413);
+      assert.equal(answer.headers['content-type'], 'application/problem+json');
+      assert.equal(answer.headers.connection, 'close');
+      const problem = JSON.parse(answer.body) as Record<string, unknown>;
+      assert.equal(problem.code, 'payload_too_large');
+      assert.equal(problem.status, 413);
+      assert.equal(problem.instance, '/socket.io/');
+      assert.ok(answer.sent < total, 'the server answered without reading the whole body');
+    });
+  }
+
+  it('still takes a polling POST within the limit', async () => {
+    const sid = await openPollingSession(chat.url);
+    // 6: an Engine.IO noop packet.
+    const response = await fetch(`${chat.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+      method: 'POST',
+      body: '6',
+    });
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), 'ok');
+  });
 
   it('still lets a well-formed client connect', async () => {
     const socket = await connect(chat.url, alice.token);

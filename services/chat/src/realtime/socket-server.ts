@@ -30,6 +30,7 @@ import { onMessageSend } from './on-message-send.ts';
 import { onReceipt } from './on-receipt.ts';
 import { onSync } from './on-sync.ts';
 import { onTyping } from './on-typing.ts';
+import { refuseOversizedPolls } from './oversized-polls.ts';
 import { PresenceTracker } from './presence.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { coalesceWrites } from './write-coalescing.ts';
@@ -75,12 +76,13 @@ export class SocketServer implements Notifier, SessionTerminator {
   private readonly deltas: DeltaRelay;
 
   constructor(private readonly options: SocketServerOptions) {
+    // A send's body may be up to the message limit, and JSON escaping can make it six times as long on
+    // the wire (\u0001): a frame over this closes the connection instead of getting an answer.
+    const maxHttpBufferSize = 6 * options.messageMaxBytes + 64 * 1024;
     this.io = new Server(options.httpServer, {
       path: '/socket.io/',
       serveClient: false,
-      // A send's body may be up to the message limit, and JSON escaping can make it six times as long on
-      // the wire (\u0001): a frame over this closes the connection instead of getting an answer.
-      maxHttpBufferSize: 6 * options.messageMaxBytes + 64 * 1024,
+      maxHttpBufferSize,
       cors:
         options.corsOrigins === '*' ? { origin: true } : { origin: options.corsOrigins, credentials: true },
     });
@@ -120,6 +122,7 @@ export class SocketServer implements Notifier, SessionTerminator {
     );
     this.io.engine.on('connection_error', answerEngineRefusal);
     this.io.engine.use(refuseOtherProtocolUpgrades);
+    this.io.engine.use(refuseOversizedPolls(maxHttpBufferSize));
     options.metrics.countSocketsWith(() => this.io.engine.clientsCount);
     this.io.use((socket, next) => void this.authenticate(socket, next));
     this.io.on('connection', (socket) => this.onConnection(socket));
