@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -223,6 +223,9 @@ describe('the web client at /', () => {
       await symlink(join(linked, 'assets'), join(linked, 'assets-alias'));
       await symlink(join(outside, 'secret.txt'), join(linked, 'leak.txt'));
       await symlink(outside, join(linked, 'escape'));
+      await symlink('/', join(linked, 'filesystem'));
+      // A link back to the root itself: listing it must still end.
+      await symlink(linked, join(linked, 'assets', 'up'));
       const served = await startGateway({ webRoot: linked });
       try {
         for (const path of ['/alias.js', '/assets-alias/app.js', '/assets/app.js']) {
@@ -230,12 +233,17 @@ describe('the web client at /', () => {
           assert.equal(inside.status, 200, path);
           assert.equal(await inside.text(), 'console.log(2)');
         }
-        for (const path of ['/leak.txt', '/escape/secret.txt']) {
+        assert.equal((await fetch(`${served.url}/assets-alias/app.js`, { method: 'HEAD' })).status, 200);
+        for (const path of ['/leak.txt', '/escape/secret.txt', '/filesystem/etc/passwd']) {
           const leak = await fetch(`${served.url}${path}`);
           assert.equal(leak.status, 404, path);
           assert.match(leak.headers.get('content-type') ?? '', /^application\/problem\+json/);
           assert.equal(((await leak.json()) as { code: string }).code, 'not_found');
         }
+        // Listed at start, then pointed out of the root: judged again when asked for.
+        await unlink(join(linked, 'alias.js'));
+        await symlink(join(outside, 'secret.txt'), join(linked, 'alias.js'));
+        assert.equal((await fetch(`${served.url}/alias.js`)).status, 404);
       } finally {
         await served.close();
       }
