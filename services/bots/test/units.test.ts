@@ -54,6 +54,12 @@ describe('commands', () => {
     'put me through to a person',
     'this is not working, let me talk to a human',
     'Thanks. Now connect me to an agent',
+    'can I speak to someone',
+    'I want a real person',
+    "I don't want the bot, I want a human",
+    "this doesn't help so let me talk to a person",
+    "Why can't I talk to a person?",
+    'I’m stuck, I need an agent',
   ]) {
     it(`hears a handoff request: "${text}"`, () => assert.equal(wantsHuman(text), true));
   }
@@ -68,6 +74,17 @@ describe('commands', () => {
     'How do I chat with people?',
     'how can I talk to someone in my team',
     "How do I get a person's profile?",
+    "I'd rather not talk to a person",
+    'I would prefer not to speak to a human',
+    'no need for an agent',
+    "please don't transfer me to a human",
+    'please don’t transfer me to a human',
+    "I don't really want to be connected to an agent",
+    "I don't really want to talk to an agent",
+    "I didn't ask to talk to a human",
+    'I won’t need an agent',
+    'Hi, how do I talk to a human?',
+    'What is the difference between admin, agent, and member?',
   ]) {
     it(`does not hand off on: "${text}"`, () => assert.equal(wantsHuman(text), false));
   }
