@@ -159,6 +159,36 @@ describe('the Parley Assistant knowledge base', () => {
   }
 });
 
+describe('a question of a megabyte', () => {
+  // A message body may be 1 MiB; folding grows U+FDFA eighteenfold and U+3250 threefold.
+  const huge = {
+    'U+FDFA': '\uFDFA'.repeat(349_000),
+    'U+3250': '\u3250'.repeat(1_000_000),
+    'distinct words': Array.from({ length: 120_000 }, (_, i) => `w${i}`).join(' '),
+  };
+
+  it('is read on its first few thousand characters only', () => {
+    // Every word counted before: 120 000 terms.
+    const count = queryTerms(huge['distinct words']).length;
+    assert.ok(count < 1000, `${count} terms`);
+  });
+
+  for (const [name, question] of Object.entries(huge)) {
+    it(`is answered at once, not after a second: ${name}`, () => {
+      const started = performance.now();
+      LIBRARY.answer(question);
+      const elapsed = performance.now() - started;
+      // About a second before it was bounded, a few ms since: the margin is for a loaded machine.
+      assert.ok(elapsed < 150, `${Math.round(elapsed)} ms`);
+    });
+  }
+
+  it('is still answered on what it asks first', () => {
+    const question = `Can I renew my loan? ${'and '.repeat(250_000)}`;
+    assert.equal(answerTitle(LIBRARY, question), 'Borrowing and renewals');
+  });
+});
+
 describe('building a large knowledge base', () => {
   it('answers as the one built at once, without holding the event loop while it builds', async () => {
     // Twenty long documents: several hundred milliseconds of stemming in one go.

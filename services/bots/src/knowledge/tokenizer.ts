@@ -8,10 +8,17 @@ import { SYNONYMS } from './synonyms.ts';
  * ("/reset" is "reset" and "/reset"), so asking about the command finds the passage naming it.
  */
 export function words(text: string): string[] {
-  const folded = text
+  return foldedWords(fold(text));
+}
+
+function fold(text: string): string {
+  return text
     .normalize('NFKD')
     .replace(/\p{M}+/gu, '')
     .toLowerCase();
+}
+
+function foldedWords(folded: string): string[] {
   const out = folded.split(/[^\p{L}\p{N}]+/u).filter((word) => word.length > 0);
   for (const chunk of folded.split(/[^\p{L}-]+/u)) if (chunk.includes('-')) out.push(...compounds(chunk));
   for (const match of folded.matchAll(/(?:^|\s)(\/[a-z][a-z0-9_-]*)/g)) out.push(match[1]!);
@@ -62,11 +69,31 @@ export interface QueryTerm {
   stems: string[];
 }
 
+/**
+ * How much of a question retrieval reads: its first QUESTION_CHARS characters, and the first QUESTION_CHARS
+ * of what those fold to. A message may hold a megabyte, and folding multiplies some characters (NFKD makes
+ * U+FDFA eighteen), so a whole question held the process for a second; a few thousand characters already
+ * say more than any passage answers. Both bounds: the first caps the folding, the second what it grows to.
+ */
+const QUESTION_CHARS = 4000;
+
+/** The part of a question retrieval reads, folded ({@link QUESTION_CHARS}). */
+function questionText(question: string): string {
+  return clip(fold(clip(question, QUESTION_CHARS)), QUESTION_CHARS);
+}
+
+/** The first `limit` UTF-16 units of `text`, less one if the limit falls inside a surrogate pair. */
+function clip(text: string, limit: number): string {
+  if (text.length <= limit) return text;
+  const last = text.charCodeAt(limit - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? limit - 1 : limit);
+}
+
 /** The query's distinct terms, each with its synonyms' stems; repeated words count once. */
 export function queryTerms(text: string): QueryTerm[] {
   const seen = new Set<string>();
   const out: QueryTerm[] = [];
-  for (const word of words(text).filter(keep)) {
+  for (const word of foldedWords(questionText(text)).filter(keep)) {
     const own = stem(word);
     if (seen.has(own)) continue;
     seen.add(own);
