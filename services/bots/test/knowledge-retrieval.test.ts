@@ -173,13 +173,17 @@ describe('a question of a megabyte', () => {
     assert.ok(count < 1000, `${count} terms`);
   });
 
+  // Not a speed target (those are bench/'s): a guard against the process being held for a second again.
+  it('is answered at once, not after a second, though it folds eighteenfold (U+FDFA)', () => {
+    const started = performance.now();
+    LIBRARY.answer(huge['U+FDFA']);
+    const elapsed = performance.now() - started;
+    // About a second before it was bounded, a few ms since: the margin is for a loaded machine.
+    assert.ok(elapsed < 150, `${Math.round(elapsed)} ms`);
+  });
   for (const [name, question] of Object.entries(huge)) {
-    it(`is answered at once, not after a second: ${name}`, () => {
-      const started = performance.now();
-      LIBRARY.answer(question);
-      const elapsed = performance.now() - started;
-      // About a second before it was bounded, a few ms since: the margin is for a loaded machine.
-      assert.ok(elapsed < 150, `${Math.round(elapsed)} ms`);
+    it(`is answered without error: ${name}`, () => {
+      assert.doesNotThrow(() => LIBRARY.answer(question));
     });
   }
 
