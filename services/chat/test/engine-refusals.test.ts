@@ -162,6 +162,47 @@ describe('Socket.IO requests engine.io refuses', () => {
     });
   }
 
+  for (const method of ['PUT', 'DELETE', 'PATCH']) {
+    it(`answers a polling ${method} with a 405 method_not_allowed problem, not a bare 500`, async () => {
+      const sid = await openPollingSession(chat.url);
+      const response = await fetch(`${chat.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+        method,
+        body: method === 'DELETE' ? undefined : '6',
+      });
+      assert.equal(response.status, 405);
+      assert.equal(response.headers.get('content-type'), 'application/problem+json');
+      assert.equal(response.headers.get('allow'), 'GET, POST');
+      assert.equal(((await response.json()) as { code: string }).code, 'method_not_allowed');
+    });
+  }
+
+  it('answers binary content on an Engine.IO 4 poll with a 415 problem', async () => {
+    const sid = await openPollingSession(chat.url);
+    const response = await fetch(`${chat.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: new Uint8Array([1, 2, 3]),
+    });
+    assert.equal(response.status, 415);
+    assert.equal(response.headers.get('content-type'), 'application/problem+json');
+    assert.equal(((await response.json()) as { code: string }).code, 'unsupported_media_type');
+  });
+
+  it('answers a second POST while the first is still being read with a polling_overlap problem', async () => {
+    const sid = await openPollingSession(chat.url);
+    const url = new URL(`${chat.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`);
+    // The first POST declares a body it never finishes sending, so engine.io is still reading it.
+    const first = httpRequest(url, { method: 'POST', headers: { 'content-length': '100' } });
+    first.on('error', () => {});
+    first.write('6');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const second = await fetch(url, { method: 'POST', body: '6' });
+    assert.equal(second.status, 400);
+    assert.equal(second.headers.get('content-type'), 'application/problem+json');
+    assert.equal(((await second.json()) as { code: string }).code, 'polling_overlap');
+    first.destroy();
+  });
+
   it('still takes a polling POST within the limit', async () => {
     const sid = await openPollingSession(chat.url);
     // 6: an Engine.IO noop packet.

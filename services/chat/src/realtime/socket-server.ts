@@ -30,7 +30,7 @@ import { onMessageSend } from './on-message-send.ts';
 import { onReceipt } from './on-receipt.ts';
 import { onSync } from './on-sync.ts';
 import { onTyping } from './on-typing.ts';
-import { refuseOversizedPolls } from './oversized-polls.ts';
+import { refusePollingMisuse } from './polling-refusals.ts';
 import { PresenceTracker } from './presence.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { coalesceWrites } from './write-coalescing.ts';
@@ -122,7 +122,7 @@ export class SocketServer implements Notifier, SessionTerminator {
     );
     this.io.engine.on('connection_error', answerEngineRefusal);
     this.io.engine.use(refuseOtherProtocolUpgrades);
-    this.io.engine.use(refuseOversizedPolls(maxHttpBufferSize));
+    this.io.engine.use(refusePollingMisuse(maxHttpBufferSize));
     options.metrics.countSocketsWith(() => this.io.engine.clientsCount);
     this.io.use((socket, next) => void this.authenticate(socket, next));
     this.io.on('connection', (socket) => this.onConnection(socket));
