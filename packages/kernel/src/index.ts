@@ -19,3 +19,4 @@ export * from './secret-file.ts';
 export * from './security-headers.ts';
 export * from './service.ts';
 export * from './stored-values.ts';
+export * from './value-count.ts';

@@ -1,6 +1,7 @@
 import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifySchema, FastifySchemaCompiler } from 'fastify';
+import { holdsAtMost } from './value-count.ts';
 
 const shared: Options = { removeAdditional: false, useDefaults: true, strict: false };
 
@@ -55,25 +56,4 @@ function bodyValidator(first: ValidateFunction, compileEvery: () => ValidateFunc
   }) as ValidateFunction;
   validate.errors = null;
   return validate;
-}
-
-/** Whether `value` holds no more than `budget` values in all, counted without walking past the budget. */
-function holdsAtMost(value: unknown, budget: number): boolean {
-  const pending: unknown[] = [value];
-  let count = 0;
-  while (pending.length > 0) {
-    const next = pending.pop();
-    if (++count > budget) return false;
-    if (typeof next !== 'object' || next === null) continue;
-    if (Array.isArray(next)) {
-      if (count + pending.length + next.length > budget) return false;
-      pending.push(...next);
-      continue;
-    }
-    for (const key in next) {
-      if (count + pending.length >= budget) return false;
-      pending.push((next as Record<string, unknown>)[key]);
-    }
-  }
-  return true;
 }

@@ -157,6 +157,27 @@ describe('chat real time (Socket.IO)', () => {
     assert.equal(fine.ok, true);
   });
 
+  it('acks a large malformed payload at once: its problem is not searched for at any cost', async () => {
+    const socket = await client(alice);
+    // 80 KB of bad attachment ids: naming their problem (TypeBox's Errors) took seconds of the process.
+    const ack = (await (
+      socket.timeout(3000).emitWithAck as (event: string, payload: unknown) => Promise<unknown>
+    )('message:send', {
+      conversationId,
+      body: 'x',
+      clientMessageId: 'many-attachments',
+      attachmentIds: Array.from({ length: 40_000 }, () => 1),
+    })) as { ok: boolean; error?: { code: string; message: string } };
+    assert.equal(ack.ok, false);
+    assert.equal(ack.error?.code, 'validation_failed');
+    const small = (await (socket.emitWithAck as (event: string, payload: unknown) => Promise<unknown>)(
+      'message:send',
+      { conversationId, body: 'x', clientMessageId: 'one-bad-attachment', attachmentIds: [1] },
+    )) as { ok: boolean; error?: { code: string; message: string } };
+    assert.match(small.error?.message ?? '', /attachmentIds/, 'a small payload is told where its problem is');
+    assert.ok(socket.connected);
+  });
+
   it('tells nothing across a block in a direct conversation: no typing, no read receipts', async () => {
     const direct = (
       await chat.app.inject({
