@@ -78,6 +78,16 @@ function findUnstorable(value: unknown, depth: number): { at: string[]; message:
   return undefined;
 }
 
+/**
+ * The first `maxUnits` UTF-16 units of `text`, one fewer when the cut would fall inside a surrogate pair:
+ * half an emoji is not text, and PostgreSQL refuses it in JSON (or stores U+FFFD in a text column).
+ */
+export function cutBetweenCharacters(text: string, maxUnits: number): string {
+  if (text.length <= maxUnits) return text;
+  const last = text.charCodeAt(maxUnits - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? maxUnits - 1 : maxUnits);
+}
+
 /** `text` made storable: NUL characters dropped, halves of surrogate pairs replaced by U+FFFD. */
 export function toStorableText(text: string): string {
   return text.replaceAll('\u0000', '').replace(LONE_SURROGATE, '\uFFFD');

@@ -1,3 +1,4 @@
+import { cutBetweenCharacters } from '@parley/kernel';
 import { stemmer } from 'stemmer';
 import { STOP_WORDS } from './stop-words.ts';
 import { SYNONYMS } from './synonyms.ts';
@@ -79,14 +80,7 @@ const QUESTION_CHARS = 4000;
 
 /** The part of a question retrieval reads, folded ({@link QUESTION_CHARS}). */
 function questionText(question: string): string {
-  return clip(fold(clip(question, QUESTION_CHARS)), QUESTION_CHARS);
-}
-
-/** The first `limit` UTF-16 units of `text`, less one if the limit falls inside a surrogate pair. */
-function clip(text: string, limit: number): string {
-  if (text.length <= limit) return text;
-  const last = text.charCodeAt(limit - 1);
-  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? limit - 1 : limit);
+  return cutBetweenCharacters(fold(cutBetweenCharacters(question, QUESTION_CHARS)), QUESTION_CHARS);
 }
 
 /** The query's distinct terms, each with its synonyms' stems; repeated words count once. */

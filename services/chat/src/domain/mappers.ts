@@ -1,4 +1,5 @@
 import type { Attachment, Conversation, ConversationSnapshot, Member, Message } from '@parley/contracts';
+import { cutBetweenCharacters } from '@parley/kernel';
 import type { ConversationRow, MemberRow } from '../repositories/conversations-repository.ts';
 import type { MessageRow } from '../repositories/messages-repository.ts';
 import type { LastMessage, StoredAttachment } from './types.ts';
@@ -30,18 +31,8 @@ export function toMessage(row: MessageRow): Message {
   };
 }
 
+/** How much of a body lastMessage shows, cut between characters (kernel cutBetweenCharacters). */
 const PREVIEW_UNITS = 200;
-
-/**
- * The body cut to 200 UTF-16 units, never through a surrogate pair: half an emoji is not text, and
- * PostgreSQL refuses it in JSON.
- */
-function preview(body: string): string {
-  if (body.length <= PREVIEW_UNITS) return body;
-  const last = body.charCodeAt(PREVIEW_UNITS - 1);
-  const splitsPair = last >= 0xd800 && last <= 0xdbff;
-  return body.slice(0, splitsPair ? PREVIEW_UNITS - 1 : PREVIEW_UNITS);
-}
 
 export function toLastMessage(row: MessageRow): LastMessage {
   const deleted = row.deletedAt !== null;
@@ -50,7 +41,7 @@ export function toLastMessage(row: MessageRow): LastMessage {
     seq: row.seq,
     senderId: row.senderId,
     type: row.type,
-    body: deleted ? '' : preview(row.body),
+    body: deleted ? '' : cutBetweenCharacters(row.body, PREVIEW_UNITS),
     createdAt: row.createdAt.toISOString(),
     deleted,
   };

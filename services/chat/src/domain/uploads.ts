@@ -3,6 +3,7 @@ import type { Attachment } from '@parley/contracts';
 import {
   AppError,
   badRequest,
+  cutBetweenCharacters,
   isStaff,
   newId,
   notFound,
@@ -166,9 +167,5 @@ function cleanName(name: string): string {
     .filter((c) => c.charCodeAt(0) >= 32 && c.charCodeAt(0) !== 127)
     .join('')
     .trim();
-  // At most 200 UTF-16 units, cut between characters: half of a surrogate pair is not text, and the
-  // database would store it as U+FFFD.
-  let short = cleaned.slice(0, 200);
-  if (/[\uD800-\uDBFF]$/.test(short)) short = short.slice(0, -1);
-  return short || 'file';
+  return cutBetweenCharacters(cleaned, 200) || 'file';
 }
