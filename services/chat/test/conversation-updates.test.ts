@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ChatEvents, type Conversation, type ConversationSnapshot } from '@parley/contracts';
 import type { EventEnvelope } from '@parley/kernel';
-import { skipReason, testBackends } from '@parley/kernel/testing';
-import { openPgliteTestDatabase, openPostgresTestDatabase, type TestDatabase } from '@parley/store/testing';
 import { sql } from 'drizzle-orm';
+import { databaseBackends } from './support/backends.ts';
 import { type ChatClient, collect, connect, nextEvent, sleep } from './support/clients.ts';
 import {
   bearer,
@@ -15,16 +14,7 @@ import {
   waitFor,
 } from './support/harness.ts';
 
-const { databaseUrl } = testBackends();
-const backends: { name: string; open: () => Promise<TestDatabase> }[] = [
-  { name: 'PGlite', open: openPgliteTestDatabase },
-  ...(databaseUrl ? [{ name: 'PostgreSQL', open: () => openPostgresTestDatabase(databaseUrl, 10) }] : []),
-];
-if (!databaseUrl) {
-  describe('conversation updates on PostgreSQL', {
-    skip: skipReason('DATABASE_URL', 'conversation updates on PostgreSQL'),
-  }, () => {});
-}
+const backends = databaseBackends('conversation updates');
 
 // What members hear when a conversation changes: conversation:updated on their sockets and
 // chat.conversation.updated on the bus, whether the change came through the internal API or from a send.

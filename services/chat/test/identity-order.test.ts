@@ -3,25 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import { MemoryBus } from '@parley/bus';
 import { IdentityEvents } from '@parley/contracts';
 import { createEvent, type EventEnvelope, newId } from '@parley/kernel';
-import { skipReason, testBackends } from '@parley/kernel/testing';
 import { queryRows } from '@parley/store';
-import { openPgliteTestDatabase, openPostgresTestDatabase, type TestDatabase } from '@parley/store/testing';
 import { sql } from 'drizzle-orm';
 import { IDENTITY_CONSUMER_GROUP } from '../src/events/identity-consumer.ts';
+import { databaseBackends } from './support/backends.ts';
 import { bearer, type ChatHarness, logger, startChat, type TestUser, waitFor } from './support/harness.ts';
 import { HoldingBus } from './support/holding-bus.ts';
 
-const { databaseUrl } = testBackends();
-
-const backends: { name: string; open: () => Promise<TestDatabase> }[] = [
-  { name: 'PGlite', open: openPgliteTestDatabase },
-  ...(databaseUrl ? [{ name: 'PostgreSQL', open: () => openPostgresTestDatabase(databaseUrl, 10) }] : []),
-];
-if (!databaseUrl) {
-  describe('chat: identity events out of order, on PostgreSQL', {
-    skip: skipReason('DATABASE_URL', 'chat identity events out of order on PostgreSQL'),
-  }, () => {});
-}
+const backends = databaseBackends('chat identity events out of order');
 
 const byType = (events: readonly EventEnvelope[], type: string) => events.filter((e) => e.type === type);
 

@@ -1,22 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { metricSample as sample, skipReason, testBackends } from '@parley/kernel/testing';
+import { metricSample as sample } from '@parley/kernel/testing';
 import { queryRows } from '@parley/store';
-import { openPgliteTestDatabase, openPostgresTestDatabase, type TestDatabase } from '@parley/store/testing';
 import { sql } from 'drizzle-orm';
+import { databaseBackends } from './support/backends.ts';
 import { type ChatClient, connect } from './support/clients.ts';
 import { bearer, type ChatHarness, startChat, type TestUser, waitFor } from './support/harness.ts';
 
-const { databaseUrl } = testBackends();
-const backends: { name: string; open: () => Promise<TestDatabase> }[] = [
-  { name: 'PGlite', open: openPgliteTestDatabase },
-  ...(databaseUrl ? [{ name: 'PostgreSQL', open: () => openPostgresTestDatabase(databaseUrl, 10) }] : []),
-];
-if (!databaseUrl) {
-  describe('chat metrics on PostgreSQL', {
-    skip: skipReason('DATABASE_URL', 'chat metrics on PostgreSQL'),
-  }, () => {});
-}
+const backends = databaseBackends('chat metrics');
 
 for (const backend of backends) {
   describe(`chat metrics on /metrics (${backend.name})`, () => {

@@ -510,8 +510,8 @@ describe('chat real time (Socket.IO)', () => {
     }
   });
 
-  it('refuses a handshake it cannot check (cache unreachable) as unavailable, not as a bad token', async () => {
-    // A second app on the same database, keys and bus, whose way to the cache (the deny list) can be cut.
+  /** A second app on the same database, keys and bus, whose way to the cache (the deny list, drafts) can be cut. */
+  const startSeverable = async () => {
     let cut: SeverableCache | undefined;
     const severable = await startChat({
       listen: true,
@@ -521,8 +521,13 @@ describe('chat real time (Socket.IO)', () => {
         return cut;
       },
     });
+    return { severable, cut: cut! };
+  };
+
+  it('refuses a handshake it cannot check (cache unreachable) as unavailable, not as a bad token', async () => {
+    const { severable, cut } = await startSeverable();
     try {
-      cut!.sever();
+      cut.sever();
       // A client told "unauthorized" would throw a good token away; this one should try again.
       await assert.rejects(
         connect(severable.url, alice.token),
@@ -532,26 +537,18 @@ describe('chat real time (Socket.IO)', () => {
           return true;
         },
       );
-      cut!.heal();
+      cut.heal();
       const socket = await connect(severable.url, alice.token);
       open.push(socket);
       assert.ok(socket.connected);
     } finally {
-      cut?.heal();
+      cut.heal();
       await severable.close();
     }
   });
 
   it('still catches up when the cache is unreachable, saying that drafts could not be read', async () => {
-    let cut: SeverableCache | undefined;
-    const severable = await startChat({
-      listen: true,
-      sharing: chat,
-      wrapCache: (cache) => {
-        cut = new SeverableCache(cache);
-        return cut;
-      },
-    });
+    const { severable, cut } = await startSeverable();
     try {
       const socket = await connect(severable.url, alice.token);
       open.push(socket);
@@ -565,7 +562,7 @@ describe('chat real time (Socket.IO)', () => {
       assert.ok(healthy.ok);
       assert.equal(healthy.draftsUnavailable, undefined);
 
-      cut!.sever();
+      cut.sever();
       const degraded = await socket.emitWithAck('sync', { conversations: { [conversationId]: 0 } });
       assert.ok(degraded.ok, JSON.stringify(degraded));
       assert.equal(degraded.draftsUnavailable, true);
@@ -575,7 +572,7 @@ describe('chat real time (Socket.IO)', () => {
       const metrics = await severable.app.inject({ method: 'GET', url: '/metrics' });
       assert.match(metrics.body, /^chat_syncs_without_drafts_total 1$/m);
     } finally {
-      cut?.heal();
+      cut.heal();
       await severable.close();
     }
   });
