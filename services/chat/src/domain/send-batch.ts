@@ -20,12 +20,12 @@ export async function commitSendBatch(
   const createdAt = new Date();
   const batchItems = items.map(toBatchItem);
   const { leaseMs } = deps.outbox;
-  const conversationIds = [...new Set(items.map((item) => item.conversationId))];
   const run = () =>
     withSerializationRetry(async () => {
       const once = await deps.send.sendBatch(deps.database.db, batchItems, createdAt, leaseMs, false);
       if (once.proceeded) return once;
       // It reopens a conversation or joins an agent (rare): again, with a snapshot taken under the locks.
+      const conversationIds = [...new Set(items.map((item) => item.conversationId))];
       return deps.database.db.transaction(async (tx) => {
         await deps.conversations.lockForSend(tx, conversationIds);
         return deps.send.sendBatch(tx, batchItems, createdAt, leaseMs, true);
