@@ -19,6 +19,8 @@ export interface MemoryBusOptions {
   historyLimit?: number;
 }
 
+const TARGET_TYPES_KEPT = 1024;
+
 interface PublishedEvent {
   seq: number;
   id: string;
@@ -56,6 +58,8 @@ export class MemoryBus implements Bus {
   private history: PublishedEvent[] = [];
   private historyStart = 0;
   private readonly durables = new Map<string, MemoryDurable>();
+  /** Event type → the durables whose pattern it matches; dropped whenever a durable is added. */
+  private readonly targetsByType = new Map<string, MemoryDurable[]>();
   private readonly subscriptions = new Set<MemorySubscription>();
   /**
    * Event id → how many copies of it are not settled yet: one per matching durable per publish, and one for
@@ -87,10 +91,7 @@ export class MemoryBus implements Bus {
     const payload = JSON.stringify(event);
     this.sequence += 1;
     this.remember({ seq: this.sequence, id: event.id, type: event.type, payload, publishedAt: Date.now() });
-    const targets: MemoryDurable[] = [];
-    for (const durable of this.durables.values()) {
-      if (subjectMatches(durable.pattern, event.type)) targets.push(durable);
-    }
+    const targets = this.targetsOf(event.type);
     const awaited = this.openHolds > 0 && !this.awaitingGroups.has(event.id);
     if (awaited) this.awaitingGroups.add(event.id);
     const copies = targets.length + (awaited ? 1 : 0);
@@ -127,12 +128,24 @@ export class MemoryBus implements Bus {
     return this.closing;
   }
 
+  private targetsOf(type: string): MemoryDurable[] {
+    let targets = this.targetsByType.get(type);
+    if (!targets) {
+      targets = [...this.durables.values()].filter((durable) => subjectMatches(durable.pattern, type));
+      // Types are a handful; should a publisher make up new ones without end, the memo starts over.
+      if (this.targetsByType.size >= TARGET_TYPES_KEPT) this.targetsByType.clear();
+      this.targetsByType.set(type, targets);
+    }
+    return targets;
+  }
+
   private durable(group: string, pattern: string): MemoryDurable {
     const key = JSON.stringify([group, pattern]);
     let durable = this.durables.get(key);
     if (!durable) {
       durable = new MemoryDurable(pattern, (item) => this.settle(item));
       this.durables.set(key, durable);
+      this.targetsByType.clear();
       // A new group: what was published before it, parked in order until its subscription attaches. An
       // event still held elsewhere waits for this group too before its outbox row goes; one already
       // settled has no row left to keep, so its copy here settles nothing.
@@ -220,6 +233,7 @@ export class MemoryBus implements Bus {
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
     for (const durable of this.durables.values()) durable.dispose();
     this.durables.clear();
+    this.targetsByType.clear();
     if (this.held.size > 0) {
       // Their publishers kept the outbox rows (volatileEvents): the next start publishes them again.
       this.logger.info({ events: this.held.size }, 'bus closed with events not yet settled');

@@ -4,10 +4,16 @@
  */
 const TOKEN = /^[^\s.*>]+$/;
 
+/** Types found valid before: a process publishes a handful of types, each of them over and over. */
+const validTypes = new Set<string>();
+const VALID_TYPES_KEPT = 1024;
+
 export function assertEventType(type: string): void {
+  if (validTypes.has(type)) return;
   if (!type.split('.').every((token) => TOKEN.test(token))) {
     throw new Error(`Invalid event type "${type}": dot-separated tokens without spaces or wildcards`);
   }
+  if (validTypes.size < VALID_TYPES_KEPT) validTypes.add(type);
 }
 
 export function assertSubjectPattern(pattern: string): void {
