@@ -65,6 +65,24 @@ export interface Subscription {
 }
 
 /**
+ * An event already in its wire form: the JSON of its envelope, with the id and type a bus routes it by
+ * (they must be the envelope's own). A publisher that has the JSON at hand (chat's send statement writes
+ * it) gives this, and the bus does not serialize the event again.
+ */
+export interface SerializedEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly json: string;
+}
+
+/** What a bus publishes: an envelope, or one already serialized. */
+export type PublishableEvent = EventEnvelope | SerializedEvent;
+
+export function wireForm(event: PublishableEvent): SerializedEvent {
+  return 'json' in event ? event : { id: event.id, type: event.type, json: JSON.stringify(event) };
+}
+
+/**
  * The Bus port carries durable domain events between services. Application code never publishes
  * directly: it writes to its outbox, and only what committed is published, by the writing process right
  * after its commit (DirectPublisher) or by the outbox relay (so an event exists iff its transaction
@@ -77,7 +95,7 @@ export interface Bus {
    * forgotten. Unset: DEFAULT_EVENT_RETENTION_MS.
    */
   readonly retentionMs?: number;
-  publish(event: EventEnvelope): Promise<void>;
+  publish(event: PublishableEvent): Promise<void>;
   subscribe(options: SubscriptionOptions): Promise<Subscription>;
   ping(): Promise<void>;
   /** Stops every subscription (waiting for handlers in progress) and closes connections. */

@@ -1,10 +1,12 @@
-import { createLogger, type EventEnvelope, type Logger, subjectMatches } from '@parley/kernel';
+import { createLogger, type Logger, subjectMatches } from '@parley/kernel';
 import {
   type Bus,
   DEFAULT_EVENT_RETENTION_MS,
+  type PublishableEvent,
   type Subscription,
   type SubscriptionOptions,
   type VolatileEvents,
+  wireForm,
 } from './bus.ts';
 import { MemoryDurable, type QueuedEvent } from './memory-durable.ts';
 import { MemorySubscription } from './memory-subscription.ts';
@@ -85,25 +87,25 @@ export class MemoryBus implements Bus {
     }
   }
 
-  async publish(event: EventEnvelope): Promise<void> {
+  async publish(event: PublishableEvent): Promise<void> {
     this.assertOpen();
-    assertEventType(event.type);
-    const payload = JSON.stringify(event);
+    const { id, type, json: payload } = wireForm(event);
+    assertEventType(type);
     this.sequence += 1;
-    this.remember({ seq: this.sequence, id: event.id, type: event.type, payload, publishedAt: Date.now() });
-    const targets = this.targetsOf(event.type);
-    const awaited = this.openHolds > 0 && !this.awaitingGroups.has(event.id);
-    if (awaited) this.awaitingGroups.add(event.id);
+    this.remember({ seq: this.sequence, id, type, payload, publishedAt: Date.now() });
+    const targets = this.targetsOf(type);
+    const awaited = this.openHolds > 0 && !this.awaitingGroups.has(id);
+    if (awaited) this.awaitingGroups.add(id);
     const copies = targets.length + (awaited ? 1 : 0);
     if (copies === 0) {
       // No group wants it: nothing is kept, so it has settled, unless an earlier copy is still held.
-      if (!this.held.has(event.id)) this.settled(event.id);
+      if (!this.held.has(id)) this.settled(id);
       return;
     }
     // Counted before any group can settle it: handlers run on a later turn, but this keeps that irrelevant.
-    this.held.set(event.id, (this.held.get(event.id) ?? 0) + copies);
+    this.held.set(id, (this.held.get(id) ?? 0) + copies);
     for (const durable of targets) {
-      durable.offer({ seq: this.sequence, id: event.id, payload, attempt: 1 });
+      durable.offer({ seq: this.sequence, id, payload, attempt: 1 });
     }
   }
 

@@ -1,6 +1,13 @@
-import { createLogger, type EventEnvelope, type Logger } from '@parley/kernel';
+import { createLogger, type Logger } from '@parley/kernel';
 import { connect, Events, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
-import { type Bus, DEFAULT_EVENT_RETENTION_MS, type Subscription, type SubscriptionOptions } from './bus.ts';
+import {
+  type Bus,
+  DEFAULT_EVENT_RETENTION_MS,
+  type PublishableEvent,
+  type Subscription,
+  type SubscriptionOptions,
+  wireForm,
+} from './bus.ts';
 import {
   assertStreamName,
   assertSubjectPrefix,
@@ -98,13 +105,12 @@ export class NatsBus implements Bus {
     }
   }
 
-  async publish(event: EventEnvelope): Promise<void> {
+  async publish(event: PublishableEvent): Promise<void> {
     this.assertOpen();
-    assertEventType(event.type);
+    const { id, type, json } = wireForm(event);
+    assertEventType(type);
     // The event id as message id lets JetStream drop a re-publish within the duplicate window.
-    await this.js.publish(natsSubject(this.subjectPrefix, event.type), JSON.stringify(event), {
-      msgID: event.id,
-    });
+    await this.js.publish(natsSubject(this.subjectPrefix, type), json, { msgID: id });
   }
 
   async subscribe(options: SubscriptionOptions): Promise<Subscription> {

@@ -1,3 +1,4 @@
+import type { PublishableEvent } from '@parley/bus';
 import type { EventEnvelope, Logger } from '@parley/kernel';
 import { sql } from 'drizzle-orm';
 import { getTableConfig } from 'drizzle-orm/pg-core';
@@ -8,7 +9,8 @@ import { PreparedQuery } from './prepared-query.ts';
 /** An outbox row whose transaction committed, for its writer to publish. */
 export interface CommittedEvent {
   position: number;
-  envelope: EventEnvelope;
+  /** As the outbox row holds it; already serialized when its writer has the JSON (chat's send statement). */
+  envelope: PublishableEvent;
 }
 
 /** Publishes rows its own process just committed (the relay's direct path); must not throw. */

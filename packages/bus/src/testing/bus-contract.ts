@@ -67,6 +67,24 @@ export function runBusContract(
       assert.deepEqual(recorder.received[0], { event, attempt: 1 });
     });
 
+    it('delivers an event published in its wire form as the envelope its JSON holds', async () => {
+      const bus = await open();
+      const type = `${uniqueToken('wire')}.message.created`;
+      const recorder = new Recorder();
+      await bus.subscribe({ group: uniqueGroup('wire'), subjects: [type], handler: recorder.handler });
+
+      const event = sampleEvent(type, { text: 'line one\nline two', nested: { list: [1, 'two', null] } });
+      // Formatted as PostgreSQL renders jsonb (chat's send statement): spaces after separators, keys reordered.
+      const json = `{${Object.entries(event)
+        .reverse()
+        .map(([key, value]) => `${JSON.stringify(key)}: ${JSON.stringify(value, null, 1)}`)
+        .join(', ')}}`;
+      await bus.publish({ id: event.id, type, json });
+      await waitFor(() => recorder.has(event.id), 'the serialized event');
+
+      assert.deepEqual(recorder.received, [{ event, attempt: 1 }]);
+    });
+
     it('gives a new group the events published before it first subscribed, in order, then the new ones', async () => {
       const bus = await open();
       const type = `${uniqueToken('late')}.created`;

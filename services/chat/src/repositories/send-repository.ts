@@ -1,5 +1,5 @@
 import { type Attachment, ChatEvents } from '@parley/contracts';
-import type { EventActor, EventEnvelope } from '@parley/kernel';
+import type { EventActor } from '@parley/kernel';
 import { type CommittedEvent, type Database, type Executor, queryPreparedDocument } from '@parley/store';
 import type { StoredAttachment } from '../domain/types.ts';
 import type { MessageRow } from './messages-repository.ts';
@@ -86,7 +86,8 @@ export class SendRepository {
       verdicts: [number, Verdict, number | null, MessageRow['senderType'], boolean][];
       originals: [number, StoredMessageJson][];
       audience: [string, string][];
-      events: [number | string, EventEnvelope][];
+      events: [number | string, string, string][];
+      envelopes: string | null;
     }>(this.kind, executor, 'chat_send_batch', SEND_BATCH_SQL, {
       created_at: createdAt.toISOString(),
       event_type: ChatEvents.messageCreated,
@@ -126,7 +127,7 @@ export class SendRepository {
       })),
       originals: new Map((row?.originals ?? []).map(([idx, original]) => [idx, fromStoredJson(original)])),
       audience,
-      events: (row?.events ?? []).map(([position, envelope]) => ({ position: Number(position), envelope })),
+      events: committedEvents(row?.events ?? [], row?.envelopes ?? null),
       proceeded: row?.proceeded ?? false,
     };
   }
@@ -165,4 +166,18 @@ function fromStoredJson(row: StoredMessageJson): MessageRow {
     deletedAt: row.deleted_at === null ? null : new Date(row.deleted_at),
     revision: row.revision,
   };
+}
+
+/** The statement's events (position, id, type, in outbox order) with their envelopes' JSON, line by line. */
+function committedEvents(
+  events: [number | string, string, string][],
+  envelopes: string | null,
+): CommittedEvent[] {
+  const lines = envelopes === null ? [] : envelopes.split('\n');
+  if (lines.length !== events.length)
+    throw new Error(`the send statement returned ${events.length} events but ${lines.length} envelopes`);
+  return events.map(([position, id, type], at) => ({
+    position: Number(position),
+    envelope: { id, type, json: lines[at]! },
+  }));
 }

@@ -28,8 +28,9 @@
  *    `chat.conversation.updated` event, with the snapshot of mappers.ts toSnapshot.
  *
  * Returns each send's verdict (with seq and sender type), the stored originals of replays, the members
- * of the conversations written to (for fan-out), and the events written with their outbox positions: with
- * a lease (`lease_ms`; none when it is null) this process publishes them itself once committed.
+ * of the conversations written to (for fan-out), and the events written with their outbox positions (their
+ * envelopes as JSON text, in the same order): with a lease (`lease_ms`; none when it is null) this process
+ * publishes them itself once committed.
  */
 export const SEND_BATCH_SQL = `
   with input as (select $1::jsonb as doc),
@@ -226,7 +227,7 @@ export const SEND_BATCH_SQL = `
     where (select proceed from gate)
     -- Outbox positions follow the batch, so each conversation's events leave in seq order.
     order by e.idx, e.after_message
-    returning position, envelope
+    returning position, event_id, type, envelope
   )
   select (select proceed from gate) as proceeded,
     (select json_agg(json_build_array(d.idx, d.verdict, n.seq, d.sender_type, d.joins) order by d.idx)
@@ -236,4 +237,8 @@ export const SEND_BATCH_SQL = `
     (select coalesce(json_agg(json_build_array(m.conversation_id, m.user_id)), '[]'::json)
        from chat.members m
        where m.conversation_id = any (array(select distinct conversation_id from numbered))) as audience,
-    (select coalesce(json_agg(json_build_array(e.position, e.envelope)), '[]'::json) from events e) as events`;
+    (select coalesce(json_agg(json_build_array(e.position, e.event_id, e.type) order by e.position), '[]'::json)
+       from events e) as events,
+    -- The envelopes as JSON text, one per line (jsonb's text has no raw newline): published as they are,
+    -- with no parsing here and no serializing again in JavaScript.
+    (select string_agg(e.envelope::text, chr(10) order by e.position) from events e) as envelopes`;

@@ -1,4 +1,4 @@
-import type { Bus, Subscription, SubscriptionOptions } from '@parley/bus';
+import type { Bus, PublishableEvent, Subscription, SubscriptionOptions } from '@parley/bus';
 import type { EventEnvelope } from '@parley/kernel';
 
 /**
@@ -41,9 +41,9 @@ export class HoldingBus implements Bus {
     for (const event of events) await this.inner.publish(event);
   }
 
-  async publish(event: EventEnvelope): Promise<void> {
+  async publish(event: PublishableEvent): Promise<void> {
     if (this.held && event.type.startsWith('identity.')) {
-      this.held.push(event);
+      this.held.push('json' in event ? (JSON.parse(event.json) as EventEnvelope) : event);
       return;
     }
     await this.inner.publish(event);
