@@ -113,17 +113,31 @@ describe('send batches (one statement per batch)', () => {
     assert.deepEqual({ ...event, id: made.id, occurredAt: made.occurredAt, data: {} }, made);
   });
 
-  it('stores and returns bodies with quotes, backslashes and escapes exactly, in history too', async () => {
+  it('stores, returns and publishes bodies with quotes, backslashes and escapes exactly, in history too', async () => {
     const group = await create(alice, { type: 'group', memberIds: [bob.id] });
     const body = `it's ''quoted'' \\ back\\slash \\' "double" \\u0041 $1 \n😀 end`;
-    const sent = (await send(alice, group.id, body)).json();
+    // Sent together, so one statement returns their envelopes side by side, line by line.
+    const lines = [`${body}\r\nsecond line\n`, '\n\u2028 line separator \t tab\n\n'];
+    const [sent, ...others] = (
+      await Promise.all([body, ...lines].map((text) => send(alice, group.id, text)))
+    ).map((response) => response.json());
     assert.equal(sent.body, body);
     const history = await chat.app.inject({
       method: 'GET',
       url: `/api/v1/conversations/${group.id}/messages`,
       headers: bearer(bob),
     });
-    assert.equal(history.json().items.at(-1).body, body);
+    assert.deepEqual(
+      history
+        .json()
+        .items.map((message: { body: string }) => message.body)
+        .sort(),
+      [body, ...lines].sort(),
+    );
+    for (const message of [sent, ...others]) {
+      await waitFor(() => events.some((event) => event.data.message.id === message.id));
+      assert.deepEqual(events.find((event) => event.data.message.id === message.id)?.data.message, message);
+    }
   });
 
   it("keeps the conversation's lastMessage preview to 200 UTF-16 units, as edits do", async () => {
