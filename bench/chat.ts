@@ -20,6 +20,7 @@ import { startRawServer } from './chat/raw-server.ts';
 import { startBenchChat } from './chat/setup.ts';
 import { cpuPer, fmt, sleep } from './chat/stats.ts';
 import { median } from './support/median.ts';
+import { localPostgresPid } from './support/process-cpu.ts';
 import { relaunchWithShippingFlags, shippingFlagsInUse } from './support/shipping-flags.ts';
 
 await relaunchWithShippingFlags();
@@ -40,10 +41,28 @@ setTimeout(() => {
   process.exit(1);
 }, 240_000).unref();
 
+/**
+ * What one persisted message costs every process on the machine, and so the most messages/s its cores could
+ * carry at that cost were nothing else running: the ceiling the sustained figure runs into.
+ */
+function cpuBudget(server: number, postgres: number, clients: number, rawSingleRow: number): string {
+  if (Number.isNaN(postgres) || Number.isNaN(clients))
+    return '  (CPU per message of PostgreSQL and the clients: not measurable here, no local server or no /proc)';
+  const total = server + postgres + clients;
+  const ceiling = (availableParallelism() * 1e6) / total;
+  return `  CPU per persisted message: server ${fmt(server, 0)} + PostgreSQL ${fmt(postgres, 0)} + clients ${fmt(clients, 0)} = ${fmt(total, 0)} µs; at that cost ${availableParallelism()} cores carry at most ${fmt(ceiling, 0)} msg/s (${fmt(ceiling / rawSingleRow, 2)}x raw single-row)`;
+}
+
+const postgresCost = (perRow: number[]) =>
+  Number.isNaN(median(perRow)) ? '' : `, PostgreSQL CPU ${fmt(median(perRow), 0)} µs/row`;
 const rounds = (values: number[], digits = 0) => `[${values.map((v) => fmt(v, digits)).join(' / ')}]`;
 const load1 = () => `load avg ${fmt(loadavg()[0] ?? 0, 1)}`;
 
 const test = await openPostgresTestDatabase(config.databaseUrl, PARLEY_POOL);
+/** PostgreSQL's CPU is counted when it runs on this machine (a loopback URL). */
+const postgresPid = ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(config.databaseUrl).hostname)
+  ? localPostgresPid()
+  : undefined;
 const raw: Database = await openDatabase({ databaseUrl: test.url, poolSize: RAW_CONNECTIONS });
 const load = new LoadProcess();
 try {
@@ -96,40 +115,62 @@ try {
           ms,
         }),
       (result) => result.completed,
+      { postgres: postgresPid, clients: load.pid },
     );
   await closedLoopOf('raw-senders', 1000);
   await closedLoopOf('senders', 2000);
   const single: number[] = [];
+  const singleCpu: number[] = [];
   const batched: number[] = [];
+  const batchedCpu: number[] = [];
+  /** Rows per second from `insert`, with PostgreSQL's CPU per row over its `seconds`. */
+  const postgresCpuPerRow = (insert: () => Promise<number>, seconds: number) =>
+    cpuPer(insert, (perSecond) => perSecond * seconds, { postgres: postgresPid });
   const rawLoop: number[] = [];
   const rawLoopCpu: number[] = [];
+  const rawLoopClientsCpu: number[] = [];
   const sustained: number[] = [];
   const sustainedCpu: number[] = [];
+  const sustainedPostgresCpu: number[] = [];
+  const sustainedClientsCpu: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    single.push(await inserts.single(3000));
-    batched.push(await inserts.batched(2000));
+    const singleRun = await postgresCpuPerRow(() => inserts.single(3000), 3);
+    single.push(singleRun.result);
+    singleCpu.push(singleRun.othersPerUnitUs.postgres ?? Number.NaN);
+    const batchedRun = await postgresCpuPerRow(() => inserts.batched(2000), 2);
+    batched.push(batchedRun.result);
+    batchedCpu.push(batchedRun.othersPerUnitUs.postgres ?? Number.NaN);
     const rawRun = await closedLoopOf('raw-senders', 3000);
     rawLoop.push(rawRun.result.perSecond);
     rawLoopCpu.push(rawRun.cpuPerUnitUs);
+    rawLoopClientsCpu.push(rawRun.othersPerUnitUs.clients ?? Number.NaN);
     const run = await closedLoopOf('senders', 4000);
     if (run.result.failed > 0)
       console.log(`  (${run.result.failed} Parley sends failed in round ${round + 1})`);
     sustained.push(run.result.perSecond);
     sustainedCpu.push(run.cpuPerUnitUs);
+    sustainedPostgresCpu.push(run.othersPerUnitUs.postgres ?? Number.NaN);
+    sustainedClientsCpu.push(run.othersPerUnitUs.clients ?? Number.NaN);
   }
   const singleRate = median(single);
   const sustainedRate = median(sustained);
   console.log(
-    `raw single-row insert (${RAW_CONNECTIONS} connections, autocommit): ${fmt(singleRate, 0)} rows/s ${rounds(single)}`,
+    `raw single-row insert (${RAW_CONNECTIONS} connections, autocommit): ${fmt(singleRate, 0)} rows/s ${rounds(single)}${postgresCost(singleCpu)}`,
   );
   console.log(
-    `raw batched insert (100 rows per statement, 4 connections): ${fmt(median(batched), 0)} rows/s ${rounds(batched)}`,
+    `raw batched insert (100 rows per statement, 4 connections): ${fmt(median(batched), 0)} rows/s ${rounds(batched)}${postgresCost(batchedCpu)}`,
   );
   console.log(
     `raw Socket.IO, same closed loop without a database: ${fmt(median(rawLoop), 0)} msg/s ${rounds(rawLoop)}, server CPU ${fmt(median(rawLoopCpu), 0)} µs/msg`,
   );
   console.log(
     `Parley sustained persisted messages/s (50 sockets x 10 in flight, 25 conversations, pool ${PARLEY_POOL}): ${fmt(sustainedRate, 0)} msg/s ${rounds(sustained)} = ${fmt(sustainedRate / singleRate, 2)}x raw single-row (target >= 2x); server CPU ${fmt(median(sustainedCpu), 0)} µs/msg; ${load1()}`,
+  );
+  console.log(
+    cpuBudget(median(sustainedCpu), median(sustainedPostgresCpu), median(sustainedClientsCpu), singleRate),
+  );
+  console.log(
+    `  (raw Socket.IO loop: server ${fmt(median(rawLoopCpu), 0)} + clients ${fmt(median(rawLoopClientsCpu), 0)} µs per message)`,
   );
 
   // 2. Ack latency at half the sustained rate, open loop; beside it, at the same rate, the raw Socket.IO ack

@@ -20,6 +20,11 @@ export class LoadProcess {
     });
   }
 
+  /** The load process, for its CPU time. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   request<T>(command: Request): Promise<T> {
     const id = ++this.nextId;
     return new Promise<T>((resolve, reject) => {

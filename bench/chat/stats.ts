@@ -1,3 +1,4 @@
+import { processTreeCpuMs } from '../support/process-cpu.ts';
 import type { LatencySummary } from './protocol.ts';
 
 export function percentile(sorted: readonly number[], p: number): number {
@@ -60,10 +61,26 @@ export async function pacedLatency(
   return { ack: summarize(latencies), failed };
 }
 
-/** Microseconds of this process's CPU (user + system) that `work` took, per unit it reports. */
-export async function cpuPer<T>(work: () => Promise<T>, units: (result: T) => number) {
+/**
+ * Microseconds of this process's CPU (user + system) that `work` took, per unit it reports; and the same
+ * for other processes named by the root of their tree (PostgreSQL, the load process), where /proc has them.
+ */
+export async function cpuPer<T, K extends string = never>(
+  work: () => Promise<T>,
+  units: (result: T) => number,
+  others: Partial<Record<K, number>> = {},
+) {
+  const roots = Object.entries(others) as [K, number][];
+  const othersBefore = roots.map(([, pid]) => processTreeCpuMs(pid));
   const before = process.cpuUsage();
   const result = await work();
   const used = process.cpuUsage(before);
-  return { result, cpuPerUnitUs: (used.user + used.system) / Math.max(1, units(result)) };
+  const count = Math.max(1, units(result));
+  const othersPerUnitUs: Partial<Record<K, number>> = {};
+  roots.forEach(([name, pid], at) => {
+    const start = othersBefore[at];
+    const end = processTreeCpuMs(pid);
+    if (start !== undefined && end !== undefined) othersPerUnitUs[name] = ((end - start) * 1000) / count;
+  });
+  return { result, cpuPerUnitUs: (used.user + used.system) / count, othersPerUnitUs };
 }

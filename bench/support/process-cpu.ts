@@ -8,6 +8,29 @@ interface Stat {
   cpuMs: number;
 }
 
+function commandName(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The PostgreSQL server running on this machine, by its postmaster (the `postgres` process whose parent is
+ * not one), whose descendants are every backend; undefined where there is none or no /proc. Backends that
+ * exit between two readings take their CPU time with them: connections held open are counted in full.
+ */
+export function localPostgresPid(): number | undefined {
+  for (const entry of readdirSync('/proc', { withFileTypes: true })) {
+    const pid = Number(entry.name);
+    if (!Number.isInteger(pid) || commandName(pid) !== 'postgres') continue;
+    const parent = stat(pid)?.parent;
+    if (parent !== undefined && commandName(parent) !== 'postgres') return pid;
+  }
+  return undefined;
+}
+
 function stat(pid: number): Stat | undefined {
   try {
     // The command name (field 2) may hold spaces and parentheses: the fields that follow start after its last ')'.
