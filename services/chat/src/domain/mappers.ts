@@ -34,6 +34,11 @@ export function toMessage(row: MessageRow): Message {
 /** How much of a body lastMessage shows, cut between characters (kernel cutBetweenCharacters). */
 const PREVIEW_UNITS = 200;
 
+/** A body as a conversation's lastMessage shows it. */
+export function previewOf(body: string): string {
+  return cutBetweenCharacters(body, PREVIEW_UNITS);
+}
+
 export function toLastMessage(row: MessageRow): LastMessage {
   const deleted = row.deletedAt !== null;
   return {
@@ -41,7 +46,7 @@ export function toLastMessage(row: MessageRow): LastMessage {
     seq: row.seq,
     senderId: row.senderId,
     type: row.type,
-    body: deleted ? '' : cutBetweenCharacters(row.body, PREVIEW_UNITS),
+    body: deleted ? '' : previewOf(row.body),
     createdAt: row.createdAt.toISOString(),
     deleted,
   };

@@ -4,7 +4,7 @@ import type { CommittedEvent } from '@parley/store';
 import type { MessageRow } from '../repositories/messages-repository.ts';
 import type { BatchItem, BatchVerdict } from '../repositories/send-repository.ts';
 import { hiddenConversation } from './access.ts';
-import { toAttachment, toLastMessage, toMessage } from './mappers.ts';
+import { previewOf, toAttachment, toMessage } from './mappers.ts';
 import type { StoredAttachment } from './types.ts';
 
 /**
@@ -45,7 +45,7 @@ export interface SendResult {
 
 /** The statement's view of a send: its fields once, with what only the database knows left open. */
 export function toBatchItem(send: PreparedSend): BatchItem {
-  const preview = toLastMessage(rowOf(send, 0, 'user', new Date(0))).body;
+  const preview = previewOf(send.body);
   return {
     id: send.id,
     conversationId: send.conversationId,
