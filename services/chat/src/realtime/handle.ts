@@ -45,29 +45,31 @@ export function eventHandler<P, R extends object>(
 ): (...args: unknown[]) => void {
   // The common outcome's counter found once per handler, not once per event.
   const succeeded = context.metrics.socketEventCounter(event, 'ok');
+  // Made once per handler, not as a closure per event: tsx names every named function it creates
+  // (esbuild's keepNames), which cost 0.8% of the chat process's CPU under sustained sends.
+  const reply = (ack: Reply | undefined, result: Ack<object>) => {
+    if (result.ok) succeeded.inc();
+    else context.metrics.socketEventCounter(event, result.error.code).inc();
+    ack?.(result);
+  };
   return (...args: unknown[]) => {
     const last = args.at(-1);
     const ack = typeof last === 'function' ? (last as Reply) : undefined;
     const payload = ack ? args.slice(0, -1)[0] : args[0];
-    const reply: Reply = (result) => {
-      if (result.ok) succeeded.inc();
-      else context.metrics.socketEventCounter(event, result.error.code).inc();
-      ack?.(result);
-    };
     if (!context.limiter.take()) {
-      reply(RATE_LIMITED);
+      reply(ack, RATE_LIMITED);
       return;
     }
     if (!validator.Check(payload)) {
-      reply(failure('validation_failed', problemOf(validator, payload)));
+      reply(ack, failure('validation_failed', problemOf(validator, payload)));
       return;
     }
     run(payload).then(
-      (result) => reply({ ok: true, ...result }),
+      (result) => reply(ack, { ok: true, ...result }),
       (error: unknown) => {
         const appError = toAppError(error);
         if (appError.status >= 500) context.logger.error({ err: error }, 'socket event failed');
-        reply(failure(appError.code, appError.message));
+        reply(ack, failure(appError.code, appError.message));
       },
     );
   };
