@@ -5,8 +5,10 @@ import type { Logger } from '@parley/kernel';
 export const DELTA_AUDIENCE_TTL_MS = 1_000;
 
 interface Audience {
+  /** Known members; undefined while they are looked up. */
   userIds: readonly string[] | undefined;
-  lookup: Promise<readonly string[]>;
+  /** The lookup, when the members were not handed over by a send. */
+  lookup: Promise<readonly string[]> | undefined;
   expiresAt: number;
 }
 
@@ -42,7 +44,8 @@ export class DeltaRelay {
    * and its first delta then needs no lookup.
    */
   remember(conversationId: string, userIds: readonly string[]): void {
-    this.keep(conversationId, { userIds, lookup: Promise.resolve(userIds) });
+    // Every message:new passes here: no promise is made for a lookup that is not needed.
+    this.keep(conversationId, userIds, undefined);
   }
 
   relay(raw: string): void {
@@ -59,7 +62,7 @@ export class DeltaRelay {
       return;
     }
     const next = (queued ?? Promise.resolve())
-      .then(() => audience.lookup)
+      .then(() => audience.lookup ?? audience.userIds ?? [])
       .then(
         (userIds) => this.options.emit(userIds, delta),
         (error: unknown) => this.options.logger.warn({ err: error }, 'could not relay a message delta'),
@@ -73,11 +76,9 @@ export class DeltaRelay {
   private audienceOf(conversationId: string): Audience {
     const known = this.audiences.get(conversationId);
     if (known && known.expiresAt > this.now()) return known;
-    const audience = this.keep(conversationId, {
-      userIds: undefined,
-      lookup: this.options.membersOf(conversationId),
-    });
-    audience.lookup.then(
+    const lookup = this.options.membersOf(conversationId);
+    const audience = this.keep(conversationId, undefined, lookup);
+    lookup.then(
       (userIds) => {
         audience.userIds = userIds;
       },
@@ -89,7 +90,7 @@ export class DeltaRelay {
     return audience;
   }
 
-  private keep(conversationId: string, entry: Omit<Audience, 'expiresAt'>): Audience {
+  private keep(conversationId: string, userIds: Audience['userIds'], lookup: Audience['lookup']): Audience {
     const now = this.now();
     // Expired entries go in one sweep per interval, not on every call: with many busy conversations a
     // sweep per message would walk the whole map on the send path.
@@ -97,7 +98,7 @@ export class DeltaRelay {
       this.nextSweep = now + this.ttlMs;
       for (const [id, audience] of this.audiences) if (audience.expiresAt <= now) this.audiences.delete(id);
     }
-    const audience = { ...entry, expiresAt: now + this.ttlMs };
+    const audience: Audience = { userIds, lookup, expiresAt: now + this.ttlMs };
     this.audiences.set(conversationId, audience);
     return audience;
   }
