@@ -36,6 +36,14 @@ const refuseEveryone: Authenticator = {
   },
 };
 
+/**
+ * Embedded PGlite is reachable only from the process that opened it: whatever this process finds leased
+ * in it at start was left by its own previous run.
+ */
+function soleProcess(infrastructure: Infrastructure): boolean {
+  return infrastructure.database.kind === 'pglite';
+}
+
 /** Every service that owns data and the function that builds its plugin from this process's adapters. */
 const BUILDERS: Partial<Record<ServiceName, ServiceBuilder>> = {
   identity: async (config, infrastructure, logger, shared) => {
@@ -70,6 +78,7 @@ const BUILDERS: Partial<Record<ServiceName, ServiceBuilder>> = {
       authenticator: shared.authenticator ?? refuseEveryone,
       internalToken: shared.internalToken,
       chatUrl,
+      soleProcess: soleProcess(infrastructure),
     });
   },
 };

@@ -1,4 +1,5 @@
 import type { LookupAddress } from 'node:dns';
+import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -106,6 +107,12 @@ export interface BotsDeps {
   /** DNS for the egress guard (tests); the system resolver otherwise. */
   resolve?: (host: string) => Promise<LookupAddress[]>;
   tuning?: BotsTuning;
+  /**
+   * No other process answers replies from this database (embedded PGlite is reachable only from the
+   * process that opened it): a reply still running at start was left by this process's previous run,
+   * dead without renewing its lease, so it is taken over at once instead of when the lease lapses.
+   */
+  soleProcess?: boolean;
 }
 
 export interface BotsService extends ServicePlugin {
@@ -158,6 +165,11 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
 
   const plugin = async (app: TypedApp) => {
     await migrate(database, { schema: 'bots', migrationsFolder: BOTS_MIGRATIONS });
+    // Before anything here can claim: only the previous run's replies are released.
+    if (deps.soleProcess) {
+      const orphaned = await repositories.replies.releaseAll();
+      if (orphaned > 0) logger.info({ replies: orphaned }, 'taking over the replies a crash left unfinished');
+    }
     if (await seedDefaultBot({ outbox, ...repositories }))
       logger.info('created the default bot, Parley Assistant');
 
@@ -268,7 +280,7 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
         await consumeConversations({ bus: deps.bus, chat, cancellation, logger }),
       );
       dispatcher.start();
-      sweeper.start();
+      sweeper.start({ now: deps.soleProcess === true });
     });
     app.addHook('onClose', async () => {
       await Promise.all(subscriptions.map((subscription) => subscription.close()));
@@ -285,8 +297,16 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
   return { name: 'bots', plugin: plugin as ServicePlugin['plugin'], runtime };
 }
 
-/** This process's own address, for reaching chat when it is served here too. */
-function ownUrl(server: Server): string {
+/** How long a reply ready before this process listens waits for it (a start that fails never listens). */
+const LISTEN_WAIT_MS = 30_000;
+
+/** This process's own address, for reaching chat when it is served here too; once it listens. */
+async function ownUrl(server: Server): Promise<string> {
+  if (!server.listening) {
+    await once(server, 'listening', { signal: AbortSignal.timeout(LISTEN_WAIT_MS) }).catch(() => {
+      throw new Error('the server is not listening yet');
+    });
+  }
   const address = server.address() as AddressInfo | string | null;
   if (!address || typeof address === 'string') throw new Error('the server is not listening yet');
   const host =

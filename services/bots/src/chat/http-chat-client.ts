@@ -8,8 +8,11 @@ import {
 } from './chat-client.ts';
 
 export interface HttpChatClientOptions {
-  /** Chat's base URL; a function because an in-process chat's address is known only once the process listens. */
-  baseUrl: () => string;
+  /**
+   * Chat's base URL; a function because an in-process chat's address is known only once the process
+   * listens (a reply taken over at start can be ready to post before that).
+   */
+  baseUrl: () => string | Promise<string>;
   internalToken: string;
   logger: Logger;
   /** Attempts for a request that failed on the network or with a 5xx (default 4). */
@@ -49,7 +52,7 @@ export class HttpChatClient implements ChatClient {
     path: string,
     payload: unknown,
   ): Promise<{ status: number; body: unknown }> {
-    const url = `${this.options.baseUrl().replace(/\/+$/, '')}/internal/v1/chat${path}`;
+    const url = `${(await this.options.baseUrl()).replace(/\/+$/, '')}/internal/v1/chat${path}`;
     for (let attempt = 1; ; attempt++) {
       let failure: unknown;
       try {

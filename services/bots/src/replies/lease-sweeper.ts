@@ -26,13 +26,16 @@ export class LeaseSweeper {
     private readonly logger: Logger,
   ) {}
 
-  start(): void {
-    this.timer = setInterval(() => {
+  /** `now`: the first sweep runs at once rather than after one interval (replies released at start). */
+  start(options: { now?: boolean } = {}): void {
+    const tick = () => {
       this.sweeping ??= this.sweep().finally(() => {
         this.sweeping = undefined;
       });
-    }, this.options.intervalMs);
+    };
+    this.timer = setInterval(tick, this.options.intervalMs);
     this.timer.unref();
+    if (options.now) tick();
   }
 
   async stop(): Promise<void> {

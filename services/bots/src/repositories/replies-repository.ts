@@ -108,6 +108,16 @@ export class RepliesRepository {
       .where(and(inArray(replies.triggerMessageId, triggerMessageIds), eq(replies.state, 'running')));
   }
 
+  /** Gives every unfinished reply up for takeover at once; how many there were. */
+  async releaseAll(): Promise<number> {
+    const released = await this.db
+      .update(replies)
+      .set({ leaseUntil: new Date(0), updatedAt: new Date() })
+      .where(eq(replies.state, 'running'))
+      .returning({ id: replies.triggerMessageId });
+    return released.length;
+  }
+
   async complete(
     executor: Executor,
     triggerMessageId: string,
