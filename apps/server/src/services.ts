@@ -38,7 +38,7 @@ const refuseEveryone: Authenticator = {
 
 /**
  * Embedded PGlite is reachable only from the process that opened it: whatever this process finds leased
- * in it at start was left by its own previous run.
+ * in it at start (replies, outbox rows) was left by its own previous run.
  */
 function soleProcess(infrastructure: Infrastructure): boolean {
   return infrastructure.database.kind === 'pglite';
@@ -64,6 +64,7 @@ const BUILDERS: Partial<Record<ServiceName, ServiceBuilder>> = {
       logger,
       authenticator: shared.authenticator ?? refuseEveryone,
       internalToken: shared.internalToken,
+      soleProcess: soleProcess(infrastructure),
     }),
   bots: async (config, infrastructure, logger, shared) => {
     // Bots post replies through chat's internal API: chat in this process, or PARLEY_UPSTREAM_CHAT.

@@ -41,6 +41,15 @@ export class OutboxPublishing {
     this.relay.wake();
   }
 
+  /**
+   * Before {@link start}, in a process that is the only one using its database: what a crash left leased
+   * is published at once rather than when its lease lapses (OutboxRelay.liftLeases).
+   */
+  async liftOrphanedLeases(): Promise<void> {
+    const lifted = await this.relay.liftLeases();
+    if (lifted > 0) this.options.logger.info({ events: lifted }, 'publishing the events a crash left leased');
+  }
+
   start(): void {
     this.relay.start();
     this.options.outbox.publishOnCommit(this.direct);

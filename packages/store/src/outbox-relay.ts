@@ -69,6 +69,7 @@ export class OutboxRelay implements RelayProgress {
   private readonly claim: PreparedQuery<ClaimedRow>;
   private readonly lease: PreparedQuery<ClaimedRow>;
   private readonly release: PreparedQuery<never>;
+  private readonly releaseAll: PreparedQuery<{ position: string | number }>;
 
   constructor(private readonly options: RelayOptions) {
     this.pollMs = options.pollMs ?? 250;
@@ -103,6 +104,21 @@ export class OutboxRelay implements RelayProgress {
       sql`update ${outbox} set ${sql.identifier(outbox.leaseUntil.name)} = null
         where ${outbox.position} = any (${sql.placeholder('positions')}::bigint[])`,
     );
+    this.releaseAll = new PreparedQuery(
+      `${schema}_outbox_release_all`,
+      sql`update ${outbox} set ${sql.identifier(outbox.leaseUntil.name)} = null
+        where ${outbox.publishedAt} is null and ${outbox.leaseUntil} is not null
+        returning ${outbox.position} as position`,
+    );
+  }
+
+  /**
+   * Lifts every lease on the outbox, for a process that knows it is the only one writing it (embedded
+   * PGlite): the leases found at start were left by its previous run, and waiting for them to lapse
+   * would hold back that run's last events for a whole lease. Returns how many rows were leased.
+   */
+  async liftLeases(): Promise<number> {
+    return (await this.releaseAll.rows(this.options.database.db, {})).length;
   }
 
   start(): void {

@@ -14,6 +14,8 @@ import { type Database, openDatabase } from '../src/database.ts';
 import { DeadLetters } from '../src/dead-letters.ts';
 import { subscribeIdempotent } from '../src/idempotent-consumer.ts';
 import { migrate } from '../src/migrate.ts';
+import { Outbox } from '../src/outbox.ts';
+import { OutboxPublishing } from '../src/outbox-publishing.ts';
 import { openPostgresTestDatabase } from '../src/testing/test-database.ts';
 import { startOutboxPublishing, stored, waitFor } from './fixture/helpers.ts';
 import type { OutboxProcessConfig, OutboxProcessReport } from './fixture/outbox-process.ts';
@@ -74,8 +76,11 @@ function startService(config: OutboxProcessConfig): {
   };
 }
 
-/** The next start of the service: a healthy consumer, its publishing, over the same database. */
-async function restart(database: Database) {
+/**
+ * The next start of the service: a healthy consumer, its publishing, over the same database. `soleProcess`:
+ * first lifts the leases the dead run left, as a process does that knows no other one uses its database.
+ */
+async function restart(database: Database, { leaseMs = LEASE_MS, soleProcess = false } = {}) {
   const bus = new MemoryBus({ logger });
   await subscribeIdempotent({
     bus,
@@ -89,7 +94,18 @@ async function restart(database: Database) {
       await tx.insert(effects).values({ eventId: event.id, consumer: 'crash' });
     },
   });
-  const { publishing } = startOutboxPublishing(database, bus, logger, { leaseMs: LEASE_MS });
+  if (soleProcess) {
+    const outboxOnly = { outbox };
+    await new OutboxPublishing({
+      outbox: new Outbox(database, outboxOnly, logger),
+      database,
+      tables: outboxOnly,
+      bus,
+      logger,
+      leaseMs,
+    }).liftOrphanedLeases();
+  }
+  const { publishing } = startOutboxPublishing(database, bus, logger, { leaseMs });
   return async () => {
     await publishing.stop();
     await bus.close();
@@ -163,6 +179,42 @@ function runCrashCases(name: string, backend: () => Promise<Backend>): void {
 }
 
 runCrashCases('PGlite (data directory)', pgliteBackend);
+
+describe('outbox over the in-process bus, the only process on its PGlite', () => {
+  it('publishes what a SIGKILLed run left leased at once, not a lease later', async () => {
+    // Long enough that waiting it out cannot pass for publishing at once.
+    const leaseMs = 60_000;
+    const where = await pgliteBackend();
+    let running: ChildProcess | undefined;
+    try {
+      const setup = await where.open();
+      await migrate(setup, { schema: 'store_fixture', migrationsFolder });
+      await setup.close();
+      const service = startService({ ...where.config, mode: 'hang', leaseMs });
+      running = service.process;
+      const report = await service.next();
+      assert.ok('held' in report, 'the service reports the events it holds');
+      service.process.kill('SIGKILL');
+      await service.exited;
+
+      const database = await where.open();
+      try {
+        const stop = await restart(database, { leaseMs, soleProcess: true });
+        try {
+          await waitFor(() => handledBoth(database, report.held), 10_000);
+          await waitFor(async () => (await stored(database, report.held)) === 0);
+        } finally {
+          await stop();
+        }
+      } finally {
+        await database.close();
+      }
+    } finally {
+      if (running?.exitCode === null && running.signalCode === null) running.kill('SIGKILL');
+      await where.dispose();
+    }
+  });
+});
 if (databaseUrl) {
   runCrashCases('PostgreSQL', () => postgresBackend(databaseUrl));
 } else {

@@ -109,8 +109,9 @@ export interface BotsDeps {
   tuning?: BotsTuning;
   /**
    * No other process answers replies from this database (embedded PGlite is reachable only from the
-   * process that opened it): a reply still running at start was left by this process's previous run,
-   * dead without renewing its lease, so it is taken over at once instead of when the lease lapses.
+   * process that opened it): a reply still running at start, or an event still leased in the outbox,
+   * was left by this process's previous run, dead, and is taken over at once instead of when its lease
+   * lapses.
    */
   soleProcess?: boolean;
 }
@@ -266,6 +267,7 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
     app.addHook('onReady', async () => {
       await cancellation.start();
       await lookup.start();
+      if (deps.soleProcess) await publishing.liftOrphanedLeases();
       publishing.start();
       subscriptions.push(
         await consumeMessages({

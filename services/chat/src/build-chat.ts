@@ -69,6 +69,11 @@ export interface ChatDeps {
   /** Defaults to the data dir's `uploads/`. */
   fileStorage?: FileStorage;
   groupCommit?: GroupCommitTuning;
+  /**
+   * No other process uses this database (embedded PGlite is reachable only from the process that opened
+   * it): outbox leases found at start are a crashed run's, lifted so its events go out at once.
+   */
+  soleProcess?: boolean;
 }
 
 /**
@@ -167,6 +172,7 @@ export async function buildChat(deps: ChatDeps): Promise<ServicePlugin> {
 
     app.addHook('onReady', async () => {
       await sockets.start();
+      if (deps.soleProcess) await publishing.liftOrphanedLeases();
       publishing.start();
       subscriptions.push(
         await consumeIdentityEvents({
