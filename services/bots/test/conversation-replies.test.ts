@@ -754,6 +754,46 @@ describe('exactly one reply', () => {
   });
 });
 
+describe('a restart of the only process on its database', () => {
+  it('answers at once, as one message, a reply its previous run left with a lease, even before it listens', async () => {
+    const { user, conversation } = await conversationWith(DEFAULT_BOT_ID);
+    // Pending: the consumer records the question but claims no reply; it is claimed as by a run that
+    // then died, its lease far from lapsing.
+    const service = { id: 'service', role: 'admin' as const, token: INTERNAL_TOKEN };
+    const pending = await h.request(service, 'PATCH', `/internal/v1/chat/conversations/${conversation.id}`, {
+      status: 'pending',
+    });
+    assert.equal(pending.status, 200);
+    await untilConversation(user, conversation.id, (c) => c.status === 'pending');
+    const orphan = await h.send(user, conversation.id, 'How do I edit a message?');
+    await sleep(200);
+    const replies = new RepliesRepository(h.database.database.db);
+    const claim = {
+      triggerMessageId: orphan.id,
+      conversationId: conversation.id,
+      triggerSeq: orphan.seq,
+      botId: DEFAULT_BOT_ID,
+      userId: user.id,
+    };
+    assert.equal(await replies.claim(claim, 180_000), true);
+
+    // The faq bot's answer is ready long before the restarted process listens.
+    const restarted = await startParley({ database: h.database, soleProcess: true, listenDelayMs: 500 });
+    try {
+      const reply = await h.replyTo(user, orphan, 5000);
+      assert.match(reply.body, /edit/i);
+      await sleep(200);
+      const all = (await h.messages(user, conversation.id)).filter(
+        (m) => m.clientMessageId === replyClientMessageId(orphan.id),
+      );
+      assert.equal(all.length, 1);
+      await waitFor(async () => (await replies.find(orphan.id))?.state === 'done');
+    } finally {
+      await restarted.close();
+    }
+  });
+});
+
 describe('leases of slow replies', () => {
   it('keeps replies waiting behind a slow one its own: each question is asked once', async () => {
     // Production's proportions, shrunk: the lease is the total timeout plus a margin, and each reply

@@ -44,6 +44,10 @@ export interface HarnessOptions {
   chatUrl?: string;
   /** Browser origins the process answers with CORS headers (default: none). */
   corsOrigins?: string[];
+  /** The bots service is told it is the only process on its database (BotsDeps.soleProcess). */
+  soleProcess?: boolean;
+  /** How long the process waits between getting ready and listening (a slow start's gap). */
+  listenDelayMs?: number;
 }
 
 export interface Harness {
@@ -145,9 +149,11 @@ export async function startParley(options: HarnessOptions = {}): Promise<Harness
     internalToken: INTERNAL_TOKEN,
     chatUrl: options.chatUrl,
     tuning: { sweepMs: 60_000, shutdownGraceMs: 200, ...options.tuning },
+    soleProcess: options.soleProcess,
   });
   await app.register(bots.plugin);
   await app.ready();
+  if (options.listenDelayMs) await sleep(options.listenDelayMs);
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   const sockets: ClientSocket[] = [];
 
