@@ -755,17 +755,18 @@ describe('exactly one reply', () => {
 });
 
 describe('a restart of the only process on its database', () => {
-  it('answers at once, as one message, a reply its previous run left with a lease, even before it listens', async () => {
+  const service = { id: 'service', role: 'admin' as const, token: INTERNAL_TOKEN };
+
+  /** A question whose reply a run claimed and then died holding, its lease far from lapsing. */
+  async function orphanedQuestion(text: string) {
     const { user, conversation } = await conversationWith(DEFAULT_BOT_ID);
-    // Pending: the consumer records the question but claims no reply; it is claimed as by a run that
-    // then died, its lease far from lapsing.
-    const service = { id: 'service', role: 'admin' as const, token: INTERNAL_TOKEN };
+    // Pending: the consumer records the question but claims no reply; the test claims it.
     const pending = await h.request(service, 'PATCH', `/internal/v1/chat/conversations/${conversation.id}`, {
       status: 'pending',
     });
     assert.equal(pending.status, 200);
     await untilConversation(user, conversation.id, (c) => c.status === 'pending');
-    const orphan = await h.send(user, conversation.id, 'How do I edit a message?');
+    const orphan = await h.send(user, conversation.id, text);
     await sleep(200);
     const replies = new RepliesRepository(h.database.database.db);
     const claim = {
@@ -776,18 +777,51 @@ describe('a restart of the only process on its database', () => {
       userId: user.id,
     };
     assert.equal(await replies.claim(claim, 180_000), true);
+    const replyMessages = async () =>
+      (await h.messages(user, conversation.id)).filter(
+        (m) => m.clientMessageId === replyClientMessageId(orphan.id),
+      );
+    return { user, conversation, orphan, replies, replyMessages };
+  }
 
+  it('answers at once, as one message, a reply its previous run left with a lease, even before it listens', async () => {
+    const { user, orphan, replies, replyMessages } = await orphanedQuestion('How do I edit a message?');
     // The faq bot's answer is ready long before the restarted process listens.
     const restarted = await startParley({ database: h.database, soleProcess: true, listenDelayMs: 500 });
     try {
       const reply = await h.replyTo(user, orphan, 5000);
       assert.match(reply.body, /edit/i);
-      await sleep(200);
-      const all = (await h.messages(user, conversation.id)).filter(
-        (m) => m.clientMessageId === replyClientMessageId(orphan.id),
-      );
-      assert.equal(all.length, 1);
       await waitFor(async () => (await replies.find(orphan.id))?.state === 'done');
+      assert.equal((await replyMessages()).length, 1);
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  it('keeps the one message a run posted before it died, its outcome unrecorded', async () => {
+    const { conversation, orphan, replies, replyMessages } =
+      await orphanedQuestion('How do I leave a group?');
+    const posted = await h.request<{ id: string }>(
+      service,
+      'POST',
+      `/internal/v1/chat/conversations/${conversation.id}/messages`,
+      {
+        senderId: DEFAULT_BOT_ID,
+        senderType: 'bot',
+        body: 'What the run that died posted.',
+        clientMessageId: replyClientMessageId(orphan.id),
+      },
+    );
+    assert.equal(posted.status, 201, JSON.stringify(posted.body));
+    const restarted = await startParley({ database: h.database, soleProcess: true });
+    try {
+      await waitFor(async () => (await replies.find(orphan.id))?.state === 'done', 5000);
+      const row = await replies.find(orphan.id);
+      assert.equal(row?.replyMessageId, posted.body.id);
+      assert.deepEqual(
+        (await replyMessages()).map((m) => m.body),
+        ['What the run that died posted.'],
+      );
     } finally {
       await restarted.close();
     }
