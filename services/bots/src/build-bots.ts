@@ -109,9 +109,9 @@ export interface BotsDeps {
   tuning?: BotsTuning;
   /**
    * No other process answers replies from this database (embedded PGlite is reachable only from the
-   * process that opened it): a reply still running at start, or an event still leased in the outbox,
-   * was left by this process's previous run, dead, and is taken over at once instead of when its lease
-   * lapses.
+   * process that opened it): a reply still running at start, an event still leased in the outbox or a
+   * quota reservation was left by this process's previous run, dead: replies and events are taken over
+   * at once instead of when their lease lapses, and reservations no longer count.
    */
   soleProcess?: boolean;
 }
@@ -166,10 +166,12 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
 
   const plugin = async (app: TypedApp) => {
     await migrate(database, { schema: 'bots', migrationsFolder: BOTS_MIGRATIONS });
-    // Before anything here can claim: only the previous run's replies are released.
+    // Before anything here can claim or reserve: only the previous run's replies and reservations go.
     if (deps.soleProcess) {
       const orphaned = await repositories.replies.releaseAll();
       if (orphaned > 0) logger.info({ replies: orphaned }, 'taking over the replies a crash left unfinished');
+      // Their calls died with that run: counted on, they would refuse the takeovers the user's quota.
+      await repositories.usage.releaseAll();
     }
     if (await seedDefaultBot({ outbox, ...repositories }))
       logger.info('created the default bot, Parley Assistant');

@@ -758,8 +758,8 @@ describe('a restart of the only process on its database', () => {
   const service = { id: 'service', role: 'admin' as const, token: INTERNAL_TOKEN };
 
   /** A question whose reply a run claimed and then died holding, its lease far from lapsing. */
-  async function orphanedQuestion(text: string) {
-    const { user, conversation } = await conversationWith(DEFAULT_BOT_ID);
+  async function orphanedQuestion(text: string, botId = DEFAULT_BOT_ID) {
+    const { user, conversation } = await conversationWith(botId);
     // Pending: the consumer records the question but claims no reply; the test claims it.
     const pending = await h.request(service, 'PATCH', `/internal/v1/chat/conversations/${conversation.id}`, {
       status: 'pending',
@@ -773,7 +773,7 @@ describe('a restart of the only process on its database', () => {
       triggerMessageId: orphan.id,
       conversationId: conversation.id,
       triggerSeq: orphan.seq,
-      botId: DEFAULT_BOT_ID,
+      botId,
       userId: user.id,
     };
     assert.equal(await replies.claim(claim, 180_000), true);
@@ -793,6 +793,32 @@ describe('a restart of the only process on its database', () => {
       assert.match(reply.body, /edit/i);
       await waitFor(async () => (await replies.find(orphan.id))?.state === 'done');
       assert.equal((await replyMessages()).length, 1);
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  it('does not count against the quota what the calls of the run that died reserved', async () => {
+    peer.respond({ kind: 'reply', tokens: TOKENS });
+    const { user, orphan } = await orphanedQuestion('Can I get a refund?', llmBot.id);
+    // The dead run's call reserved the user's whole day.
+    const reserved = await new UsageRepository(h.database.database.db).reserve({
+      id: `dead-${orphan.id}`,
+      userId: user.id,
+      day: usageDay(),
+      tokens: 1000,
+      quota: 1000,
+      lifetimeMs: 180_000,
+    });
+    assert.equal(reserved, true);
+    const restarted = await startParley({
+      database: h.database,
+      soleProcess: true,
+      config: { botsDailyTokenQuota: 1000 },
+    });
+    try {
+      const reply = await h.replyTo(user, orphan, 5000);
+      assert.equal(reply.body, TOKENS.join(''));
     } finally {
       await restarted.close();
     }

@@ -124,6 +124,12 @@ export class UsageRepository {
     await this.db.delete(quotaReservations).where(eq(quotaReservations.id, reservationId));
   }
 
+  /** Gives back every reservation, of every user; how many there were. */
+  async releaseAll(): Promise<number> {
+    const released = await this.db.delete(quotaReservations).returning({ id: quotaReservations.id });
+    return released.length;
+  }
+
   async forUser(userId: string): Promise<UsageRow[]> {
     return this.db.select().from(usage).where(eq(usage.userId, userId));
   }
