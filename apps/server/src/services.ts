@@ -38,7 +38,7 @@ const refuseEveryone: Authenticator = {
 
 /**
  * Embedded PGlite is reachable only from the process that opened it: whatever this process finds leased
- * in it at start (replies, outbox rows) was left by its own previous run.
+ * in it at start (replies, outbox rows, quota reservations) was left by its own previous run.
  */
 function soleProcess(infrastructure: Infrastructure): boolean {
   return infrastructure.database.kind === 'pglite';

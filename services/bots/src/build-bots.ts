@@ -170,7 +170,7 @@ export async function buildBots(deps: BotsDeps): Promise<BotsService> {
     if (deps.soleProcess) {
       const orphaned = await repositories.replies.releaseAll();
       if (orphaned > 0) logger.info({ replies: orphaned }, 'taking over the replies a crash left unfinished');
-      // Their calls died with that run: counted on, they would refuse the takeovers the user's quota.
+      // Their calls died with that run: still counted, they could get the takeovers refused for quota.
       await repositories.usage.releaseAll();
     }
     if (await seedDefaultBot({ outbox, ...repositories }))
