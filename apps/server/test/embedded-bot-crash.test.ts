@@ -113,7 +113,7 @@ describe('a bot reply in the embedded process across SIGKILL', () => {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     const afterMs = Date.now() - began;
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     found = await repliesTo(base, user, conversationId, seq);
     assert.equal(found.length, 1, `${what}: ${JSON.stringify(found.map((message) => message.body))}`);
     return { reply: found[0]!, afterMs };
