@@ -49,6 +49,25 @@ async function send(client: Socket, conversationId: string, clientMessageId: str
   })) as SendAck;
 }
 
+/** A send whose answer cannot come any more (the socket is gone) is unanswered at once, not after ACK_MS. */
+async function sendUntilGone(
+  client: Socket,
+  conversationId: string,
+  clientMessageId: string,
+): Promise<SendAck | undefined> {
+  if (client.disconnected) return undefined;
+  let onGone = () => {};
+  const gone = new Promise<undefined>((resolve) => {
+    onGone = () => resolve(undefined);
+    client.once('disconnect', onGone);
+  });
+  try {
+    return await Promise.race([send(client, conversationId, clientMessageId).catch(() => undefined), gone]);
+  } finally {
+    client.off('disconnect', onGone);
+  }
+}
+
 async function syncFromZero(client: Socket, conversationId: string): Promise<MessageView[]> {
   const ack = (await client
     .timeout(10_000)
@@ -92,8 +111,8 @@ describe('npm start on embedded PGlite, SIGKILLed under traffic (no message lost
 
   /**
    * Sends from `LANES` lanes at once, each waiting for its ack before the next, and SIGKILLs the process
-   * when `killAfter` acks are in: the lanes' next sends are then in flight. Returns what was acked and
-   * every clientMessageId that was sent.
+   * when `killAfter` acks are in; the lanes go on sending until the socket is gone, so sends are in flight
+   * when it dies. Returns what was acked and every clientMessageId that was sent.
    */
   async function sendAndKill(
     parley: ParleyProcess,
@@ -106,10 +125,10 @@ describe('npm start on embedded PGlite, SIGKILLed under traffic (no message lost
     const sent: string[] = [];
     let killed = false;
     const lane = async (index: number) => {
-      for (let i = 0; !killed || i === 0; i++) {
+      for (let i = 0; !client.disconnected; i++) {
         const clientMessageId = `${round}-${index}-${i}`;
         sent.push(clientMessageId);
-        const ack = await send(client, conversationId, clientMessageId).catch(() => undefined);
+        const ack = await sendUntilGone(client, conversationId, clientMessageId);
         if (!ack) return;
         assert.equal(ack.ok, true, JSON.stringify(ack));
         acked.set(clientMessageId, ack.message as MessageView);
@@ -117,7 +136,6 @@ describe('npm start on embedded PGlite, SIGKILLed under traffic (no message lost
           killed = true;
           parley.child.kill('SIGKILL');
         }
-        if (client.disconnected) return;
       }
     };
     await Promise.all(Array.from({ length: LANES }, (_, index) => lane(index)));
