@@ -1,4 +1,4 @@
-import { mkdir, readdir } from 'node:fs/promises';
+import { access, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { type Logger, sqlState } from '@parley/kernel';
@@ -91,10 +91,19 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     client = new PGlite();
   } else {
     const directory = join(dataDir, 'pglite');
+    // PGlite fills an empty directory file by file (template or initdb) and writes PG_VERSION before the
+    // configuration files: a process killed in between left a cluster that never opened again ("PGlite
+    // failed to initialize properly"). The marker, there until the first open is done, says the directory
+    // holds nothing but that unfinished start, so it is started over.
+    const initialising = join(dataDir, 'pglite.initialising');
+    if (await exists(initialising)) await rm(directory, { recursive: true, force: true });
     await mkdir(directory, { recursive: true });
     const fresh = (await readdir(directory)).length === 0;
+    if (fresh) await writeFile(initialising, '');
     const template = fresh ? await readPgliteTemplate() : undefined;
     client = new PGlite(directory, template ? { loadDataDir: template } : {});
+    await client.waitReady;
+    if (fresh) await rm(initialising);
   }
   await client.waitReady;
   const db: Db = drizzlePglite({ client });
@@ -133,4 +142,11 @@ export async function withSerializationRetry<T>(work: () => Promise<T>, attempts
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
     }
   }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

@@ -2,8 +2,8 @@ import { type ParleyProcess, startParleyProcess } from '../../src/cluster/parley
 import { freePort } from './free-port.ts';
 import { call, eventually, type Session } from './parley-client.ts';
 
-/** `main.ts` with every service in one process on a free port, `env` naming its backends; ready when returned. */
-export async function startSingleProcess(
+/** `main.ts` with every service in one process on a free port, `env` naming its backends; not waited for. */
+export async function spawnSingleProcess(
   env: Record<string, string>,
   dataDir: string,
 ): Promise<{ parley: ParleyProcess; base: string }> {
@@ -13,17 +13,26 @@ export async function startSingleProcess(
     name: 'parley',
     url: base,
     env: {
-      ...env,
       PARLEY_DATA_DIR: dataDir,
       PARLEY_PUBLIC_URL: 'http://localhost:8080',
       PARLEY_AUTH_RATE_LIMIT: '1000',
       LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
+      ...env,
       PORT: String(port),
     },
   });
-  await parley.waitFor('/ready', 90_000);
   return { parley, base };
+}
+
+/** `spawnSingleProcess`, ready when returned. */
+export async function startSingleProcess(
+  env: Record<string, string>,
+  dataDir: string,
+): Promise<{ parley: ParleyProcess; base: string }> {
+  const started = await spawnSingleProcess(env, dataDir);
+  await started.parley.waitFor('/ready', 90_000);
+  return started;
 }
 
 export function openDirect(base: string, from: Session, to: Session) {
