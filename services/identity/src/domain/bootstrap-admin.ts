@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { newId, newSecretToken } from '@parley/kernel';
 import { identityEvents, systemActor } from '../events/identity-events.ts';
@@ -41,23 +42,36 @@ export async function bootstrapAdmin(context: IdentityContext, options: Bootstra
     return;
   }
 
+  const file = join(options.dataDir, ADMIN_PASSWORD_FILE);
+  await keepUnsavedPassword(context, options.dataDir);
   if ((await context.users.list(db, { role: 'admin', limit: 1 })).length > 0) return;
   const password = newSecretToken(18);
+  const passwordHash = await context.hasher.hash(password);
+  // Written before the admin commits and moved into place after: a process stopped in between (SIGKILL)
+  // left an admin whose password was nowhere. The next start finds the unsaved file and keeps it.
+  await mkdir(options.dataDir, { recursive: true });
+  const unsaved = join(
+    options.dataDir,
+    `${ADMIN_PASSWORD_FILE}.${process.pid}.${randomBytes(6).toString('hex')}${UNSAVED}`,
+  );
+  await writeFile(unsaved, `email: ${GENERATED_ADMIN_EMAIL}\npassword: ${password}\n`, {
+    mode: 0o600,
+    flag: 'wx',
+  });
   const created = await createAdmin(context, {
     email: GENERATED_ADMIN_EMAIL,
     displayName: 'Admin',
-    passwordHash: await context.hasher.hash(password),
+    passwordHash,
   });
   if (!created) {
+    await unlink(unsaved);
     context.logger.warn(
       { email: GENERATED_ADMIN_EMAIL },
       'no admin exists and admin@localhost is a regular user',
     );
     return;
   }
-  await mkdir(options.dataDir, { recursive: true });
-  const file = join(options.dataDir, ADMIN_PASSWORD_FILE);
-  await writeFile(file, `email: ${GENERATED_ADMIN_EMAIL}\npassword: ${password}\n`, { mode: 0o600 });
+  await rename(unsaved, file);
   context.logger.warn(
     { email: GENERATED_ADMIN_EMAIL, passwordFile: file },
     'created the first admin with a generated password (printed once on stdout, kept in the password file)',
@@ -72,6 +86,50 @@ export async function bootstrapAdmin(context: IdentityContext, options: Bootstra
       '',
     ].join('\n'),
   );
+}
+
+const UNSAVED = '.unsaved';
+
+/**
+ * A password file left unsaved by a start stopped after its admin committed is moved into place when it
+ * holds the generated admin's password (every other one is of an admin that was never created). Those of
+ * a process still running are its own to finish: processes sharing a data dir start together.
+ */
+async function keepUnsavedPassword(context: IdentityContext, dataDir: string): Promise<void> {
+  const names = await readdir(dataDir).catch(() => [] as string[]);
+  const unsaved = names.filter(
+    (name) => name.startsWith(`${ADMIN_PASSWORD_FILE}.`) && name.endsWith(UNSAVED),
+  );
+  if (unsaved.length === 0) return;
+  const admin = await context.users.findByEmail(context.database.db, GENERATED_ADMIN_EMAIL);
+  for (const name of unsaved) {
+    if (isRunning(Number(name.slice(ADMIN_PASSWORD_FILE.length + 1).split('.')[0]))) continue;
+    const path = join(dataDir, name);
+    const password = /^password: (\S+)$/m.exec(await readFile(path, 'utf8').catch(() => ''))?.[1];
+    const current =
+      admin?.role === 'admin' &&
+      password !== undefined &&
+      (await context.hasher.verify(admin.passwordHash, password));
+    if (current && !names.includes(ADMIN_PASSWORD_FILE)) {
+      await rename(path, join(dataDir, ADMIN_PASSWORD_FILE));
+      context.logger.warn(
+        { passwordFile: join(dataDir, ADMIN_PASSWORD_FILE) },
+        "kept the first admin's password an earlier start did not save",
+      );
+    } else await unlink(path).catch(() => {});
+  }
+}
+
+function isRunning(pid: number): boolean {
+  // This process has not written its own yet; a pid equal to ours is a container's earlier life.
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, and someone else's.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function createAdmin(
