@@ -9,6 +9,7 @@ import { drizzle as drizzleNodePostgres } from 'drizzle-orm/node-postgres';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import pg from 'pg';
+import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 import { readPgliteTemplate } from './pglite-template.ts';
 
 /** The Drizzle handle every repository receives, whichever driver is underneath. */
@@ -87,23 +88,19 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
 
 async function openPglite(dataDir: string | undefined): Promise<Database> {
   let client: PGlite;
+  let lock: DataDirLock | undefined;
   if (dataDir === undefined) {
     client = new PGlite();
   } else {
     const directory = join(dataDir, 'pglite');
-    // PGlite fills an empty directory file by file (template or initdb) and writes PG_VERSION before the
-    // configuration files: a process killed in between left a cluster that never opened again ("PGlite
-    // failed to initialize properly"). The marker, there until the first open is done, says the directory
-    // holds nothing but that unfinished start, so it is started over.
-    const initialising = join(dataDir, 'pglite.initialising');
-    if (await exists(initialising)) await rm(directory, { recursive: true, force: true });
-    await mkdir(directory, { recursive: true });
-    const fresh = (await readdir(directory)).length === 0;
-    if (fresh) await writeFile(initialising, '');
-    const template = fresh ? await readPgliteTemplate() : undefined;
-    client = new PGlite(directory, template ? { loadDataDir: template } : {});
-    await client.waitReady;
-    if (fresh) await rm(initialising);
+    await mkdir(dataDir, { recursive: true });
+    lock = await lockDataDir(join(dataDir, 'pglite.lock'), directory);
+    try {
+      client = await openPgliteDirectory(dataDir, directory);
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
   }
   await client.waitReady;
   const db: Db = drizzlePglite({ client });
@@ -117,9 +114,30 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     close: async () => {
       if (closed) return;
       closed = true;
-      await client.close();
+      try {
+        await client.close();
+      } finally {
+        await lock?.release();
+      }
     },
   };
+}
+
+async function openPgliteDirectory(dataDir: string, directory: string): Promise<PGlite> {
+  // PGlite fills an empty directory file by file (template or initdb) and writes PG_VERSION before the
+  // configuration files: a process killed in between left a cluster that never opened again ("PGlite
+  // failed to initialize properly"). The marker, there until the first open is done, says the directory
+  // holds nothing but that unfinished start, so it is started over.
+  const initialising = join(dataDir, 'pglite.initialising');
+  if (await exists(initialising)) await rm(directory, { recursive: true, force: true });
+  await mkdir(directory, { recursive: true });
+  const fresh = (await readdir(directory)).length === 0;
+  if (fresh) await writeFile(initialising, '');
+  const template = fresh ? await readPgliteTemplate() : undefined;
+  const client = new PGlite(directory, template ? { loadDataDir: template } : {});
+  await client.waitReady;
+  if (fresh) await rm(initialising);
+  return client;
 }
 
 // Once in the store's API, where its callers look for it; it lives in the kernel beside the error mapping.

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { access, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { ParleyProcess } from '../src/cluster/parley-process.ts';
+import { call, register } from './support/parley-client.ts';
+import { spawnSingleProcess, startSingleProcess } from './support/single-process.ts';
+
+/** Empty values count as unset: `npm start`'s defaults, whatever backends this test run was given. */
+const EMBEDDED = { DATABASE_URL: '', REDIS_URL: '', NATS_URL: '' };
+const PASSWORD = 'a long and unusual passphrase';
+
+describe('one npm start at a time on an embedded data dir', () => {
+  const running = new Set<ParleyProcess>();
+  let dataDir: string;
+  const start = async () => {
+    const started = await startSingleProcess(EMBEDDED, dataDir);
+    running.add(started.parley);
+    return started;
+  };
+  const signsIn = async (base: string, email: string) =>
+    (await call(base, 'POST', '/api/v1/auth/login', { body: { email, password: PASSWORD } })).status;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'parley-data-dir-lock-'));
+  });
+  after(async () => {
+    // A failed assertion must not leave a server running and the test runner waiting on it.
+    for (const parley of running) if (parley.child.exitCode === null) parley.child.kill('SIGKILL');
+    await Promise.all([...running].map((parley) => parley.exited));
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('refuses a second process on the data dir in use, and is not blocked by what a killed one left', async () => {
+    const first = await start();
+    await register(first.base, 'before@example.com');
+
+    // Two processes writing one PGlite directory lost the rows of both: the second must not start.
+    const second = await spawnSingleProcess(EMBEDDED, dataDir);
+    running.add(second.parley);
+    const outcome = await Promise.race([
+      second.parley.exited.then((code) => `exited with ${code}`),
+      second.parley.waitFor('/ready', 90_000).then(
+        () => 'ready',
+        () => 'exited',
+      ),
+    ]);
+    assert.match(outcome, /^exited with [1-9]/, 'the second process does not start');
+    assert.match(second.parley.output(), /in use by another Parley process/);
+    await register(first.base, 'during@example.com');
+
+    // What a SIGKILL leaves (the crash tests restart over a dead pid's lock), with the pid another process
+    // has since, as in a restarted container: this test's own, running; the lock untouched for a minute.
+    first.parley.child.kill('SIGKILL');
+    await first.parley.exited;
+    const lock = join(dataDir, 'pglite.lock');
+    await writeFile(lock, `${process.pid}\n`);
+    const minuteAgo = new Date(Date.now() - 60_000);
+    await utimes(lock, minuteAgo, minuteAgo);
+    const third = await start();
+    assert.equal(await signsIn(third.base, 'before@example.com'), 200);
+    assert.equal(await signsIn(third.base, 'during@example.com'), 200);
+    assert.equal(await third.parley.stop(15_000), 0);
+    await assert.rejects(access(lock), 'a clean stop leaves no lock');
+  });
+});
