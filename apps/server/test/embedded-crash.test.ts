@@ -19,7 +19,8 @@ import { openDirectOnceKnown, startSingleProcess } from './support/single-proces
 /** Empty values count as unset: `npm start`'s defaults, whatever backends this test run was given. */
 const EMBEDDED = { DATABASE_URL: '', REDIS_URL: '', NATS_URL: '' };
 const LANES = 4;
-const ACK_MS = 4000;
+// Generous: a send the dead process cannot answer fails at the disconnect, not after this.
+const ACK_MS = 15_000;
 
 interface SendAck {
   ok: boolean;
