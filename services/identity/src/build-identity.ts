@@ -27,6 +27,7 @@ import { type Clock, DAY_MS, systemClock } from './domain/clock.ts';
 import { CredentialService } from './domain/credential-service.ts';
 import { DirectoryService } from './domain/directory-service.ts';
 import type { IdentityContext } from './domain/identity-context.ts';
+import { restoreDenyList } from './domain/revocation.ts';
 import { SessionService } from './domain/session-service.ts';
 import { FileKeyStorage } from './keys/file-key-storage.ts';
 import { KeyRing } from './keys/key-ring.ts';
@@ -179,6 +180,7 @@ export async function buildIdentity(deps: IdentityDeps): Promise<Identity> {
     keys,
   };
 
+  await restoreDenyList(context, tokenLifetimeMs);
   await bootstrapAdmin(context, {
     adminEmail: config.adminEmail,
     adminPassword: config.adminPassword,

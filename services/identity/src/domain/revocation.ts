@@ -36,3 +36,29 @@ export async function revoke(context: IdentityContext, tx: Tx, revocation: Revoc
     await context.denyList.denyUserBefore(userId, cutoffSecondsFor(revocation.cutoffAt.getTime()));
   }
 }
+
+/**
+ * Puts back on the deny list what the database says was revoked while a token it concerns may still be
+ * valid (`lifetimeMs`, the deny list's own horizon). The deny list lives in the cache, which for
+ * `npm start` is the process's memory: after any restart, a crash included, a signed-out or deactivated
+ * user's access token worked again until it expired. Entries restored live their full horizon from now,
+ * a little longer than needed, which only over-denies tokens that have expired anyway.
+ */
+export async function restoreDenyList(context: IdentityContext, lifetimeMs: number): Promise<void> {
+  const since = new Date(context.clock().getTime() - lifetimeMs);
+  const db = context.database.db;
+  const [revoked, cutoffs] = await Promise.all([
+    context.sessions.revokedSince(db, since),
+    context.users.tokenCutoffsSince(db, since),
+  ]);
+  const byUser = new Map<string, string[]>();
+  for (const { id, userId } of revoked) byUser.set(userId, [...(byUser.get(userId) ?? []), id]);
+  await Promise.all([
+    ...[...byUser].map(([userId, ids]) => context.denyList.denySessions(userId, ids)),
+    ...cutoffs.map(({ id, tokensValidAfter }) =>
+      tokensValidAfter
+        ? context.denyList.denyUserBefore(id, cutoffSecondsFor(tokensValidAfter.getTime()))
+        : undefined,
+    ),
+  ]);
+}

@@ -65,6 +65,14 @@ export class SessionRepository {
     return rows.map((row) => row.id);
   }
 
+  /** Sessions revoked after `since`, with their user (to put them back on a deny list that was lost). */
+  async revokedSince(executor: Executor, since: Date): Promise<Array<{ id: string; userId: string }>> {
+    return executor
+      .select({ id: sessions.id, userId: sessions.userId })
+      .from(sessions)
+      .where(gt(sessions.revokedAt, since));
+  }
+
   /** Ids of sessions that could still hold live access tokens (for deny-listing on account deletion). */
   async listIdsForUser(executor: Executor, userId: string): Promise<string[]> {
     const rows = await executor.select({ id: sessions.id }).from(sessions).where(eq(sessions.userId, userId));

@@ -64,6 +64,17 @@ export class UserRepository {
     return row ?? null;
   }
 
+  /** Users whose tokens were cut off after `since` (deactivation, role change, password reset). */
+  async tokenCutoffsSince(
+    executor: Executor,
+    since: Date,
+  ): Promise<Array<{ id: string; tokensValidAfter: Date | null }>> {
+    return executor
+      .select({ id: users.id, tokensValidAfter: users.tokensValidAfter })
+      .from(users)
+      .where(gt(users.tokensValidAfter, since));
+  }
+
   async findByEmail(executor: Executor, email: string): Promise<UserRow | null> {
     const [row] = await executor.select().from(users).where(eq(users.email, email));
     return row ?? null;
