@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { access, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,5 +64,38 @@ describe('one npm start at a time on an embedded data dir', () => {
     assert.equal(await signsIn(third.base, 'during@example.com'), 200);
     assert.equal(await third.parley.stop(15_000), 0);
     await assert.rejects(access(lock), 'a clean stop leaves no lock');
+  });
+
+  it('refuses while the holder is stopped (Ctrl-Z), though it touches its lock no more', {
+    skip: process.platform !== 'linux' && 'reads the process state from /proc',
+  }, async () => {
+    // A stand-in holder, stopped: alive, silent, and it would write again once continued.
+    const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    const holderExited = new Promise((resolve) => holder.once('exit', resolve));
+    try {
+      holder.kill('SIGSTOP');
+      const lock = join(dataDir, 'pglite.lock');
+      await writeFile(lock, `${holder.pid}\n`);
+      const minuteAgo = new Date(Date.now() - 60_000);
+      await utimes(lock, minuteAgo, minuteAgo);
+      const next = await spawnSingleProcess(EMBEDDED, dataDir);
+      running.add(next.parley);
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([
+        next.parley.exited,
+        new Promise((resolve) => {
+          timer = setTimeout(() => resolve('still running'), 30_000);
+        }),
+      ]);
+      clearTimeout(timer);
+      assert.ok(typeof code === 'number' && code !== 0, `refused (${String(code)})`);
+      assert.match(
+        next.parley.output(),
+        new RegExp(`in use by another Parley process \\(pid ${holder.pid}\\)`),
+      );
+    } finally {
+      holder.kill('SIGKILL');
+      await holderExited;
+    }
   });
 });

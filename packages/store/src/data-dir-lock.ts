@@ -67,6 +67,8 @@ async function acquire(path: string, directory: string): Promise<void> {
     if (holder === undefined) continue;
     // A pid equal to ours is an earlier life of this process (a container restarted).
     if (holder.pid !== process.pid && isRunning(holder.pid)) {
+      // A stopped holder (Ctrl-Z) touches nothing but resumes writing when continued.
+      if (await isStopped(holder.pid)) throw new DataDirInUseError(directory, holder.pid);
       const judged = await watch(path, holder.mtimeMs);
       if (judged === 'gone') continue;
       if (judged === 'touched') throw new DataDirInUseError(directory, holder.pid);
@@ -96,6 +98,14 @@ function isRunning(pid: number): boolean {
     // EPERM: alive, and someone else's.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Linux only (elsewhere false): whether the process is stopped by a signal or a tracer. */
+async function isStopped(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // The state follows the command name, which is in parentheses and may hold any character.
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state === 'T' || state === 't';
 }
 
 /** Whether the lock's holder still touches it: `stale` once it has gone STALE_MS untouched. */
