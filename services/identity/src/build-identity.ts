@@ -180,7 +180,9 @@ export async function buildIdentity(deps: IdentityDeps): Promise<Identity> {
     keys,
   };
 
-  await restoreDenyList(context, tokenLifetimeMs);
+  // Only the in-memory cache starts empty with the process; Redis keeps the deny list across restarts, and
+  // a cluster's nodes are spared the scan of sessions and users at every start.
+  if (config.redisUrl === undefined) await restoreDenyList(context, tokenLifetimeMs);
   await bootstrapAdmin(context, {
     adminEmail: config.adminEmail,
     adminPassword: config.adminPassword,
