@@ -13,6 +13,7 @@ export * from './lifecycle.ts';
 export * from './logger.ts';
 export * from './metrics.ts';
 export * from './presence.ts';
+export * from './process-alive.ts';
 export * from './raw-problem.ts';
 export * from './readiness.ts';
 export * from './secret-file.ts';

@@ -1,5 +1,6 @@
 import { readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { isProcessAlive } from '@parley/kernel';
 
 /** How often the holder touches its lock; a lock untouched for STALE_MS is a dead holder's. */
 const HEARTBEAT_MS = 1000;
@@ -66,7 +67,7 @@ async function acquire(path: string, directory: string): Promise<void> {
     const holder = await readHolder(path);
     if (holder === undefined) continue;
     // A pid equal to ours is an earlier life of this process (a container restarted).
-    if (holder.pid !== process.pid && isRunning(holder.pid)) {
+    if (holder.pid !== process.pid && isProcessAlive(holder.pid)) {
       // A stopped holder (Ctrl-Z) touches nothing but resumes writing when continued.
       if (await isStopped(holder.pid)) throw new DataDirInUseError(directory, holder.pid);
       const judged = await watch(path, holder.mtimeMs);
@@ -86,17 +87,6 @@ async function readHolder(path: string): Promise<{ pid: number; mtimeMs: number 
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
-  }
-}
-
-function isRunning(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: alive, and someone else's.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { newId, newSecretToken } from '@parley/kernel';
+import { isProcessAlive, newId, newSecretToken } from '@parley/kernel';
 import { identityEvents, systemActor } from '../events/identity-events.ts';
 import type { NewUser } from '../repositories/user-repository.ts';
 import { normalizeEmail } from './account-service.ts';
@@ -103,7 +103,9 @@ async function keepUnsavedPassword(context: IdentityContext, dataDir: string): P
   if (unsaved.length === 0) return;
   const admin = await context.users.findByEmail(context.database.db, GENERATED_ADMIN_EMAIL);
   for (const name of unsaved) {
-    if (isRunning(Number(name.slice(ADMIN_PASSWORD_FILE.length + 1).split('.')[0]))) continue;
+    const pid = Number(name.slice(ADMIN_PASSWORD_FILE.length + 1).split('.')[0]);
+    // This process has not written its own yet; a pid equal to ours is a container's earlier life.
+    if (pid !== process.pid && isProcessAlive(pid)) continue;
     const path = join(dataDir, name);
     const password = /^password: (\S+)$/m.exec(await readFile(path, 'utf8').catch(() => ''))?.[1];
     const current =
@@ -117,18 +119,6 @@ async function keepUnsavedPassword(context: IdentityContext, dataDir: string): P
         "kept the first admin's password an earlier start did not save",
       );
     } else await unlink(path).catch(() => {});
-  }
-}
-
-function isRunning(pid: number): boolean {
-  // This process has not written its own yet; a pid equal to ours is a container's earlier life.
-  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: alive, and someone else's.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
