@@ -21,13 +21,22 @@ function commandName(pid: number): string | undefined {
  * not one), whose descendants are every backend; undefined where there is none or no /proc.
  */
 export function localPostgresPid(): number | undefined {
-  for (const entry of readdirSync('/proc', { withFileTypes: true })) {
-    const pid = Number(entry.name);
+  for (const entry of processIds()) {
+    const pid = Number(entry);
     if (!Number.isInteger(pid) || commandName(pid) !== 'postgres') continue;
     const parent = stat(pid)?.parent;
     if (parent !== undefined && commandName(parent) !== 'postgres') return pid;
   }
   return undefined;
+}
+
+/** The entries of /proc, none where there is no /proc (macOS). */
+function processIds(): string[] {
+  try {
+    return readdirSync('/proc');
+  } catch {
+    return [];
+  }
 }
 
 function stat(pid: number): Stat | undefined {
@@ -53,7 +62,7 @@ function stat(pid: number): Stat | undefined {
 export function processTreeCpuMs(root: number): number | undefined {
   if (stat(root) === undefined) return undefined;
   const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
+  for (const entry of processIds()) {
     const pid = Number(entry);
     if (!Number.isInteger(pid)) continue;
     const parent = stat(pid)?.parent;
