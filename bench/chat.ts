@@ -59,11 +59,13 @@ const rounds = (values: number[], digits = 0) => `[${values.map((v) => fmt(v, di
 const load1 = () => `load avg ${fmt(loadavg()[0] ?? 0, 1)}`;
 
 const test = await openPostgresTestDatabase(config.databaseUrl, PARLEY_POOL);
-/** PostgreSQL's CPU is counted when it runs on this machine (a loopback URL). */
-const postgresPid = ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(config.databaseUrl).hostname)
-  ? localPostgresPid()
-  : undefined;
 const raw: Database = await openDatabase({ databaseUrl: test.url, poolSize: RAW_CONNECTIONS });
+/** PostgreSQL's CPU is counted when it runs on this machine (a loopback URL): the server of our connections. */
+const postgresPid = ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(config.databaseUrl).hostname)
+  ? localPostgresPid(
+      (await queryRows<{ pid: number }>(raw.db, sql`select pg_backend_pid() as pid`))[0]?.pid ?? 0,
+    )
+  : undefined;
 const load = new LoadProcess();
 try {
   const [settings] = await queryRows<{ sync: string; fsync: string; version: string }>(

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rmdir } from 'node:fs/promises';
+import { mkdtemp, rm, rmdir, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { processTreeCpuMs } from './process-cpu.ts';
+import { localPostgresPid, processTreeCpuMs } from './process-cpu.ts';
 
 const repository = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -51,7 +51,7 @@ it('finds no local PostgreSQL, and throws nothing, where there is no /proc', {
       mkdir -p "$0$REPOSITORY" "$0/tmp" && mount --bind "$REPOSITORY" "$0$REPOSITORY"
       exec chroot "$0" /bin/sh -c 'cd "$REPOSITORY" && exec "$NODE" --import tsx -e "$PROBE"'`;
   const probe = `import('${join(repository, 'bench/support/process-cpu.ts')}').then((cpu) =>
-      console.log(JSON.stringify({ postgres: cpu.localPostgresPid() ?? null, tree: cpu.processTreeCpuMs(1) ?? null })))`;
+      console.log(JSON.stringify({ postgres: cpu.localPostgresPid(process.pid) ?? null, tree: cpu.processTreeCpuMs(1) ?? null })))`;
   try {
     const { stdout } = await promisify(execFile)(
       'unshare',
@@ -65,5 +65,31 @@ it('finds no local PostgreSQL, and throws nothing, where there is no /proc', {
     assert.deepEqual(JSON.parse(stdout.trim().split('\n').at(-1)!), { postgres: null, tree: null });
   } finally {
     await rmdir(newRoot);
+  }
+});
+
+it("finds the postmaster of the bench's own connection, not the first PostgreSQL on the machine", async () => {
+  // Another server's postmaster and one of its backends, as a second cluster on the machine would run them
+  // (by name: a shell called postgres, whose child is one too).
+  const dir = await mkdtemp(join(tmpdir(), 'parley-postgres-'));
+  const postgres = join(dir, 'postgres');
+  await symlink('/bin/sh', postgres);
+  const postmaster = spawn(postgres, ['-c', `"${postgres}" -c 'echo started; sleep 30; true' & wait`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    await Promise.race([
+      once(postmaster.stdout, 'data'),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('no backend started')), 10_000).unref()),
+    ]);
+    const backend = Number(
+      (await promisify(execFile)('pgrep', ['-P', String(postmaster.pid), '-x', 'postgres'])).stdout.trim(),
+    );
+    assert.equal(localPostgresPid(backend), postmaster.pid);
+    // A process that is no PostgreSQL backend (the server runs elsewhere) names no postmaster.
+    assert.equal(localPostgresPid(process.pid), undefined);
+  } finally {
+    postmaster.kill('SIGKILL');
+    await rm(dir, { recursive: true });
   }
 });

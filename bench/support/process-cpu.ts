@@ -17,17 +17,18 @@ function commandName(pid: number): string | undefined {
 }
 
 /**
- * The PostgreSQL server running on this machine, by its postmaster (the `postgres` process whose parent is
- * not one), whose descendants are every backend; undefined where there is none or no /proc.
+ * The postmaster of the PostgreSQL server that runs `backendPid` (a connection's pg_backend_pid()), whose
+ * descendants are every backend of that server: with several servers on the machine, the first one found
+ * need not be the bench's. Undefined where that is no local PostgreSQL backend (the server runs elsewhere,
+ * or behind another PID namespace) or there is no /proc.
  */
-export function localPostgresPid(): number | undefined {
-  for (const entry of processIds()) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid) || commandName(pid) !== 'postgres') continue;
-    const parent = stat(pid)?.parent;
-    if (parent !== undefined && commandName(parent) !== 'postgres') return pid;
-  }
-  return undefined;
+export function localPostgresPid(backendPid: number): number | undefined {
+  if (commandName(backendPid) !== 'postgres') return undefined;
+  const parent = stat(backendPid)?.parent;
+  if (parent === undefined || commandName(parent) !== 'postgres') return undefined;
+  // The postmaster's own parent is no postgres; a backend's parent always is.
+  const grandparent = stat(parent)?.parent;
+  return grandparent !== undefined && commandName(grandparent) !== 'postgres' ? parent : undefined;
 }
 
 /** The entries of /proc, none where there is no /proc (macOS). */
