@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under packages/, services/ and apps/ with node's test runner (through tsx).
+// Runs every *.test.ts under packages/, services/, apps/ and bench/ with node's test runner (through tsx).
 // `npm test -- services/chat` narrows to the files under the given paths.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -19,7 +19,7 @@ function findTests(dir, found = []) {
   return found;
 }
 
-const searchRoots = roots.length > 0 ? roots : ['packages', 'services', 'apps'];
+const searchRoots = roots.length > 0 ? roots : ['packages', 'services', 'apps', 'bench'];
 const files = searchRoots
   .map((dir) => join(root, dir))
   .filter((dir) => statSync(dir, { throwIfNoEntry: false }))

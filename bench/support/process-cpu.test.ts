@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, rmdir, symlink } from 'node:fs/promises';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { localPostgresPid, processTreeCpuMs } from './process-cpu.ts';
-
-const repository = fileURLToPath(new URL('../..', import.meta.url));
 
 // Burns 600 ms of its own CPU, however loaded the machine is, then exits.
 const BURN = 'while (process.cpuUsage().user < 600_000) {}';
@@ -31,40 +28,6 @@ it('counts the CPU of descendants that exited and were waited for (a backend, a 
     assert.ok(cpuMs !== undefined && cpuMs >= 550, `the tree used ${cpuMs} ms, its exited child alone 600`);
   } finally {
     root.kill('SIGKILL');
-  }
-});
-
-/** Mount namespaces and chroot, for a machine without /proc: root with unshare(1), allowed to use it. */
-const mayUnshare = process.getuid?.() === 0 && spawnSync('unshare', ['-m', 'true']).status === 0;
-
-/** A machine without /proc (macOS), made here by a root of its own with everything but /proc. */
-it('finds no local PostgreSQL, and throws nothing, where there is no /proc', {
-  skip: !mayUnshare && 'needs root and unshare(1) for a mount namespace without /proc',
-}, async () => {
-  const newRoot = await mkdtemp(join(tmpdir(), 'parley-no-proc-'));
-  const script = `set -e
-      mount -t tmpfs none "$0"
-      for d in usr lib lib64 lib32 bin sbin etc dev; do
-        if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$0/$d"
-        elif [ -d "/$d" ]; then mkdir -p "$0/$d" && mount --rbind "/$d" "$0/$d"; fi
-      done
-      mkdir -p "$0$REPOSITORY" "$0/tmp" && mount --bind "$REPOSITORY" "$0$REPOSITORY"
-      exec chroot "$0" /bin/sh -c 'cd "$REPOSITORY" && exec "$NODE" --import tsx -e "$PROBE"'`;
-  const probe = `import('${join(repository, 'bench/support/process-cpu.ts')}').then((cpu) =>
-      console.log(JSON.stringify({ postgres: cpu.localPostgresPid(process.pid) ?? null, tree: cpu.processTreeCpuMs(1) ?? null })))`;
-  try {
-    const { stdout } = await promisify(execFile)(
-      'unshare',
-      ['-m', '--propagation', 'private', 'sh', '-c', script, newRoot],
-      {
-        cwd: repository,
-        timeout: 30_000,
-        env: { PATH: process.env.PATH, REPOSITORY: repository, NODE: process.execPath, PROBE: probe },
-      },
-    );
-    assert.deepEqual(JSON.parse(stdout.trim().split('\n').at(-1)!), { postgres: null, tree: null });
-  } finally {
-    await rmdir(newRoot);
   }
 });
 
