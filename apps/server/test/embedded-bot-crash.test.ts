@@ -1,25 +1,19 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OpenAiTestServer, type RecordedRequest } from '@parley/bots/testing';
 import type { Socket } from 'socket.io-client';
 import type { ParleyProcess } from '../src/cluster/parley-process.ts';
+import { Leftovers } from './support/leftovers.ts';
 import {
   call,
-  connected,
   eventually,
   history,
   type MessageView,
   register,
   type Session,
-  socket,
 } from './support/parley-client.ts';
-import { startSingleProcess } from './support/single-process.ts';
+import { EMBEDDED, startSingleProcess } from './support/single-process.ts';
 
-/** Empty values count as unset: the child runs on embedded defaults whatever backends this run has. */
-const EMBEDDED = { DATABASE_URL: '', REDIS_URL: '', NATS_URL: '', PARLEY_SERVICES: '' };
 const ADMIN = { email: 'crash-admin@example.com', password: 'an admin passphrase nobody guesses' };
 const ENV = {
   ...EMBEDDED,
@@ -46,37 +40,26 @@ function question(request: RecordedRequest): string {
 describe('a bot reply in the embedded process across SIGKILL', () => {
   let dataDir: string;
   let peer: OpenAiTestServer;
-  const running = new Set<Booted>();
-  const sockets = new Set<Socket>();
+  const leftovers = new Leftovers();
 
   const boot = async (): Promise<Booted> => {
     const booted = await startSingleProcess(ENV, dataDir);
-    running.add(booted);
+    leftovers.process(booted.parley);
     return booted;
   };
   const kill = async (booted: Booted) => {
     booted.parley.child.kill('SIGKILL');
     await booted.parley.exited;
-    running.delete(booted);
   };
-  const open = async (base: string, token: string) => {
-    const client = socket(base, token);
-    sockets.add(client);
-    await connected(client);
-    return client;
-  };
+  const open = (base: string, token: string) => leftovers.socket(base, token);
 
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'parley-bot-crash-'));
+    dataDir = await leftovers.dataDir('parley-bot-crash-');
     peer = await OpenAiTestServer.start();
   });
   after(async () => {
-    for (const client of sockets) client.disconnect();
-    // A failed assertion must not leave a server running and the test runner waiting on it.
-    for (const booted of running) booted.parley.child.kill('SIGKILL');
-    await Promise.all([...running].map((booted) => booted.parley.exited));
+    await leftovers.cleanUp();
     await peer.close();
-    await rm(dataDir, { recursive: true, force: true });
   });
 
   /** The conversation's bot messages after the user's message at `seq`. */

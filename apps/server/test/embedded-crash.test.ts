@@ -1,23 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Socket } from 'socket.io-client';
 import type { ParleyProcess } from '../src/cluster/parley-process.ts';
-import {
-  call,
-  connected,
-  history,
-  type MessageView,
-  register,
-  type Session,
-  socket,
-} from './support/parley-client.ts';
-import { openDirectOnceKnown, startSingleProcess } from './support/single-process.ts';
+import { Leftovers } from './support/leftovers.ts';
+import { call, history, type MessageView, register, type Session } from './support/parley-client.ts';
+import { EMBEDDED, openDirectOnceKnown, startSingleProcess } from './support/single-process.ts';
 
-/** Empty values count as unset: `npm start`'s defaults, whatever backends this test run was given. */
-const EMBEDDED = { DATABASE_URL: '', REDIS_URL: '', NATS_URL: '' };
 const LANES = 4;
 // Generous: a send the dead process cannot answer fails at the disconnect, not after this.
 const ACK_MS = 15_000;
@@ -79,36 +67,19 @@ async function syncFromZero(client: Socket, conversationId: string): Promise<Mes
 }
 
 describe('npm start on embedded PGlite, SIGKILLed under traffic (no message lost or doubled)', () => {
-  const running = new Set<ParleyProcess>();
-  const sockets = new Set<Socket>();
-  const dataDirs: string[] = [];
+  const leftovers = new Leftovers();
 
   const start = async (dataDir: string) => {
     const started = await startSingleProcess(EMBEDDED, dataDir).catch((error: unknown) => {
       throw new Error(`the restart on the same data dir did not come up: ${String(error)}`);
     });
-    running.add(started.parley);
+    leftovers.process(started.parley);
     return started;
   };
-  const open = async (base: string, session: Session) => {
-    const client = socket(base, session.accessToken);
-    sockets.add(client);
-    await connected(client);
-    return client;
-  };
-  const newDataDir = async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'parley-embedded-crash-'));
-    dataDirs.push(dir);
-    return dir;
-  };
+  const open = (base: string, session: Session) => leftovers.socket(base, session.accessToken);
+  const newDataDir = () => leftovers.dataDir('parley-embedded-crash-');
 
-  after(async () => {
-    for (const client of sockets) client.disconnect();
-    // A failed assertion must not leave a server running and the test runner waiting on it.
-    for (const parley of running) if (parley.child.exitCode === null) parley.child.kill('SIGKILL');
-    await Promise.all([...running].map((parley) => parley.exited));
-    for (const dir of dataDirs) await rm(dir, { recursive: true, force: true });
-  });
+  after(() => leftovers.cleanUp());
 
   /**
    * Sends from `LANES` lanes at once, each waiting for its ack before the next, and SIGKILLs the process

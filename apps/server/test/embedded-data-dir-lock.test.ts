@@ -1,37 +1,29 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { access, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { ParleyProcess } from '../src/cluster/parley-process.ts';
+import { Leftovers } from './support/leftovers.ts';
 import { call, register } from './support/parley-client.ts';
-import { spawnSingleProcess, startSingleProcess } from './support/single-process.ts';
+import { EMBEDDED, spawnSingleProcess, startSingleProcess } from './support/single-process.ts';
 
-/** Empty values count as unset: `npm start`'s defaults, whatever backends this test run was given. */
-const EMBEDDED = { DATABASE_URL: '', REDIS_URL: '', NATS_URL: '' };
 const PASSWORD = 'a long and unusual passphrase';
 
 describe('one npm start at a time on an embedded data dir', () => {
-  const running = new Set<ParleyProcess>();
+  const leftovers = new Leftovers();
   let dataDir: string;
   const start = async () => {
     const started = await startSingleProcess(EMBEDDED, dataDir);
-    running.add(started.parley);
+    leftovers.process(started.parley);
     return started;
   };
   const signsIn = async (base: string, email: string) =>
     (await call(base, 'POST', '/api/v1/auth/login', { body: { email, password: PASSWORD } })).status;
 
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'parley-data-dir-lock-'));
+    dataDir = await leftovers.dataDir('parley-data-dir-lock-');
   });
-  after(async () => {
-    // A failed assertion must not leave a server running and the test runner waiting on it.
-    for (const parley of running) if (parley.child.exitCode === null) parley.child.kill('SIGKILL');
-    await Promise.all([...running].map((parley) => parley.exited));
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  after(() => leftovers.cleanUp());
 
   it('refuses a second process on the data dir in use, and is not blocked by what a killed one left', async () => {
     const first = await start();
@@ -39,7 +31,7 @@ describe('one npm start at a time on an embedded data dir', () => {
 
     // Two processes writing one PGlite directory lost the rows of both: the second must not start.
     const second = await spawnSingleProcess(EMBEDDED, dataDir);
-    running.add(second.parley);
+    leftovers.process(second.parley);
     const outcome = await Promise.race([
       second.parley.exited.then((code) => `exited with ${code}`),
       second.parley.waitFor('/ready', 90_000).then(
@@ -79,7 +71,7 @@ describe('one npm start at a time on an embedded data dir', () => {
       const minuteAgo = new Date(Date.now() - 60_000);
       await utimes(lock, minuteAgo, minuteAgo);
       const next = await spawnSingleProcess(EMBEDDED, dataDir);
-      running.add(next.parley);
+      leftovers.process(next.parley);
       let timer: NodeJS.Timeout | undefined;
       const code = await Promise.race([
         next.parley.exited,

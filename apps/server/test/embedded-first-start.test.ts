@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { pgliteTemplatePath } from '@parley/store';
-import type { ParleyProcess } from '../src/cluster/parley-process.ts';
+import { Leftovers } from './support/leftovers.ts';
 import { call, register } from './support/parley-client.ts';
-import { spawnSingleProcess, startSingleProcess } from './support/single-process.ts';
-
-/** Empty values count as unset: `npm start`'s defaults, whatever backends this test run was given. */
-const EMBEDDED = { DATABASE_URL: '', REDIS_URL: '', NATS_URL: '' };
+import { EMBEDDED, spawnSingleProcess, startSingleProcess } from './support/single-process.ts';
 
 /**
  * Writes the template's entries into `directory` up to and including `last`, as PGlite's first start does
@@ -36,25 +32,15 @@ async function extractUpTo(template: Buffer, directory: string, last: string): P
 }
 
 describe('npm start on embedded PGlite, SIGKILLed during its first start', () => {
-  const running = new Set<ParleyProcess>();
-  const dataDirs: string[] = [];
-  const newDataDir = async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'parley-first-start-'));
-    dataDirs.push(dir);
-    return dir;
-  };
+  const leftovers = new Leftovers();
+  const newDataDir = () => leftovers.dataDir('parley-first-start-');
 
-  after(async () => {
-    // A failed assertion must not leave a server running and the test runner waiting on it.
-    for (const parley of running) if (parley.child.exitCode === null) parley.child.kill('SIGKILL');
-    await Promise.all([...running].map((parley) => parley.exited));
-    for (const dir of dataDirs) await rm(dir, { recursive: true, force: true });
-  });
+  after(() => leftovers.cleanUp());
 
   /** The first start on `dataDir`, SIGKILLed once `when` says so (polled), or at the first database file. */
   async function killFirstStart(dataDir: string, when?: (output: string) => boolean): Promise<void> {
     const { parley } = await spawnSingleProcess({ ...EMBEDDED, LOG_LEVEL: 'info' }, dataDir);
-    running.add(parley);
+    leftovers.process(parley);
     const deadline = Date.now() + 60_000;
     for (;;) {
       const landed = when
@@ -74,7 +60,7 @@ describe('npm start on embedded PGlite, SIGKILLed during its first start', () =>
     const { parley, base } = await startSingleProcess(EMBEDDED, dataDir).catch((error: unknown) => {
       throw new Error(`${label}: the restart on the same data dir did not come up: ${String(error)}`);
     });
-    running.add(parley);
+    leftovers.process(parley);
     const user = await register(base, 'someone@example.com');
     assert.ok(user.accessToken, label);
     const password = /password: (\S+)/.exec(await readFile(join(dataDir, 'admin-password.txt'), 'utf8'))?.[1];

@@ -1,28 +1,19 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { ParleyProcess } from '../src/cluster/parley-process.ts';
+import { Leftovers } from './support/leftovers.ts';
 import { call } from './support/parley-client.ts';
-import { spawnSingleProcess, startSingleProcess } from './support/single-process.ts';
-
-/** Empty values count as unset: `npm start`'s defaults, whatever backends this test run was given. */
-const EMBEDDED = { DATABASE_URL: '', REDIS_URL: '', NATS_URL: '' };
+import { EMBEDDED, spawnSingleProcess, startSingleProcess } from './support/single-process.ts';
 
 describe("npm start's generated admin, when the first start stops after making it", () => {
-  const running = new Set<ParleyProcess>();
+  const leftovers = new Leftovers();
   let dataDir: string;
 
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'parley-first-admin-'));
+    dataDir = await leftovers.dataDir('parley-first-admin-');
   });
-  after(async () => {
-    // A failed assertion must not leave a server running and the test runner waiting on it.
-    for (const parley of running) if (parley.child.exitCode === null) parley.child.kill('SIGKILL');
-    await Promise.all([...running].map((parley) => parley.exited));
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  after(() => leftovers.cleanUp());
 
   it('keeps its password for the next start to save', async () => {
     // A directory where the password file goes: the first start fails right after the admin commits,
@@ -30,13 +21,13 @@ describe("npm start's generated admin, when the first start stops after making i
     const passwordFile = join(dataDir, 'admin-password.txt');
     await mkdir(passwordFile);
     const first = await spawnSingleProcess(EMBEDDED, dataDir);
-    running.add(first.parley);
+    leftovers.process(first.parley);
     assert.notEqual(await first.parley.exited, 0);
     assert.match(first.parley.output(), /EISDIR/);
     await rm(passwordFile, { recursive: true });
 
     const { parley, base } = await startSingleProcess(EMBEDDED, dataDir);
-    running.add(parley);
+    leftovers.process(parley);
     const kept = await readFile(passwordFile, 'utf8').catch(() => '');
     const password = /password: (\S+)/.exec(kept)?.[1];
     assert.ok(password, `the password file is there: ${(await readdir(dataDir)).join(', ')}`);

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { environmentForChildren } from '@parley/kernel';
 import { parleyNodeArguments } from '../src/node-flags.ts';
 import { freePort } from './support/free-port.ts';
+import { EMBEDDED } from './support/single-process.ts';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const main = join(root, 'apps/server/src/main.ts');
@@ -17,9 +18,6 @@ interface Started {
   output: () => string;
   exited: Promise<number | null>;
 }
-
-/** Empty values count as unset: the child runs on embedded defaults whatever backends this run has. */
-const EMBEDDED = { DATABASE_URL: '', REDIS_URL: '', NATS_URL: '', PARLEY_SERVICES: '' };
 
 /** Starts `npm start`'s entry point as its own process, on embedded defaults except the given variables. */
 function startParley(env: Record<string, string>): Started {

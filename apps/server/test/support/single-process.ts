@@ -2,6 +2,9 @@ import { type ParleyProcess, startParleyProcess } from '../../src/cluster/parley
 import { freePort } from './free-port.ts';
 import { call, eventually, type Session } from './parley-client.ts';
 
+/** Empty values count as unset: `npm start`'s embedded defaults, whatever backends this test run was given. */
+export const EMBEDDED = { DATABASE_URL: '', REDIS_URL: '', NATS_URL: '', PARLEY_SERVICES: '' };
+
 /** `main.ts` with every service in one process on a free port, `env` naming its backends; not waited for. */
 export async function spawnSingleProcess(
   env: Record<string, string>,
