@@ -224,6 +224,36 @@ describe('send batches (one statement per batch)', () => {
     );
   });
 
+  it("names as the reopening's actor the write that reopened, not the batch's first write", async () => {
+    const support = await create(alice, { type: 'support' });
+    assert.equal((await send(agent, support.id, 'an agent here')).statusCode, 201);
+    assert.equal((await setStatus(support.id, 'resolved')).statusCode, 200);
+    const items = [
+      prepared(agent, support.id, null),
+      prepared(alice, support.id, null),
+      prepared(agent, support.id, null),
+    ];
+    // lockedFirst: a batch that changes its conversation runs with its locks already taken.
+    const { verdicts, events: written } = await new SendRepository().sendBatch(
+      chat.database.database.db,
+      items.map(toBatchItem),
+      new Date(),
+      undefined,
+      true,
+    );
+    assert.deepEqual(
+      verdicts.map((v) => v.verdict),
+      ['write', 'write', 'write'],
+    );
+    const updates = written
+      .map((event) => event.envelope)
+      .filter((envelope) => envelope.type === 'chat.conversation.updated')
+      .map((envelope) => ('json' in envelope ? JSON.parse(envelope.json) : envelope));
+    assert.equal(updates.length, 1);
+    assert.deepEqual(updates[0].actor, { type: 'user', id: alice.id });
+    assert.equal(updates[0].data.conversation.status, 'open');
+  });
+
   it('decides every send of one batch on its own: writes, repeats, replays, outsiders and closed ones', async () => {
     const group = await create(alice, { type: 'group', memberIds: [bob.id] });
     const closed = await create(alice, { type: 'group', memberIds: [bob.id] });

@@ -117,11 +117,7 @@ export const SEND_BATCH_SQL = `
         row_number() over conversation as written,
         count(*) over (partition by d.conversation_id) as writes,
         bool_or(d.sender_type = 'user') over (partition by d.conversation_id) as user_wrote,
-        bool_or(d.joins) over (partition by d.conversation_id) as agent_joined,
-        -- Who changed the conversation: the first write that joined or reopened it.
-        first_value(d.actor) over (partition by d.conversation_id
-          order by d.joins or (d.sender_type = 'user' and d.conversation_status = 'resolved') desc, d.idx)
-          as change_actor
+        bool_or(d.joins) over (partition by d.conversation_id) as agent_joined
       from decided d
       join locked l on l.id = d.conversation_id
       where d.verdict = 'write'
@@ -131,8 +127,14 @@ export const SEND_BATCH_SQL = `
   -- The conversations a batch changed beyond their messages (reopened by their user, joined by an agent),
   -- each with its last write: their chat.conversation.updated event follows that write's message event.
   changed as (
-    select n.conversation_id as id, n.idx, n.update_event_id, n.change_actor as actor, n.status_after, n.seq,
-      n.conversation_type, n.bot_id, n.handled_by, l.title, l.created_by, l.assignee_id, l.created_at
+    select n.conversation_id as id, n.idx, n.update_event_id, n.status_after, n.seq,
+      n.conversation_type, n.bot_id, n.handled_by, l.title, l.created_by, l.assignee_id, l.created_at,
+      -- Who changed it: the first write that joined or reopened it. Looked up here, for the rare changed
+      -- conversation, rather than as a window over every write (a sort of the whole batch of its own).
+      (select w.actor from numbered w
+        where w.conversation_id = n.conversation_id
+          and (w.joins or (w.sender_type = 'user' and w.conversation_status = 'resolved'))
+        order by w.idx limit 1) as actor
     from numbered n
     join locked l on l.id = n.conversation_id
     where n.is_last and (n.status_after <> n.conversation_status or n.agent_joined)
