@@ -1,0 +1,1 @@
+DROP INDEX "bots"."outbox_unpublished_idx";

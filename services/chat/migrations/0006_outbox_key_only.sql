@@ -1,0 +1,1 @@
+DROP INDEX "chat"."outbox_unpublished_idx";

@@ -1,0 +1,1 @@
+DROP INDEX "identity"."outbox_unpublished_idx";
