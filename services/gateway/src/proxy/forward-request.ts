@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import type { ServiceName } from '@parley/kernel';
-import { payloadTooLarge } from '@parley/kernel';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Dispatcher } from 'undici';
 import type { GatewayMetrics } from '../ops/gateway-metrics.ts';
@@ -13,7 +12,7 @@ import {
 } from '../upstream/upstream-errors.ts';
 import type { UpstreamGroup } from '../upstream/upstream-group.ts';
 import type { UpstreamNode } from '../upstream/upstream-node.ts';
-import { BodyTooLargeError } from './body-limit.ts';
+import { BodyTooLargeError, refuseStreamedBody } from './body-limit.ts';
 import { type EdgeOwnHeaders, upstreamRequestHeaders } from './headers.ts';
 import { isPollingRequest, stickyCookie, stickyKeyFrom } from './sticky-cookie.ts';
 import { type ExchangeHandle, exchange, type UpstreamAnswer } from './upstream-exchange.ts';
@@ -102,7 +101,7 @@ export async function forwardRequest(
         error instanceof BodyTooLargeError ||
         (error as { cause?: unknown }).cause instanceof BodyTooLargeError
       ) {
-        throw payloadTooLarge('The request body is too large.');
+        throw refuseStreamedBody(reply);
       }
       const kind = classifyFailure(error);
       const reason = error instanceof Error ? `${kind}: ${error.message}` : kind;

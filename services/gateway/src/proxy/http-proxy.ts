@@ -1,11 +1,11 @@
 import type { Readable } from 'node:stream';
-import { type App, payloadTooLarge, unauthorized } from '@parley/kernel';
+import { type App, unauthorized } from '@parley/kernel';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayMetrics } from '../ops/gateway-metrics.ts';
 import type { RouteLabels } from '../ops/route-labels.ts';
 import { isAnonymousRoute, type ServiceRoute, SOCKET_SERVICE } from '../service-routes.ts';
 import type { UpstreamGroup } from '../upstream/upstream-group.ts';
-import { BodyLimit } from './body-limit.ts';
+import { BodyLimit, refuseStreamedBody } from './body-limit.ts';
 import { forwardRequest } from './forward-request.ts';
 import type { EdgeOwnHeaders } from './headers.ts';
 
@@ -88,7 +88,7 @@ function proxyHandler(route: ServiceRoute, group: UpstreamGroup, options: HttpPr
     let body = request.body as Buffer | Readable | undefined;
     if (route.body === 'stream' && body !== undefined && !Buffer.isBuffer(body)) {
       const declared = Number(request.headers['content-length'] ?? 0);
-      if (declared > options.streamLimitBytes) throw payloadTooLarge('The request body is too large.');
+      if (declared > options.streamLimitBytes) throw refuseStreamedBody(reply);
       body = body.pipe(new BodyLimit(options.streamLimitBytes));
     }
     return forwardRequest(request, reply, body, {
