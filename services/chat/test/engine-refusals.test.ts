@@ -143,7 +143,7 @@ describe('Socket.IO requests engine.io refuses', () => {
 
   // The harness's 16 KiB message limit makes Socket.IO's maxHttpBufferSize 160 KiB.
   for (const chunked of [false, true]) {
-    it(`answers an oversized polling POST ${chunked ? '(chunked)' : 'with a Content-Length'} with a 413 payload_too_large problem`, async () => {
+    it(`answers an oversized polling POST ${chunked ? '(chunked)' : 'with a Content-Length'} with a 413 payload_too_large problem and ends the session`, async () => {
       const sid = await openPollingSession(chat.url);
       const total = 64 * 1024 * 1024;
       const answer = await postBody(
@@ -159,6 +159,14 @@ describe('Socket.IO requests engine.io refuses', () => {
       assert.equal(problem.status, 413);
       assert.equal(problem.instance, '/socket.io/');
       assert.ok(answer.sent < total, 'the server answered without reading the whole body');
+      // The session ended with the refusal, as one over WebSocket does (ws closes it, 1009): its packets
+      // are lost, so the client has to reconnect, even one that never says it is closing. Alive, the
+      // session would hold this poll until its next ping, 25 s on.
+      const poll = await fetch(`${chat.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+        signal: AbortSignal.timeout(2000),
+      });
+      assert.equal(poll.status, 400);
+      assert.equal(((await poll.json()) as { code: string }).code, 'unknown_session');
     });
   }
 

@@ -24,6 +24,9 @@ function isProblemAnswer(headers: unknown): boolean {
   return typeof type === 'string' && type.startsWith('application/problem+json');
 }
 
+/** Ends the engine.io session `sid` now, if it is still open. */
+export type EndSession = (sid: string) => void;
+
 function answer(req: PollingRequest, response: ServerResponse, problem: AppError): void {
   // The rest of the body is not read: closing the connection is what stops it coming.
   const headers = { 'x-request-id': requestIdFrom(req.headers['x-request-id']), connection: 'close' };
@@ -39,8 +42,14 @@ function answer(req: PollingRequest, response: ServerResponse, problem: AppError
  * with problems, a declared Content-Length over the limit unread; what engine.io finds only while it reads
  * (a chunked body over the limit, which it stops at, and an overlap) is turned into the problem as its
  * bare status is written.
+ *
+ * A body over the limit also ends its session (`endSession`), once the 413 is out: engine.io keeps it,
+ * though the packets in that body are lost, so the session could only go on with a gap in it. Over
+ * WebSocket a frame over the limit ends the session (ws closes the connection, 1009), and engine.io ends
+ * it for its own polling refusals (binary content, an overlap): this makes the 413 end it the same way,
+ * whether or not the client says it is closing, and the client reconnects.
  */
-export function refusePollingMisuse(maxBytes: number) {
+export function refusePollingMisuse(maxBytes: number, endSession: EndSession) {
   return (req: PollingRequest, _res: unknown, next: (error?: Error) => void): void => {
     const response = req.res;
     const query = req._query ?? {};
@@ -67,8 +76,13 @@ export function refusePollingMisuse(maxBytes: number) {
       );
       return;
     }
+    const sid = query.sid;
+    // After the answer is out (and engine.io done with the request): ending the session destroys its
+    // pending requests.
+    const endSessionOnceAnswered = () => response.once('finish', () => endSession(sid));
     if (req.method === 'POST' && Number(req.headers['content-length']) > maxBytes) {
       answer(req, response, engineProblem(413, maxBytes)!);
+      endSessionOnceAnswered();
       return;
     }
     const writeHead = response.writeHead;
@@ -81,6 +95,7 @@ export function refusePollingMisuse(maxBytes: number) {
           : undefined;
       if (!problem) return (writeHead as (...rest: unknown[]) => ServerResponse).apply(this, args);
       answer(req, response, problem);
+      if (problem.status === 413) endSessionOnceAnswered();
       // engine.io calls end() on what this returns: the answer has ended already, so that does nothing.
       return response;
     } as ServerResponse['writeHead'];

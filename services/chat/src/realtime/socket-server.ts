@@ -64,6 +64,10 @@ const roleRoom = (userId: string, role: Role) => `role:${userId}:${role}`;
 /** setTimeout's ceiling; a later expiry is re-armed when reached. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+interface EngineSessions {
+  clients: Record<string, { close(discard: boolean): void } | undefined>;
+}
+
 /**
  * The real-time layer: transport only. It authenticates the handshake, puts each socket in its user's and
  * session's rooms, and hands every client event to the same domain services the REST routes use.
@@ -122,7 +126,13 @@ export class SocketServer implements Notifier, SessionTerminator {
     );
     this.io.engine.on('connection_error', answerEngineRefusal);
     this.io.engine.use(refuseOtherProtocolUpgrades);
-    this.io.engine.use(refusePollingMisuse(maxHttpBufferSize));
+    this.io.engine.use(
+      // Discarding what was queued for it: the session is over, and its client reconnects. `clients` is
+      // engine.io's documented map of open sessions by id, typed protected.
+      refusePollingMisuse(maxHttpBufferSize, (sid) =>
+        (this.io.engine as unknown as EngineSessions).clients[sid]?.close(true),
+      ),
+    );
     options.metrics.countSocketsWith(() => this.io.engine.clientsCount);
     this.io.use((socket, next) => void this.authenticate(socket, next));
     this.io.on('connection', (socket) => this.onConnection(socket));
