@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { queryRows } from '@parley/store';
 import { sql } from 'drizzle-orm';
-import { bearer, type ChatHarness, startChat, type TestUser } from './support/harness.ts';
+import { bearer, type ChatHarness, INTERNAL_TOKEN, startChat, type TestUser } from './support/harness.ts';
 
 const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
 
@@ -333,6 +333,59 @@ describe('chat REST: messages', () => {
     assert.equal((await get(bob, '/api/v1/search/messages')).statusCode, 400);
     const odd = await get(bob, `/api/v1/search/messages?q=${encodeURIComponent('!!! & | ( :*')}`);
     assert.equal(odd.statusCode, 200);
+  });
+
+  it('tells services, and only them, which message a sender posted under a clientMessageId', async () => {
+    const clientMessageId = 'reply:lookup-test';
+    const senderId = 'bot_lookup';
+    const lookup = (id: string, query: Record<string, string>, token = INTERNAL_TOKEN) =>
+      chat.app.inject({
+        method: 'GET',
+        url: `/internal/v1/chat/conversations/${id}/messages/posted?${new URLSearchParams(query)}`,
+        headers: { authorization: `Bearer ${token}` },
+      });
+    const wanted = { senderId, clientMessageId };
+    const absent = await lookup(conversationId, wanted);
+    assert.equal(absent.statusCode, 404);
+    assert.match(String(absent.headers['content-type']), /application\/problem\+json/);
+
+    const posted = await chat.app.inject({
+      method: 'POST',
+      url: `/internal/v1/chat/conversations/${conversationId}/messages`,
+      headers: { authorization: `Bearer ${INTERNAL_TOKEN}` },
+      payload: { senderId, senderType: 'system', body: 'Posted once.', clientMessageId },
+    });
+    assert.equal(posted.statusCode, 201, posted.body);
+    const found = await lookup(conversationId, wanted);
+    assert.equal(found.statusCode, 200, found.body);
+    assert.equal(found.json().id, posted.json().id);
+    assert.equal(found.json().seq, posted.json().seq);
+    assert.equal(found.json().body, 'Posted once.');
+
+    // Another sender's key, and the same key asked of another conversation, name nothing.
+    assert.equal((await lookup(conversationId, { senderId: 'bot_other', clientMessageId })).statusCode, 404);
+    const other = await chat.app.inject({
+      method: 'POST',
+      url: '/api/v1/conversations',
+      headers: bearer(eve),
+      payload: { type: 'group', memberIds: [bob.id] },
+    });
+    assert.equal(other.statusCode, 201);
+    assert.equal((await lookup(other.json().id, wanted)).statusCode, 404);
+    assert.equal((await lookup('cnv_nonexistent', wanted)).statusCode, 404);
+
+    // The service token only: no token, a wrong one, a user's.
+    assert.equal((await lookup(conversationId, wanted, 'wrong')).statusCode, 401);
+    assert.equal((await lookup(conversationId, wanted, alice.token)).statusCode, 401);
+    const anonymous = await chat.app.inject({
+      method: 'GET',
+      url: `/internal/v1/chat/conversations/${conversationId}/messages/posted?${new URLSearchParams(wanted)}`,
+    });
+    assert.equal(anonymous.statusCode, 401);
+    assert.equal((await lookup(conversationId, { senderId })).statusCode, 400);
+
+    const document = (await chat.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    assert.equal(document.paths['/internal/v1/chat/conversations/{id}/messages/posted'], undefined);
   });
 
   describe('attachments', () => {

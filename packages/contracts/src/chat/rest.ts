@@ -123,3 +123,10 @@ export const InternalPostMessageBody = Type.Object(
   { additionalProperties: false },
 );
 export type InternalPostMessageBody = Static<typeof InternalPostMessageBody>;
+
+/** Internal API (service token): which message a sender stored under a clientMessageId, if any. */
+export const InternalPostedMessageQuery = Type.Object(
+  { senderId: Id, clientMessageId: ClientMessageId },
+  { additionalProperties: false },
+);
+export type InternalPostedMessageQuery = Static<typeof InternalPostedMessageQuery>;

@@ -134,6 +134,16 @@ export class MessageService {
     });
   }
 
+  /**
+   * What a service posted with `clientMessageId` as `senderId` in the conversation, for a poster that
+   * must know whether a post of a run that died went through (bots asks before answering a reply again).
+   */
+  async findPosted(conversationId: string, senderId: string, clientMessageId: string): Promise<Message> {
+    const row = await this.deps.messages.findByClientMessageId(conversationId, senderId, clientMessageId);
+    if (!row) throw notFound('There is no such message.');
+    return toMessage(row);
+  }
+
   async edit(
     principal: Principal,
     conversationId: string,

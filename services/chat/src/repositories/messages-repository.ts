@@ -13,6 +13,25 @@ export class MessagesRepository {
     return row;
   }
 
+  /** The message `senderId` sent with `clientMessageId` in that conversation (the pair is unique per sender). */
+  async findByClientMessageId(
+    conversationId: string,
+    senderId: string,
+    clientMessageId: string,
+  ): Promise<MessageRow | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(messages)
+      .where(
+        and(
+          eq(messages.senderId, senderId),
+          eq(messages.clientMessageId, clientMessageId),
+          eq(messages.conversationId, conversationId),
+        ),
+      );
+    return row;
+  }
+
   afterQuery(conversationId: string, afterSeq: number, limit: number) {
     return this.db
       .select()

@@ -1,5 +1,6 @@
 import {
   ConversationSchema,
+  InternalPostedMessageQuery,
   InternalPostMessageBody,
   InternalUpdateConversationBody,
   MessageSchema,
@@ -22,7 +23,7 @@ const SERVICE: Principal = {
 
 /**
  * What other services (console, bots) change through chat: status, assignment, who handles a conversation,
- * and bot or system messages. Protected by the shared service token, hidden from the public API document.
+ * and bot or system messages, and whether such a message was stored. Protected by the shared service token, hidden from the public API document.
  */
 export function internalRoutes(app: TypedApp, deps: RouteDeps): void {
   const guard = requireServiceToken(deps.internalToken);
@@ -59,5 +60,20 @@ export function internalRoutes(app: TypedApp, deps: RouteDeps): void {
       });
       return reply.status(created ? 201 : 200).send(message);
     },
+  );
+
+  app.get(
+    '/internal/v1/chat/conversations/:id/messages/posted',
+    {
+      onRequest: guard,
+      schema: {
+        hide: true,
+        params: IdParams,
+        querystring: InternalPostedMessageQuery,
+        response: { 200: MessageSchema, ...problems(400, 401, 404) },
+      },
+    },
+    async (request) =>
+      deps.messages.findPosted(request.params.id, request.query.senderId, request.query.clientMessageId),
   );
 }
