@@ -225,6 +225,8 @@ describe('a bot reply in the embedded process across SIGKILL', () => {
     t.diagnostic(
       `killed right after posting: the provider was asked ${askedBeforeKill} time(s) before, ${askedAgain() - askedBeforeKill} after the restart`,
     );
+    // The takeover finds the posted reply in chat: the user is not billed for the same answer twice.
+    assert.equal(askedAgain(), 1, 'the provider was asked the posted question once');
     const last = await open(third.base, user.accessToken);
     assert.deepEqual(await drafts(last, { [held]: llmAsk.seq, [faq]: faqAgain.seq }), []);
     await kill(third);

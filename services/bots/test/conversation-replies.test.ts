@@ -854,6 +854,62 @@ describe('a restart of the only process on its database', () => {
   });
 });
 
+describe('a restart after an llm reply was posted but not recorded', () => {
+  const service = { id: 'service', role: 'admin' as const, token: INTERNAL_TOKEN };
+
+  it('records the posted reply, as answered, without asking the provider again', async () => {
+    peer.respond({ kind: 'reply', tokens: TOKENS });
+    const { user, conversation } = await conversationWith(llmBot.id);
+    const pending = await h.request(service, 'PATCH', `/internal/v1/chat/conversations/${conversation.id}`, {
+      status: 'pending',
+    });
+    assert.equal(pending.status, 200);
+    await untilConversation(user, conversation.id, (c) => c.status === 'pending');
+    const orphan = await h.send(user, conversation.id, 'Can I get my money back?');
+    await sleep(200);
+    const replies = new RepliesRepository(h.database.database.db);
+    const claimed = await replies.claim(
+      {
+        triggerMessageId: orphan.id,
+        conversationId: conversation.id,
+        triggerSeq: orphan.seq,
+        botId: llmBot.id,
+        userId: user.id,
+      },
+      180_000,
+    );
+    assert.equal(claimed, true);
+    // What the run that died posted, after its provider call: chat stored it, bots never recorded it.
+    const posted = await h.request<Message>(
+      service,
+      'POST',
+      `/internal/v1/chat/conversations/${conversation.id}/messages`,
+      {
+        senderId: llmBot.id,
+        senderType: 'bot',
+        body: 'The answer the run that died was billed for.',
+        clientMessageId: replyClientMessageId(orphan.id),
+      },
+    );
+    assert.equal(posted.status, 201, JSON.stringify(posted.body));
+    const asked = peer.requests.length;
+    const restarted = await startParley({ database: h.database, soleProcess: true });
+    try {
+      await waitFor(async () => (await replies.find(orphan.id))?.state === 'done', 5000);
+      const row = await replies.find(orphan.id);
+      assert.equal(row?.replyMessageId, posted.body.id);
+      assert.equal(row?.outcome, 'answered');
+      assert.equal(peer.requests.length - asked, 0, 'the provider was asked once, by the run that died');
+      const bodies = (await h.messages(user, conversation.id))
+        .filter((m) => m.seq > orphan.seq)
+        .map((m) => m.body);
+      assert.deepEqual(bodies, ['The answer the run that died was billed for.']);
+    } finally {
+      await restarted.close();
+    }
+  });
+});
+
 describe('leases of slow replies', () => {
   it('keeps replies waiting behind a slow one its own: each question is asked once', async () => {
     // Production's proportions, shrunk: the lease is the total timeout plus a margin, and each reply

@@ -6,6 +6,14 @@ export interface PostedMessage {
   created: boolean;
 }
 
+/** A message chat already stored, as much of it as a reply taken over records. */
+export interface StoredMessage {
+  id: string;
+  seq: number;
+  body: string;
+  createdAt: string;
+}
+
 export interface BotMessage {
   senderId: string;
   senderType: 'bot' | 'system';
@@ -35,8 +43,17 @@ export interface ConversationChanges {
   expect?: { status?: Status; handledBy?: HandledBy };
 }
 
-/** What bots asks of chat: post a bot message (idempotent by clientMessageId) and change who handles a conversation. */
+/**
+ * What bots asks of chat: post a bot message (idempotent by clientMessageId), find one posted before, and
+ * change who handles a conversation.
+ */
 export interface ChatClient {
   postMessage(conversationId: string, message: BotMessage): Promise<PostedMessage>;
+  /** The message `senderId` posted in the conversation with `clientMessageId`, or null if chat has none. */
+  findPosted(
+    conversationId: string,
+    senderId: string,
+    clientMessageId: string,
+  ): Promise<StoredMessage | null>;
   updateConversation(conversationId: string, changes: ConversationChanges): Promise<void>;
 }

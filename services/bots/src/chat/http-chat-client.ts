@@ -5,6 +5,7 @@ import {
   ChatRefusedError,
   type ConversationChanges,
   type PostedMessage,
+  type StoredMessage,
 } from './chat-client.ts';
 
 export interface HttpChatClientOptions {
@@ -22,7 +23,7 @@ export interface HttpChatClientOptions {
 
 /**
  * Chat's internal API over HTTP with the service token. Network failures and 5xx are retried with backoff
- * (posting is idempotent, so a retry never duplicates); 4xx come back as ChatRefusedError.
+ * (posting is idempotent and looking up is a read, so a retry never duplicates); 4xx come back as ChatRefusedError.
  */
 export class HttpChatClient implements ChatClient {
   private readonly attempts: number;
@@ -43,6 +44,25 @@ export class HttpChatClient implements ChatClient {
     return { id: posted.id, seq: posted.seq, createdAt: posted.createdAt, created: status === 201 };
   }
 
+  async findPosted(
+    conversationId: string,
+    senderId: string,
+    clientMessageId: string,
+  ): Promise<StoredMessage | null> {
+    const query = new URLSearchParams({ senderId, clientMessageId });
+    try {
+      const { body } = await this.request(
+        'GET',
+        `/conversations/${encodeURIComponent(conversationId)}/messages/posted?${query}`,
+      );
+      const found = body as StoredMessage;
+      return { id: found.id, seq: found.seq, body: found.body, createdAt: found.createdAt };
+    } catch (error) {
+      if (error instanceof ChatRefusedError && error.status === 404) return null;
+      throw error;
+    }
+  }
+
   async updateConversation(conversationId: string, changes: ConversationChanges): Promise<void> {
     await this.request('PATCH', `/conversations/${encodeURIComponent(conversationId)}`, changes);
   }
@@ -50,7 +70,7 @@ export class HttpChatClient implements ChatClient {
   private async request(
     method: string,
     path: string,
-    payload: unknown,
+    payload?: unknown,
   ): Promise<{ status: number; body: unknown }> {
     const url = `${(await this.options.baseUrl()).replace(/\/+$/, '')}/internal/v1/chat${path}`;
     for (let attempt = 1; ; attempt++) {
@@ -60,9 +80,9 @@ export class HttpChatClient implements ChatClient {
           method,
           headers: {
             authorization: `Bearer ${this.options.internalToken}`,
-            'content-type': 'application/json',
+            ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
           },
-          body: JSON.stringify(payload),
+          ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),
           signal: AbortSignal.timeout(this.timeoutMs),
         });
         const body: unknown = await response.json().catch(() => null);

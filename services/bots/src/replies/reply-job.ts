@@ -1,4 +1,5 @@
 import type { ReplyOutcome } from '@parley/contracts';
+import type { StoredMessage } from '../chat/chat-client.ts';
 import type { QuotaReservation } from '../domain/usage-meter.ts';
 import type { ChatTurn } from '../providers/chat-provider.ts';
 import type { BotProvider } from '../providers/provider-factory.ts';
@@ -25,6 +26,8 @@ export type Preparation =
   | { kind: 'notice'; notice: string; outcome?: ReplyOutcome; providerProblem?: string }
   | { kind: 'command'; bot: BotRow; command: ParsedCommand }
   | { kind: 'handoff' }
+  /** A taken-over reply whose previous run posted its answer and died before recording it: nothing to ask. */
+  | { kind: 'posted'; message: StoredMessage }
   /**
    * A provider call, already asked for, its tokens reserved against the user's quota (undefined for a
    * provider that is not metered): whoever ends up not reading the call abandons it and gives the tokens

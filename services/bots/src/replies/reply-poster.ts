@@ -1,6 +1,11 @@
 import { replyClientMessageId } from '@parley/contracts';
 import { type Logger, toStorableText } from '@parley/kernel';
-import { type ChatClient, ChatRefusedError, type PostedMessage } from '../chat/chat-client.ts';
+import {
+  type ChatClient,
+  ChatRefusedError,
+  type PostedMessage,
+  type StoredMessage,
+} from '../chat/chat-client.ts';
 import type { TranscriptRepository } from '../repositories/transcript-repository.ts';
 import type { ReplyJob } from './reply-job.ts';
 
@@ -41,16 +46,41 @@ export class ReplyPoster {
       }
       throw error;
     }
-    // Recorded now rather than when its event comes back, so the next reply's context has it.
+    await this.remember(job, { ...posted, body });
+    return posted;
+  }
+
+  /**
+   * The reply a run that died posted before its outcome was recorded, or null when chat has none. Asked
+   * only of replies taken over, before they would ask the provider again. Chat out of reach counts as
+   * none: answering again (chat keeps the one message) beats failing the reply.
+   */
+  async findPosted(job: ReplyJob): Promise<StoredMessage | null> {
+    try {
+      return await this.chat.findPosted(
+        job.conversationId,
+        job.botId,
+        replyClientMessageId(job.triggerMessageId),
+      );
+    } catch (error) {
+      this.logger.warn(
+        { err: error, conversationId: job.conversationId, triggerMessageId: job.triggerMessageId },
+        'could not ask chat whether a taken-over reply was posted; answering it again',
+      );
+      return null;
+    }
+  }
+
+  /** Recorded now rather than when its event comes back, so the next reply's context has it. */
+  async remember(job: ReplyJob, message: StoredMessage): Promise<void> {
     await this.transcript.record({
       conversationId: job.conversationId,
-      seq: posted.seq,
-      messageId: posted.id,
+      seq: message.seq,
+      messageId: message.id,
       senderType: 'bot',
-      body,
-      createdAt: new Date(posted.createdAt),
+      body: message.body,
+      createdAt: new Date(message.createdAt),
     });
-    return posted;
   }
 }
 

@@ -22,6 +22,7 @@ import type { CancellationRegistry } from './cancellation.ts';
 import type { CommandHandler } from './command-handler.ts';
 import { parseCommand, wantsHuman } from './commands.ts';
 import { NOTICES } from './notices.ts';
+import { postedOutcome } from './posted-outcome.ts';
 import {
   DEFAULT_CONTEXT_MESSAGES,
   defaultSystemPrompt,
@@ -120,6 +121,12 @@ export class ReplyRunner {
       if (!(error instanceof ProviderError)) throw error;
       return { kind: 'notice', notice: NOTICES.failed, providerProblem: error.message };
     }
+    // A run that died between chat storing its reply and recording it would have the provider asked (and
+    // the user billed) twice: a takeover first asks chat. Only takeovers: a first attempt posted nothing.
+    if (job.attempt > 1) {
+      const posted = await this.deps.poster.findPosted(job);
+      if (posted) return { kind: 'posted', message: posted };
+    }
     const messages =
       bot.kind === 'llm'
         ? await this.llmPrompt(job, bot, question)
@@ -180,6 +187,13 @@ export class ReplyRunner {
         return this.deps.commands.run(job, prepared.bot, prepared.command);
       case 'handoff':
         return this.deps.commands.handOff(job);
+      case 'posted':
+        // No provider call and no reservation. The dead run settled its call's usage before posting
+        // (streamReply meters, then posts), so the quota ledger has it already; this completion reports
+        // zero tokens and no cost so nothing counts twice. What that call used is missing only from the
+        // reply.completed events, which died with the run.
+        await this.deps.poster.remember(job, prepared.message);
+        return simpleResult(postedOutcome(prepared.message.body), prepared.message.id);
       case 'stream':
         return streamReply(this.deps, job, prepared);
     }
