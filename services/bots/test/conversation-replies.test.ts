@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Subscription } from '@parley/bus';
 import {
@@ -906,6 +908,68 @@ describe('a restart after an llm reply was posted but not recorded', () => {
       assert.deepEqual(bodies, ['The answer the run that died was billed for.']);
     } finally {
       await restarted.close();
+    }
+  });
+});
+
+describe('a takeover that cannot ask chat whether its reply was posted', () => {
+  it('answers again rather than failing the reply, and logs it', async () => {
+    peer.respond({ kind: 'reply', tokens: TOKENS });
+    const { user, conversation } = await conversationWith(llmBot.id);
+    const service = { id: 'service', role: 'admin' as const, token: INTERNAL_TOKEN };
+    const pending = await h.request(service, 'PATCH', `/internal/v1/chat/conversations/${conversation.id}`, {
+      status: 'pending',
+    });
+    assert.equal(pending.status, 200);
+    await untilConversation(user, conversation.id, (c) => c.status === 'pending');
+    const orphan = await h.send(user, conversation.id, 'Is a refund possible after a month?');
+    await sleep(200);
+    const replies = new RepliesRepository(h.database.database.db);
+    const claim = {
+      triggerMessageId: orphan.id,
+      conversationId: conversation.id,
+      triggerSeq: orphan.seq,
+      botId: llmBot.id,
+      userId: user.id,
+    };
+    assert.equal(await replies.claim(claim, 180_000), true);
+    // Chat as the restarted bots sees it: posting works, the lookup answers 503 however often it is asked.
+    const proxy = createServer((request, response) => {
+      if (request.method === 'GET' && request.url?.includes('/messages/posted')) {
+        response.writeHead(503).end();
+        return;
+      }
+      const forwarded = httpRequest(
+        `${h.url}${request.url}`,
+        { method: request.method, headers: request.headers },
+        (answer) => {
+          response.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(response);
+        },
+      );
+      request.pipe(forwarded);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const { port } = proxy.address() as AddressInfo;
+    const asked = peer.requests.length;
+    const restarted = await startParley({
+      database: h.database,
+      soleProcess: true,
+      withChat: false,
+      chatUrl: `http://127.0.0.1:${port}`,
+    });
+    try {
+      const reply = await h.replyTo(user, orphan, 10_000);
+      assert.equal(reply.body, TOKENS.join(''));
+      await waitFor(async () => (await replies.find(orphan.id))?.state === 'done', 5000);
+      assert.equal((await replies.find(orphan.id))?.outcome, 'answered');
+      assert.equal(peer.requests.length - asked, 1, 'asked again, as before the lookup existed');
+      assert.ok(
+        restarted.logs.some((line) => line.includes('could not ask chat whether a taken-over reply')),
+      );
+    } finally {
+      await restarted.close();
+      await new Promise((resolve) => proxy.close(resolve));
     }
   });
 });
