@@ -720,29 +720,11 @@ describe('exactly one reply', () => {
   });
 
   it('a reply whose process died is taken over once its lease lapses, still as one message', async () => {
-    const { user, conversation } = await conversationWith(DEFAULT_BOT_ID);
-    // Pending (still the bot's): the consumer records this message but claims no reply; we claim it as a
-    // process that died.
-    const service = { id: 'service', role: 'admin' as const, token: INTERNAL_TOKEN };
-    const pending = await h.request(service, 'PATCH', `/internal/v1/chat/conversations/${conversation.id}`, {
-      status: 'pending',
-    });
-    assert.equal(pending.status, 200);
-    await untilConversation(user, conversation.id, (c) => c.status === 'pending');
-    const orphan = await h.send(user, conversation.id, 'How do I delete a message?');
-    await sleep(200);
-    const replies = new RepliesRepository(h.database.database.db);
-    const claimed = await replies.claim(
-      {
-        triggerMessageId: orphan.id,
-        conversationId: conversation.id,
-        triggerSeq: orphan.seq,
-        botId: DEFAULT_BOT_ID,
-        userId: user.id,
-      },
+    const { user, conversation, orphan, replies } = await orphanedQuestion(
+      'How do I delete a message?',
+      DEFAULT_BOT_ID,
       -1000,
     );
-    assert.equal(claimed, true);
     await h.bots.runtime.sweep();
     const reply = await h.replyTo(user, orphan);
     assert.match(reply.body, /delete/i);
@@ -756,36 +738,49 @@ describe('exactly one reply', () => {
   });
 });
 
+/** Chat's internal API, as other services call it. */
+const service = { id: 'service', role: 'admin' as const, token: INTERNAL_TOKEN };
+
+/** A question whose reply a run claimed and then died holding, its lease far from lapsing unless told. */
+async function orphanedQuestion(text: string, botId = DEFAULT_BOT_ID, leaseMs = 180_000) {
+  const { user, conversation } = await conversationWith(botId);
+  // Pending: the consumer records the question but claims no reply; the test claims it.
+  const pending = await h.request(service, 'PATCH', `/internal/v1/chat/conversations/${conversation.id}`, {
+    status: 'pending',
+  });
+  assert.equal(pending.status, 200);
+  await untilConversation(user, conversation.id, (c) => c.status === 'pending');
+  const orphan = await h.send(user, conversation.id, text);
+  await sleep(200);
+  const replies = new RepliesRepository(h.database.database.db);
+  const claim = {
+    triggerMessageId: orphan.id,
+    conversationId: conversation.id,
+    triggerSeq: orphan.seq,
+    botId,
+    userId: user.id,
+  };
+  assert.equal(await replies.claim(claim, leaseMs), true);
+  const replyMessages = async () =>
+    (await h.messages(user, conversation.id)).filter(
+      (m) => m.clientMessageId === replyClientMessageId(orphan.id),
+    );
+  return { user, conversation, orphan, replies, replyMessages };
+}
+
+/** What a run that died posted after its provider call: chat stored it, bots never recorded it. */
+async function postAsDeadRun(conversationId: string, orphanId: string, botId: string, body: string) {
+  const posted = await h.request<Message>(
+    service,
+    'POST',
+    `/internal/v1/chat/conversations/${conversationId}/messages`,
+    { senderId: botId, senderType: 'bot', body, clientMessageId: replyClientMessageId(orphanId) },
+  );
+  assert.equal(posted.status, 201, JSON.stringify(posted.body));
+  return posted.body;
+}
+
 describe('a restart of the only process on its database', () => {
-  const service = { id: 'service', role: 'admin' as const, token: INTERNAL_TOKEN };
-
-  /** A question whose reply a run claimed and then died holding, its lease far from lapsing. */
-  async function orphanedQuestion(text: string, botId = DEFAULT_BOT_ID) {
-    const { user, conversation } = await conversationWith(botId);
-    // Pending: the consumer records the question but claims no reply; the test claims it.
-    const pending = await h.request(service, 'PATCH', `/internal/v1/chat/conversations/${conversation.id}`, {
-      status: 'pending',
-    });
-    assert.equal(pending.status, 200);
-    await untilConversation(user, conversation.id, (c) => c.status === 'pending');
-    const orphan = await h.send(user, conversation.id, text);
-    await sleep(200);
-    const replies = new RepliesRepository(h.database.database.db);
-    const claim = {
-      triggerMessageId: orphan.id,
-      conversationId: conversation.id,
-      triggerSeq: orphan.seq,
-      botId,
-      userId: user.id,
-    };
-    assert.equal(await replies.claim(claim, 180_000), true);
-    const replyMessages = async () =>
-      (await h.messages(user, conversation.id)).filter(
-        (m) => m.clientMessageId === replyClientMessageId(orphan.id),
-      );
-    return { user, conversation, orphan, replies, replyMessages };
-  }
-
   it('answers at once, as one message, a reply its previous run left with a lease, even before it listens', async () => {
     const { user, orphan, replies, replyMessages } = await orphanedQuestion('How do I edit a message?');
     // The faq bot's answer is ready long before the restarted process listens.
@@ -829,23 +824,17 @@ describe('a restart of the only process on its database', () => {
   it('keeps the one message a run posted before it died, its outcome unrecorded', async () => {
     const { conversation, orphan, replies, replyMessages } =
       await orphanedQuestion('How do I leave a group?');
-    const posted = await h.request<{ id: string }>(
-      service,
-      'POST',
-      `/internal/v1/chat/conversations/${conversation.id}/messages`,
-      {
-        senderId: DEFAULT_BOT_ID,
-        senderType: 'bot',
-        body: 'What the run that died posted.',
-        clientMessageId: replyClientMessageId(orphan.id),
-      },
+    const posted = await postAsDeadRun(
+      conversation.id,
+      orphan.id,
+      DEFAULT_BOT_ID,
+      'What the run that died posted.',
     );
-    assert.equal(posted.status, 201, JSON.stringify(posted.body));
     const restarted = await startParley({ database: h.database, soleProcess: true });
     try {
       await waitFor(async () => (await replies.find(orphan.id))?.state === 'done', 5000);
       const row = await replies.find(orphan.id);
-      assert.equal(row?.replyMessageId, posted.body.id);
+      assert.equal(row?.replyMessageId, posted.id);
       assert.deepEqual(
         (await replyMessages()).map((m) => m.body),
         ['What the run that died posted.'],
@@ -857,49 +846,24 @@ describe('a restart of the only process on its database', () => {
 });
 
 describe('a restart after an llm reply was posted but not recorded', () => {
-  const service = { id: 'service', role: 'admin' as const, token: INTERNAL_TOKEN };
-
   it('records the posted reply, as answered, without asking the provider again', async () => {
     peer.respond({ kind: 'reply', tokens: TOKENS });
-    const { user, conversation } = await conversationWith(llmBot.id);
-    const pending = await h.request(service, 'PATCH', `/internal/v1/chat/conversations/${conversation.id}`, {
-      status: 'pending',
-    });
-    assert.equal(pending.status, 200);
-    await untilConversation(user, conversation.id, (c) => c.status === 'pending');
-    const orphan = await h.send(user, conversation.id, 'Can I get my money back?');
-    await sleep(200);
-    const replies = new RepliesRepository(h.database.database.db);
-    const claimed = await replies.claim(
-      {
-        triggerMessageId: orphan.id,
-        conversationId: conversation.id,
-        triggerSeq: orphan.seq,
-        botId: llmBot.id,
-        userId: user.id,
-      },
-      180_000,
+    const { user, conversation, orphan, replies } = await orphanedQuestion(
+      'Can I get my money back?',
+      llmBot.id,
     );
-    assert.equal(claimed, true);
-    // What the run that died posted, after its provider call: chat stored it, bots never recorded it.
-    const posted = await h.request<Message>(
-      service,
-      'POST',
-      `/internal/v1/chat/conversations/${conversation.id}/messages`,
-      {
-        senderId: llmBot.id,
-        senderType: 'bot',
-        body: 'The answer the run that died was billed for.',
-        clientMessageId: replyClientMessageId(orphan.id),
-      },
+    const posted = await postAsDeadRun(
+      conversation.id,
+      orphan.id,
+      llmBot.id,
+      'The answer the run that died was billed for.',
     );
-    assert.equal(posted.status, 201, JSON.stringify(posted.body));
     const asked = peer.requests.length;
     const restarted = await startParley({ database: h.database, soleProcess: true });
     try {
       await waitFor(async () => (await replies.find(orphan.id))?.state === 'done', 5000);
       const row = await replies.find(orphan.id);
-      assert.equal(row?.replyMessageId, posted.body.id);
+      assert.equal(row?.replyMessageId, posted.id);
       assert.equal(row?.outcome, 'answered');
       assert.equal(peer.requests.length - asked, 0, 'the provider was asked once, by the run that died');
       const bodies = (await h.messages(user, conversation.id))
@@ -915,24 +879,10 @@ describe('a restart after an llm reply was posted but not recorded', () => {
 describe('a takeover that cannot ask chat whether its reply was posted', () => {
   it('answers again rather than failing the reply, and logs it', async () => {
     peer.respond({ kind: 'reply', tokens: TOKENS });
-    const { user, conversation } = await conversationWith(llmBot.id);
-    const service = { id: 'service', role: 'admin' as const, token: INTERNAL_TOKEN };
-    const pending = await h.request(service, 'PATCH', `/internal/v1/chat/conversations/${conversation.id}`, {
-      status: 'pending',
-    });
-    assert.equal(pending.status, 200);
-    await untilConversation(user, conversation.id, (c) => c.status === 'pending');
-    const orphan = await h.send(user, conversation.id, 'Is a refund possible after a month?');
-    await sleep(200);
-    const replies = new RepliesRepository(h.database.database.db);
-    const claim = {
-      triggerMessageId: orphan.id,
-      conversationId: conversation.id,
-      triggerSeq: orphan.seq,
-      botId: llmBot.id,
-      userId: user.id,
-    };
-    assert.equal(await replies.claim(claim, 180_000), true);
+    const { user, orphan, replies } = await orphanedQuestion(
+      'Is a refund possible after a month?',
+      llmBot.id,
+    );
     // Chat as the restarted bots sees it: posting works, the lookup answers 503 however often it is asked.
     const proxy = createServer((request, response) => {
       if (request.method === 'GET' && request.url?.includes('/messages/posted')) {
