@@ -4,7 +4,7 @@ import { MemoryCache } from '@parley/cache';
 import { DenyList, type ServicePlugin } from '@parley/kernel';
 import { decodeJwt } from 'jose';
 import { type GatewayUnderTest, startGateway } from './support/gateway-under-test.ts';
-import { deadPort, echo, type StubUpstream, startStub } from './support/stub-upstream.ts';
+import { deadPort, echo, identityServing, type StubUpstream, startStub } from './support/stub-upstream.ts';
 import { createSigner, type TestSigner } from './support/tokens.ts';
 
 interface Problem {
@@ -21,13 +21,7 @@ describe('edge token verification in distributed mode', () => {
 
   before(async () => {
     signer = await createSigner();
-    identity = await startStub((request, response, body) => {
-      if (request.url === '/.well-known/jwks.json') {
-        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(signer.jwks));
-        return;
-      }
-      return echo('identity')(request, response, body);
-    });
+    identity = await startStub(identityServing(signer));
     chat = await startStub(echo('chat'));
     gateway = await startGateway({
       cache,
@@ -147,13 +141,7 @@ describe('edge rate limits', () => {
 
   before(async () => {
     signer = await createSigner();
-    identity = await startStub((request, response, body) => {
-      if (request.url === '/.well-known/jwks.json') {
-        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(signer.jwks));
-        return;
-      }
-      return echo('identity')(request, response, body);
-    });
+    identity = await startStub(identityServing(signer));
     gateway = await startGateway({ env: { PARLEY_UPSTREAM_IDENTITY: identity.url, PARLEY_RATE_LIMIT: '3' } });
   });
 

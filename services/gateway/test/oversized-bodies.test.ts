@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { type GatewayUnderTest, startGateway } from './support/gateway-under-test.ts';
-import { echo, type StubUpstream, startStub } from './support/stub-upstream.ts';
+import { echo, identityServing, type StubUpstream, startStub } from './support/stub-upstream.ts';
 import { createSigner, type TestSigner } from './support/tokens.ts';
 
 interface Outcome {
@@ -73,13 +73,7 @@ describe('bodies over the limit through the gateway', () => {
 
   before(async () => {
     signer = await createSigner();
-    identity = await startStub((request, response, body) => {
-      if (request.url === '/.well-known/jwks.json') {
-        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(signer.jwks));
-        return;
-      }
-      return echo('identity')(request, response, body);
-    });
+    identity = await startStub(identityServing(signer));
     chat = await startStub(echo('chat'));
     gateway = await startGateway({
       env: {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type GatewayUnderTest, startGateway } from './support/gateway-under-test.ts';
 import { rawRequest } from './support/raw-request.ts';
-import { echo, type StubUpstream, startStub } from './support/stub-upstream.ts';
+import { echo, identityServing, type StubUpstream, startStub } from './support/stub-upstream.ts';
 import { createSigner, type TestSigner } from './support/tokens.ts';
 
 describe('gateway proxying in distributed mode', () => {
@@ -15,13 +15,7 @@ describe('gateway proxying in distributed mode', () => {
 
   before(async () => {
     signer = await createSigner();
-    identity = await startStub((request, response, body) => {
-      if (request.url === '/.well-known/jwks.json') {
-        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(signer.jwks));
-        return;
-      }
-      return echo('identity')(request, response, body);
-    });
+    identity = await startStub(identityServing(signer));
     chatA = await startStub(echo('chat-a'));
     chatB = await startStub(echo('chat-b'));
     gateway = await startGateway({

@@ -86,6 +86,18 @@ export function echo(name: string): StubHandler {
   };
 }
 
+/** Identity as the gateway needs it: the signer's keys at the JWKS path, anything else echoed. */
+export function identityServing(signer: { jwks: unknown }): StubHandler {
+  const others = echo('identity');
+  return (request, response, body) => {
+    if (request.url === '/.well-known/jwks.json') {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(signer.jwks));
+      return;
+    }
+    return others(request, response, body);
+  };
+}
+
 /** A port nothing listens on (bound, then released). */
 export async function deadPort(): Promise<number> {
   const server = createServer();
